@@ -30,7 +30,11 @@ class Code:
 
 _TABLE = [
     ("MULTI_LENDER", "borrowed from many distinct lenders inside a short window", "behaviour"),
-    ("LOAN_STACKING", "many loans from different lenders outstanding at the same time", "behaviour"),
+    (
+        "LOAN_STACKING",
+        "many loans from different lenders outstanding at the same time",
+        "behaviour",
+    ),
     ("SMALL_LOAN_BURST", "many small loans in a short window", "behaviour"),
     ("APPLICATION_BURST", "many credit applications in a short window", "behaviour"),
     (
@@ -40,7 +44,11 @@ _TABLE = [
     ),
     ("SHARED_DEVICE_RING", "many accounts on the same device(s)", "behaviour"),
     ("IP_HOPPING", "logins from many cities or addresses in a short time", "linkage"),
-    ("LOAN_RECYCLING", "a new loan repays an old one, directly or through linked accounts", "behaviour"),
+    (
+        "LOAN_RECYCLING",
+        "a new loan repays an old one, directly or through linked accounts",
+        "behaviour",
+    ),
     ("TRANSFER_CYCLE", "money goes round a cycle of accounts and comes back", "behaviour"),
     ("FAN_OUT_AFTER_LOAN", "loan money scattered to many accounts soon after payout", "behaviour"),
     (
@@ -48,7 +56,11 @@ _TABLE = [
         "an account collects loan money from many linked borrowers soon after their loans",
         "behaviour",
     ),
-    ("SCATTER_GATHER", "money spread through several accounts and gathered again into one", "behaviour"),
+    (
+        "SCATTER_GATHER",
+        "money spread through several accounts and gathered again into one",
+        "behaviour",
+    ),
     ("ASSOCIATED_TRANSFER", "heavy transfers to accounts linked by device or address", "behaviour"),
     ("RISK_PROXIMITY", "closely linked to accounts in default", "linkage"),
     ("OVERDUE_HISTORY", "own recent overdue record", "behaviour"),

@@ -1,0 +1,168 @@
+"""The scan context: the tables cut to the lookback window, ``as_of``, and the graph.
+
+Every detector receives one :class:`ScanContext`. Building it applies SPEC's time rules once:
+events after ``as_of`` are ignored, events before ``as_of - lookback`` are not read, and a
+loan repaid after ``as_of`` counts as outstanding at ``as_of``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+import polars as pl
+
+from graphrisk.errors import UsageError
+from graphrisk.io import Tables
+from graphrisk.schema import EVENT_TIME
+
+if TYPE_CHECKING:
+    from graphrisk.graph import Graph
+
+DEFAULT_LOOKBACK_DAYS = 180
+
+
+def latest_timestamp(tables: Tables) -> datetime:
+    """The default ``as_of``: the latest event timestamp in the inputs (``due_at`` excluded)."""
+    candidates: list[datetime] = []
+    for name, col in {**EVENT_TIME, "accounts": "opened_at"}.items():
+        df = tables.get(name)
+        if df is not None and df.height:
+            v = df.get_column(col).max()
+            if v is not None:
+                candidates.append(v)  # type: ignore[arg-type]
+    if tables.loans.height:
+        v = tables.loans.get_column("repaid_at").max()
+        if v is not None:
+            candidates.append(v)  # type: ignore[arg-type]
+    if not candidates:
+        raise UsageError("cannot infer as_of: the input has no timestamps; pass --as-of")
+    return max(candidates)
+
+
+def parse_as_of(value: str | date | datetime | None) -> datetime | None:
+    """Parse ``--as-of``: a date (end of that day) or an ISO datetime."""
+    if value is None or isinstance(value, datetime):
+        return value
+    if isinstance(value, date):
+        return datetime.combine(value, datetime.max.time()).replace(microsecond=999999)
+    try:
+        if len(value) == 10:
+            d = date.fromisoformat(value)
+            return datetime.combine(d, datetime.max.time())
+        dt = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise UsageError(f"--as-of: not a date or datetime: {value!r}") from exc
+    if dt.tzinfo is not None:
+        from datetime import UTC
+
+        dt = dt.astimezone(UTC).replace(tzinfo=None)
+    return dt
+
+
+@dataclass
+class ScanContext:
+    """What a detector sees: tables inside the lookback window, ``as_of`` and the graph.
+
+    Attributes
+    ----------
+    as_of, start
+        The reference time and the start of the lookback window (``as_of - lookback``).
+    accounts
+        All accounts (not cut by time).
+    loans
+        Loans active inside the window: issued in it, or issued earlier and not repaid
+        by ``start``. ``repaid_at`` after ``as_of`` is set to null; ``overdue_days`` is
+        raised to the days past due at ``as_of`` for loans still outstanding.
+    transfers, devices, applications
+        Events with their timestamp in ``[start, as_of]``.
+    """
+
+    tables: Tables
+    as_of: datetime
+    lookback_days: int = DEFAULT_LOOKBACK_DAYS
+    _cache: dict = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def build(
+        cls,
+        tables: Tables,
+        as_of: datetime | str | None = None,
+        lookback_days: int = DEFAULT_LOOKBACK_DAYS,
+    ) -> ScanContext:
+        if lookback_days <= 0:
+            raise UsageError(f"--lookback must be a positive number of days, got {lookback_days}")
+        resolved = parse_as_of(as_of) or latest_timestamp(tables)
+        return cls(tables=tables, as_of=resolved, lookback_days=lookback_days)
+
+    @property
+    def start(self) -> datetime:
+        return self.as_of - timedelta(days=self.lookback_days)
+
+    @cached_property
+    def accounts(self) -> pl.DataFrame:
+        return self.tables.accounts.sort("account_id")
+
+    def _events(self, name: str) -> pl.DataFrame | None:
+        df = self.tables.get(name)
+        if df is None:
+            return None
+        col = EVENT_TIME[name]
+        return df.filter(pl.col(col).is_between(self.start, self.as_of))
+
+    @cached_property
+    def loans(self) -> pl.DataFrame:
+        as_of = self.as_of
+        df = self.tables.loans.filter(
+            (pl.col("issued_at") <= as_of)
+            & (
+                (pl.col("issued_at") >= self.start)
+                | pl.col("repaid_at").is_null()
+                | (pl.col("repaid_at") >= self.start)
+            )
+        )
+        repaid = pl.when(pl.col("repaid_at") <= as_of).then(pl.col("repaid_at"))
+        late = ((pl.lit(as_of) - pl.col("due_at")).dt.total_days()).clip(lower_bound=0)
+        return (
+            df.with_columns(repaid.alias("repaid_at"))
+            .with_columns(
+                pl.when(pl.col("repaid_at").is_null() & pl.col("due_at").is_not_null())
+                .then(pl.max_horizontal(pl.col("overdue_days"), late))
+                .otherwise(pl.col("overdue_days"))
+                .cast(pl.Int64)
+                .alias("overdue_days")
+            )
+            .sort("account_id", "issued_at", "loan_id")
+        )
+
+    @cached_property
+    def transfers(self) -> pl.DataFrame:
+        df = self._events("transfers")
+        assert df is not None
+        return df.sort("ts", "transfer_id")
+
+    @cached_property
+    def devices(self) -> pl.DataFrame:
+        df = self._events("devices")
+        assert df is not None
+        return df.sort("account_id", "ts", "device_id")
+
+    @cached_property
+    def applications(self) -> pl.DataFrame | None:
+        df = self._events("applications")
+        return None if df is None else df.sort("account_id", "applied_at", "lender_id")
+
+    @cached_property
+    def graph(self) -> Graph:
+        """The graph of accounts, devices, addresses and transfers (built on first use)."""
+        from graphrisk.graph import Graph
+
+        return Graph.build(self)
+
+    def cached(self, key: str, make):
+        """Compute ``make()`` once per scan and share it between detectors."""
+        if key not in self._cache:
+            self._cache[key] = make()
+        return self._cache[key]

@@ -1,0 +1,218 @@
+"""The one detector interface.
+
+A detector is a dataclass: its fields are its parameters (declared with :func:`param`,
+each with a default and a one-line meaning), ``name`` is its policy section, ``codes`` the
+reason codes it can raise. Its one method, :meth:`Detector.run`, maps a
+:class:`~graphrisk.context.ScanContext` to :class:`Findings`: a flags table (one row per
+finding, evidence as JSON) and, for group detectors, a groups table.
+
+Constructors only store and check parameters (no work); the work starts in ``run``.
+Parameters round-trip through the policy TOML: ``[detectors.NAME] param = value``.
+
+Examples
+--------
+>>> from graphrisk.detectors import MultiLender
+>>> d = MultiLender(min_lenders=6)
+>>> d.get_params()["min_lenders"]
+6
+>>> MultiLender(min_lenders="six")
+Traceback (most recent call last):
+...
+graphrisk.errors.UsageError: multi_lender.min_lenders: expected int, got 'six'
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar
+
+import polars as pl
+
+from graphrisk.context import ScanContext
+from graphrisk.errors import UsageError
+
+#: Columns and types of ``flags.parquet`` (SPEC columns, then window_start / window_end).
+FLAG_SCHEMA: dict[str, pl.DataType] = {
+    "account_id": pl.String(),
+    "code": pl.String(),
+    "detector": pl.String(),
+    "severity": pl.Int8(),
+    "score": pl.Float64(),
+    "group_id": pl.String(),
+    "evidence": pl.String(),
+    "window_start": pl.Datetime("us"),
+    "window_end": pl.Datetime("us"),
+    "as_of": pl.Datetime("us"),
+}
+
+#: Columns and types of ``groups.parquet``.
+GROUP_SCHEMA: dict[str, pl.DataType] = {
+    "group_id": pl.String(),
+    "kind": pl.String(),
+    "account_id": pl.String(),
+    "role": pl.String(),
+}
+
+
+def param(default: Any, doc: str, *, min: float | None = None, max: float | None = None) -> Any:
+    """Declare a detector parameter: its default, a one-line meaning, optional bounds."""
+    return dataclasses.field(default=default, metadata={"doc": doc, "min": min, "max": max})
+
+
+@dataclass(frozen=True)
+class ParamInfo:
+    """What ``policy show`` prints for one parameter."""
+
+    name: str
+    type: type
+    default: Any
+    doc: str
+
+
+def empty_flags() -> pl.DataFrame:
+    return pl.DataFrame(schema=FLAG_SCHEMA)
+
+
+def empty_groups() -> pl.DataFrame:
+    return pl.DataFrame(schema=GROUP_SCHEMA)
+
+
+@dataclass
+class Findings:
+    """What a detector returns: flags (``FLAG_SCHEMA``) and groups (``GROUP_SCHEMA``)."""
+
+    flags: pl.DataFrame
+    groups: pl.DataFrame = dataclasses.field(default_factory=empty_groups)
+
+
+@dataclass
+class Detector:
+    """Base class of every detector. Subclasses set ``name``, ``codes`` and ``run``."""
+
+    name: ClassVar[str] = ""
+    codes: ClassVar[tuple[str, ...]] = ()
+    #: tables the detector reads; a missing optional table makes ``run`` return no flags
+    tables: ClassVar[tuple[str, ...]] = ()
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            typ = _resolve(f.type)
+            if typ is float and isinstance(value, int) and not isinstance(value, bool):
+                value = float(value)
+                setattr(self, f.name, value)
+            if not isinstance(value, typ) or (typ is int and isinstance(value, bool)):
+                raise UsageError(f"{self.name}.{f.name}: expected {typ.__name__}, got {value!r}")
+            lo, hi = f.metadata.get("min"), f.metadata.get("max")
+            if lo is not None and value < lo:
+                raise UsageError(f"{self.name}.{f.name}: must be >= {lo}, got {value!r}")
+            if hi is not None and value > hi:
+                raise UsageError(f"{self.name}.{f.name}: must be <= {hi}, got {value!r}")
+
+    @classmethod
+    def params(cls) -> list[ParamInfo]:
+        """The declared parameters with type, default and meaning."""
+        return [
+            ParamInfo(f.name, _resolve(f.type), f.default, f.metadata.get("doc", ""))
+            for f in dataclasses.fields(cls)
+        ]
+
+    def get_params(self) -> dict[str, Any]:
+        """The parameters as given (printable, and valid in ``[detectors.NAME]``)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+    def run(self, ctx: ScanContext) -> Findings:  # pragma: no cover - abstract
+        """Find the pattern in ``ctx`` and return flags with evidence (and groups)."""
+        raise NotImplementedError
+
+    def detect(self, ctx: ScanContext) -> Findings:
+        """Run and normalise: columns, types and order of ``FLAG_SCHEMA``, sorted, deduplicated."""
+        if any(ctx.tables.get(t) is None for t in self.tables):
+            return Findings(empty_flags())
+        found = self.run(ctx)
+        flags = found.flags
+        if "detector" not in flags.columns:
+            flags = flags.with_columns(pl.lit(self.name).alias("detector"))
+        if "as_of" not in flags.columns:
+            flags = flags.with_columns(pl.lit(ctx.as_of).alias("as_of"))
+        for col in ("group_id", "window_start", "window_end"):
+            if col not in flags.columns:
+                flags = flags.with_columns(pl.lit(None).alias(col))
+        flags = flags.select(list(FLAG_SCHEMA)).cast(FLAG_SCHEMA)  # type: ignore[arg-type]
+        unknown = set(flags["code"].unique().to_list()) - set(self.codes)
+        if unknown:
+            raise RuntimeError(f"detector {self.name} raised undeclared codes {sorted(unknown)}")
+        flags = flags.sort(
+            "account_id", "code", "window_end", "group_id", "evidence", nulls_last=True
+        )
+        groups = (
+            found.groups.select(list(GROUP_SCHEMA))
+            .cast(GROUP_SCHEMA)
+            .unique()
+            .sort(  # type: ignore[arg-type]
+                "group_id", "account_id"
+            )
+        )
+        return Findings(flags, groups)
+
+
+def _resolve(t: Any) -> type:
+    return (
+        {"int": int, "float": float, "bool": bool, "str": str}.get(t, t)
+        if isinstance(t, str)
+        else t
+    )
+
+
+def evidence(**fields: pl.Expr) -> pl.Expr:
+    """Build the evidence JSON string from named expressions (a struct encoded as JSON).
+
+    Datetime fields are written as ISO strings; lists stay lists.
+    """
+    exprs = []
+    for k, e in fields.items():
+        exprs.append(e.alias(k))
+    return pl.struct(exprs).struct.json_encode()
+
+
+def window_json(start: pl.Expr, end: pl.Expr) -> pl.Expr:
+    """A ``{"start": ..., "end": ...}`` struct for evidence, ISO formatted."""
+    return pl.struct(
+        start.dt.to_string("%Y-%m-%dT%H:%M:%S").alias("start"),
+        end.dt.to_string("%Y-%m-%dT%H:%M:%S").alias("end"),
+    )
+
+
+def group_id(kind: str, members: pl.Expr) -> pl.Expr:
+    """A deterministic group id: ``KIND-`` + 12 hex of the SHA-1 of the sorted member ids.
+
+    ``members`` is a list expression of account ids. Stable across runs, machines and
+    library versions (the digest is computed by :mod:`hashlib`, once per group).
+
+    Examples
+    --------
+    >>> df = pl.DataFrame({"m": [["b", "a"], ["a", "b"]]})
+    >>> df.select(group_id("ring", pl.col("m")).alias("g"))["g"].to_list()
+    ['ring-5d8b1241b048', 'ring-5d8b1241b048']
+    """
+    joined = members.list.sort().list.join(",")
+    return pl.lit(kind + "-") + joined.map_elements(_digest, return_dtype=pl.String)
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha1(text.encode()).hexdigest()[:12]
+
+
+def json_dumps(obj: Any) -> str:
+    """JSON for evidence built in Python (small subgraphs): sorted keys, ISO datetimes."""
+
+    def default(o: Any) -> Any:
+        if isinstance(o, datetime):
+            return o.isoformat(timespec="seconds")
+        return str(o)
+
+    return json.dumps(obj, sort_keys=True, ensure_ascii=False, default=default)

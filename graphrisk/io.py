@@ -1,0 +1,370 @@
+"""Read and validate the input tables; write run directories atomically.
+
+Every rule of SPEC.md is checked here, once, and every problem is reported with
+the table, the column, the count and a few example rows (:class:`~graphrisk.errors.DataError`,
+exit code 3). With ``quarantine=True`` row-level problems do not stop the load: the
+offending rows are set aside with a ``reason`` column and counted.
+
+Examples
+--------
+>>> import tempfile, datetime as dt, polars as pl
+>>> d = tempfile.mkdtemp()
+>>> pl.DataFrame({"account_id": ["a", "b"], "opened_at": [dt.date(2024, 1, 1)] * 2,
+...               "credit_limit": [1000, -5]}).write_parquet(f"{d}/accounts.parquet")
+>>> for t in ("loans", "transfers", "devices"):
+...     empty_frame(t).write_parquet(f"{d}/{t}.parquet")
+>>> try:
+...     load(d)
+... except DataError as e:
+...     print(e.problems[0].render())
+accounts.credit_limit: credit_limit < 0 (1 row)
+    e.g. account_id='b', credit_limit=-5.0
+>>> load(d, quarantine=True).quarantine["accounts"]["reason"].to_list()
+['negative_limit: credit_limit < 0']
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from graphrisk.errors import DataError, Problem, UsageError
+from graphrisk.schema import DTYPES, TABLE_ORDER, TABLES, Column, Table, empty_frame
+
+N_EXAMPLES = 3
+
+
+@dataclass
+class Tables:
+    """The validated input tables as polars DataFrames (types normalised per SPEC)."""
+
+    accounts: pl.DataFrame
+    loans: pl.DataFrame
+    transfers: pl.DataFrame
+    devices: pl.DataFrame
+    applications: pl.DataFrame | None = None
+    source: str | None = None
+    #: rows set aside by ``quarantine=True``, per table, with a ``reason`` column
+    quarantine: dict[str, pl.DataFrame] = field(default_factory=dict)
+
+    def get(self, name: str) -> pl.DataFrame | None:
+        return getattr(self, name)
+
+    def counts(self) -> dict[str, int]:
+        """Rows per table (``None`` tables are left out)."""
+        return {t: self.get(t).height for t in TABLE_ORDER if self.get(t) is not None}
+
+
+# ---------------------------------------------------------------------------------------
+# reading
+
+
+def _files(path: Path, table: str) -> list[Path] | None:
+    single = path / f"{table}.parquet"
+    folder = path / table
+    if single.is_file():
+        return [single]
+    if folder.is_dir():
+        return sorted(p for p in folder.rglob("*.parquet") if p.is_file())
+    return None
+
+
+def _arrow_kind_ok(kind: str, t: pa.DataType) -> bool:
+    if pa.types.is_null(t):
+        return True
+    if pa.types.is_dictionary(t):
+        t = t.value_type
+    if kind == "string":
+        return (
+            pa.types.is_string(t)
+            or pa.types.is_large_string(t)
+            or (hasattr(pa.types, "is_string_view") and pa.types.is_string_view(t))
+        )
+    if kind == "timestamp":
+        return pa.types.is_timestamp(t)
+    if kind == "timestamp_or_date":
+        return pa.types.is_timestamp(t) or pa.types.is_date(t)
+    if kind == "number":
+        return pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t)
+    if kind == "integer":
+        return pa.types.is_integer(t)
+    raise ValueError(kind)
+
+
+def _normalise(col: pa.ChunkedArray, column: Column) -> pa.ChunkedArray:
+    t = col.type
+    if pa.types.is_dictionary(t):
+        col = col.cast(t.value_type)
+        t = col.type
+    if column.kind.startswith("timestamp"):
+        if pa.types.is_timestamp(t) and t.tz is not None:
+            col = col.cast(pa.timestamp(t.unit, tz="UTC")).cast(pa.timestamp(t.unit))
+        return col.cast(pa.timestamp("us"))
+    if column.kind == "string":
+        return col.cast(pa.large_string())
+    if column.kind == "number":
+        return col.cast(pa.float64())
+    if column.kind == "integer":
+        return col.cast(pa.int64())
+    return col
+
+
+def _read_table(path: Path, spec: Table, problems: list[Problem]) -> pl.DataFrame | None:
+    files = _files(path, spec.name)
+    if files is None or not files:
+        if spec.optional:
+            return None
+        what = "no file" if files is None else "an empty folder"
+        problems.append(
+            Problem(
+                spec.name,
+                None,
+                "missing_table",
+                0,
+                f"table is missing: {what} {spec.name}.parquet or {spec.name}/ in {path}",
+            )
+        )
+        return None
+    frames: list[pl.DataFrame] = []
+    known = [c.name for c in spec.columns]
+    for f in files:
+        try:
+            schema = pq.read_schema(f)
+            present = [n for n in known if n in schema.names]
+            table = pq.read_table(f, columns=present)
+        except Exception as exc:  # pyarrow raises several types for a broken file
+            problems.append(
+                Problem(
+                    spec.name,
+                    None,
+                    "unreadable_file",
+                    0,
+                    f"cannot read {f}: {type(exc).__name__}: {exc}",
+                )
+            )
+            continue
+        missing = [c for c in spec.columns if c.required and c.name not in present]
+        for c in missing:
+            problems.append(
+                Problem(
+                    spec.name,
+                    c.name,
+                    "missing_column",
+                    table.num_rows,
+                    f"required column is missing in {f.name}",
+                )
+            )
+        bad_type = False
+        arrays: dict[str, pa.ChunkedArray] = {}
+        for c in spec.columns:
+            if c.name not in present:
+                continue
+            col = table.column(c.name)
+            if not _arrow_kind_ok(c.kind, col.type):
+                bad_type = True
+                examples = [{c.name: v} for v in col.drop_null().slice(0, N_EXAMPLES).to_pylist()]
+                problems.append(
+                    Problem(
+                        spec.name,
+                        c.name,
+                        "wrong_type",
+                        table.num_rows,
+                        f"has type {col.type}, expected {c.kind.replace('_', ' ')}",
+                        examples,
+                    )
+                )
+                continue
+            arrays[c.name] = _normalise(col, c)
+        if missing or bad_type:
+            continue
+        df = pl.from_arrow(pa.table(arrays)) if arrays else pl.DataFrame()
+        assert isinstance(df, pl.DataFrame)
+        for c in spec.columns:
+            if c.name not in df.columns:
+                df = df.with_columns(pl.lit(None, dtype=DTYPES[c.kind]).alias(c.name))
+        frames.append(df.select(known).cast({c.name: DTYPES[c.kind] for c in spec.columns}))
+    if len(frames) != len(files):
+        return None
+    return pl.concat(frames, how="vertical") if len(frames) > 1 else frames[0]
+
+
+# ---------------------------------------------------------------------------------------
+# row rules
+
+
+def _examples(df: pl.DataFrame, spec: Table, columns: list[str]) -> list[dict]:
+    keep = ([spec.key] if spec.key and spec.key not in columns else []) + columns
+    return df.select(keep).head(N_EXAMPLES).to_dicts()
+
+
+def _row_rules(
+    spec: Table, df: pl.DataFrame, tables: dict[str, pl.DataFrame]
+) -> list[tuple[str, str, str, pl.Expr]]:
+    """(rule, column, message, bad-row expression) for every row rule of a table."""
+    rules: list[tuple[str, str, str, pl.Expr]] = []
+    for c in spec.columns:
+        if c.required:
+            rules.append(("null_value", c.name, f"{c.name} is null", pl.col(c.name).is_null()))
+    if spec.key:
+        rules.append(
+            (
+                "duplicate_id",
+                spec.key,
+                f"{spec.key} is not unique",
+                pl.col(spec.key).is_duplicated() & pl.col(spec.key).is_not_null(),
+            )
+        )
+    for rule, column, expr, message in spec.checks:
+        rules.append((rule, column, message, expr.fill_null(False)))
+    for column, ref_table, ref_column in spec.references:
+        ref = tables.get(ref_table)
+        if ref is None:
+            continue
+        rules.append(
+            (
+                "dangling_reference",
+                column,
+                f"{column} not found in {ref_table}.{ref_column}",
+                ~pl.col(column).is_in(ref.get_column(ref_column).implode())
+                & pl.col(column).is_not_null(),
+            )
+        )
+    return rules
+
+
+def _check_rows(
+    spec: Table,
+    df: pl.DataFrame,
+    tables: dict[str, pl.DataFrame],
+    quarantine: bool,
+    problems: list[Problem],
+) -> tuple[pl.DataFrame, pl.DataFrame | None]:
+    rules = _row_rules(spec, df, tables)
+    if not rules:
+        return df, None
+    flags = df.select([e.alias(f"__bad{i}") for i, (_, _, _, e) in enumerate(rules)])
+    bad_any = pl.Series([False] * df.height)
+    reasons: list[pl.Expr] = []
+    for i, (rule, column, message, _) in enumerate(rules):
+        mask = flags.get_column(f"__bad{i}")
+        n = int(mask.sum())
+        if not n:
+            continue
+        bad_any = bad_any | mask
+        reasons.append(pl.when(pl.col(f"__bad{i}")).then(pl.lit(f"{rule}: {message}")))
+        if not quarantine:
+            problems.append(
+                Problem(
+                    spec.name, column, rule, n, message, _examples(df.filter(mask), spec, [column])
+                )
+            )
+    if not quarantine or not reasons:
+        return df, None
+    both = pl.concat([df, flags], how="horizontal")
+    bad = (
+        both.filter(bad_any)
+        .with_columns(pl.concat_str(reasons, separator="; ", ignore_nulls=True).alias("reason"))
+        .select([*df.columns, "reason"])
+    )
+    return df.filter(~bad_any), bad
+
+
+# ---------------------------------------------------------------------------------------
+# public
+
+
+def load(path: str | os.PathLike, quarantine: bool = False) -> Tables:
+    """Read and validate a data directory.
+
+    Parameters
+    ----------
+    path
+        A directory with one ``NAME.parquet`` file or one ``NAME/`` folder of Parquet files
+        per table (accounts, loans, transfers, devices, and optionally applications).
+    quarantine
+        If true, rows that break a row rule (null, duplicate, negative, dangling reference, ...)
+        are set aside in ``Tables.quarantine`` instead of stopping the load. Table-level
+        problems (missing table or column, wrong type, unreadable file) are always fatal.
+
+    Returns
+    -------
+    Tables
+        The tables with SPEC types: strings, ``Datetime("us")`` in UTC, ``Float64`` amounts.
+
+    Raises
+    ------
+    DataError
+        Listing every problem found, with table, column, count and example rows.
+    UsageError
+        If ``path`` is not a directory.
+    """
+    root = Path(path)
+    if not root.is_dir():
+        raise UsageError(f"data directory not found: {root}")
+    problems: list[Problem] = []
+    raw: dict[str, pl.DataFrame | None] = {}
+    for name in TABLE_ORDER:
+        raw[name] = _read_table(root, TABLES[name], problems)
+    if problems:
+        raise DataError(problems)
+    clean: dict[str, pl.DataFrame] = {}
+    quarantined: dict[str, pl.DataFrame] = {}
+    for name in TABLE_ORDER:
+        df = raw[name]
+        if df is None:
+            continue
+        spec = TABLES[name]
+        if name == "loans":
+            df = df.with_columns(pl.col("overdue_days").fill_null(0))
+        df, bad = _check_rows(spec, df, clean, quarantine, problems)
+        clean[name] = df
+        if bad is not None and bad.height:
+            quarantined[name] = bad
+    if problems:
+        raise DataError(problems)
+    return Tables(
+        accounts=clean["accounts"],
+        loans=clean["loans"],
+        transfers=clean["transfers"],
+        devices=clean["devices"],
+        applications=clean.get("applications"),
+        source=str(root),
+        quarantine=quarantined,
+    )
+
+
+@contextmanager
+def atomic_dir(target: str | os.PathLike) -> Iterator[Path]:
+    """Write a directory completely or not at all.
+
+    Yields a temporary directory beside ``target``; on success it replaces ``target``
+    (an existing one is moved aside first, then removed), on error it is removed and
+    ``target`` is left as it was.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    try:
+        yield tmp
+        old = None
+        if target.exists():
+            old = target.parent / f".{target.name}.old-{os.getpid()}"
+            os.rename(target, old)
+        os.rename(tmp, target)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+__all__ = ["Tables", "atomic_dir", "empty_frame", "load"]
