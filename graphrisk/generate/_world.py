@@ -1,0 +1,411 @@
+"""Event buffers, the ordinary population and the Parquet writer of the synthetic world.
+
+Everything is kept as integer numpy arrays until the very end: accounts, lenders, devices,
+cities and external counterparties are indices, times are seconds since ``end - days``.
+:func:`World.write` turns them into the string ids and timestamps of SPEC.md.
+
+Conventions used by the pattern builders in :mod:`graphrisk.generate._patterns`:
+
+* account ``a`` is ``0 <= a < n``; an external counterparty ``k`` is ``n + k`` in transfer
+  ``src``/``dst`` arrays;
+* account ``a``'s own primary device is device ``a``; a second own device (about a third of
+  the accounts) is ``dev2[a] >= n``; shared devices are allocated with :meth:`World.new_devices`;
+* a repaid time of ``-1`` means the loan is outstanding.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from graphrisk.patterns import PATTERNS
+
+DAY = 86_400
+HOUR = 3_600
+N_LENDERS = 40
+#: Zipf-like popularity of lenders L01..L40.
+LENDER_W = 1.0 / np.arange(1, N_LENDERS + 1) ** 0.9
+LENDER_W /= LENDER_W.sum()
+
+CITIES: tuple[str, ...] = (
+    "Shanghai", "Beijing", "Shenzhen", "Guangzhou", "Chongqing", "Chengdu", "Tianjin",
+    "Wuhan", "Hangzhou", "Xian", "Suzhou", "Nanjing", "Zhengzhou", "Changsha", "Dongguan",
+    "Shenyang", "Qingdao", "Hefei", "Foshan", "Jinan", "Harbin", "Kunming", "Dalian",
+    "Fuzhou", "Xiamen", "Ningbo", "Wuxi", "Shijiazhuang", "Nanning", "Changchun",
+    "Taiyuan", "Nanchang", "Guiyang", "Urumqi", "Lanzhou", "Wenzhou", "Quanzhou",
+    "Huizhou", "Haikou", "Hohhot",
+)  # fmt: skip
+N_CITIES = len(CITIES)
+CITY_W = 1.0 / np.arange(1, N_CITIES + 1) ** 0.6
+CITY_W /= CITY_W.sum()
+
+HOME_NET = 10 << 24  # 10.x.y.z: home broadband, one per account
+OFFICE_NET = 172 << 24  # 172.x.y.z: office gateways
+RING_NET = 45 << 24  # 45.x.y.z: proxies used by device farms
+SHARED_NET = 36 << 24  # 36.x.y.z: other shared devices
+
+
+def city_ip(rng: np.random.Generator, city: np.ndarray) -> np.ndarray:
+    """Random mobile/hotel addresses ``(100+city).x.y.z`` for logins away from home."""
+    city = np.asarray(city, dtype=np.int64)
+    return ((100 + city) << 24) + rng.integers(0, 1 << 24, city.size)
+
+
+def ragged(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Expand per-group counts into (group index, position within group) per row."""
+    counts = np.asarray(counts, dtype=np.int64)
+    g = np.repeat(np.arange(counts.size), counts)
+    starts = np.cumsum(counts) - counts
+    return g, np.arange(g.size) - starts[g]
+
+
+def group_cumsum(values: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """Cumulative sum of ``values`` restarting at each new group (``g`` sorted)."""
+    cs = np.cumsum(values)
+    first = np.r_[True, g[1:] != g[:-1]]
+    base = (cs - values)[first]
+    return cs - base[np.cumsum(first) - 1]
+
+
+class World:
+    """A growing synthetic world: accounts as indices and event buffers as numpy arrays."""
+
+    def __init__(self, n: int, seed: int, days: int) -> None:
+        self.n = n
+        self.days = days
+        self.T = days * DAY
+        self.rng = rng = np.random.default_rng(seed)
+        self.pool = rng.permutation(n)
+        self.pool_pos = 0
+        self.home_city = rng.choice(N_CITIES, size=n, p=CITY_W).astype(np.int64)
+        idx = np.arange(n, dtype=np.int64)
+        # a bijection on 24 bits: every account has its own home address
+        self.home_ip = HOME_NET + (idx * 2_654_435_761 + 12_345) % (1 << 24)
+        has2 = rng.random(n) < 0.35
+        self.dev2 = np.full(n, -1, dtype=np.int64)
+        self.dev2[has2] = n + np.arange(int(has2.sum()))
+        self.n_devices = n + int(has2.sum())
+        self.n_ext = max(50, n // 50)
+        self.base_until = np.full(n, self.T, dtype=np.int64)
+        self.loans: list[tuple[np.ndarray, ...]] = []
+        self.transfers: list[tuple[np.ndarray, ...]] = []
+        self.logins: list[tuple[np.ndarray, ...]] = []
+        self.apps: list[tuple[np.ndarray, ...]] = []
+        self.labels: list[tuple[np.ndarray, str]] = []
+        self.groups: dict[str, int] = {}
+
+    # ----------------------------------------------------------------- allocation
+    def take(self, k: int) -> np.ndarray:
+        """``k`` fresh accounts that carry no other pattern."""
+        if self.pool_pos + k > self.n:
+            raise ValueError(
+                f"world too small: {self.n} accounts cannot hold every planted pattern; "
+                "use accounts >= 2000"
+            )
+        out = self.pool[self.pool_pos : self.pool_pos + k]
+        self.pool_pos += k
+        return out
+
+    def new_devices(self, k: int) -> np.ndarray:
+        """``k`` new device indices (shared devices, farms)."""
+        out = np.arange(self.n_devices, self.n_devices + k, dtype=np.int64)
+        self.n_devices += k
+        return out
+
+    def other_accounts(self, exclude: np.ndarray) -> np.ndarray:
+        """A random account per row of ``exclude``, never equal to it."""
+        r = self.rng.integers(0, self.n - 1, exclude.size)
+        return np.where(r >= exclude, r + 1, r)
+
+    def lenders(self, m: int, k: int) -> np.ndarray:
+        """``m x k`` matrix: per row, ``k`` distinct lenders drawn by popularity."""
+        keys = np.log(LENDER_W)[None, :] + self.rng.gumbel(size=(m, N_LENDERS))
+        return np.argsort(-keys, axis=1)[:, :k]
+
+    def cities(self, m: int, k: int, avoid: np.ndarray | None = None) -> np.ndarray:
+        """``m x k`` matrix of distinct cities per row, never ``avoid[row]``."""
+        keys = np.log(CITY_W)[None, :] + self.rng.gumbel(size=(m, N_CITIES))
+        if avoid is not None:
+            keys[np.arange(m), avoid] = -np.inf
+        return np.argsort(-keys, axis=1)[:, :k]
+
+    def days_(self, lo: float, hi: float, size: int | np.ndarray) -> np.ndarray:
+        """Uniform durations in seconds between ``lo`` and ``hi`` days."""
+        shape = size if isinstance(size, int) else np.shape(size)
+        return (self.rng.uniform(lo, hi, shape) * DAY).astype(np.int64)
+
+    def lognormal(self, median: float, sigma: float, size: int, lo: float, hi: float,
+                  step: float) -> np.ndarray:  # fmt: skip
+        """Log-normal amounts clipped to ``[lo, hi]`` and rounded to ``step``."""
+        x = np.exp(self.rng.normal(np.log(median), sigma, size))
+        return np.clip(np.round(x / step) * step, lo, hi)
+
+    # ----------------------------------------------------------------- events
+    def add_loans(self, acct, lender, amount, issued, due, repaid) -> None:
+        """Loans; ``repaid`` after the end of the world (or ``-1``) means outstanding."""
+        acct = np.asarray(acct, dtype=np.int64)
+        issued = np.clip(np.asarray(issued, dtype=np.int64), 0, self.T - 600)
+        due = np.maximum(np.asarray(due, dtype=np.int64), issued + DAY)
+        repaid = np.asarray(repaid, dtype=np.int64)
+        repaid = np.where(repaid >= 0, np.maximum(repaid, issued + HOUR), -1)
+        repaid = np.where(repaid > self.T - 600, -1, repaid)
+        amount = np.asarray(amount, dtype=np.float64)
+        self.loans.append((acct, np.asarray(lender, dtype=np.int64), amount, issued, due, repaid))
+
+    def loans_on_time(self, acct, lender, amount, issued, term_days) -> None:
+        """Loans repaid on or shortly before their due date (outstanding if due later)."""
+        issued = np.asarray(issued, dtype=np.int64)
+        due = issued + (np.asarray(term_days) * DAY).astype(np.int64)
+        repaid = due - self.days_(0, 4, issued.size)
+        self.add_loans(acct, lender, amount, issued, due, repaid)
+
+    def add_transfers(self, src, dst, amount, ts) -> None:
+        """Transfers; ids ``>= n`` are external counterparties."""
+        ts = np.clip(np.asarray(ts, dtype=np.int64), 0, self.T - 600)
+        self.transfers.append(
+            (np.asarray(src, dtype=np.int64), np.asarray(dst, dtype=np.int64),
+             np.round(np.asarray(amount, dtype=np.float64), 2), ts)
+        )  # fmt: skip
+
+    def add_logins(self, acct, dev, ts, ip, city) -> None:
+        """Login events (one ``devices`` row each)."""
+        ts = np.clip(np.asarray(ts, dtype=np.int64), 0, self.T - 600)
+        self.logins.append(
+            (np.asarray(acct, dtype=np.int64), np.asarray(dev, dtype=np.int64), ts,
+             np.asarray(ip, dtype=np.int64), np.asarray(city, dtype=np.int64))
+        )  # fmt: skip
+
+    def add_apps(self, acct, lender, ts) -> None:
+        """Credit applications."""
+        ts = np.clip(np.asarray(ts, dtype=np.int64), 0, self.T - 600)
+        self.apps.append((np.asarray(acct, dtype=np.int64), np.asarray(lender, np.int64), ts))
+
+    def label(self, acct: np.ndarray, pattern: str) -> None:
+        """Label accounts with a pattern of :data:`graphrisk.patterns.PATTERNS`."""
+        if pattern not in PATTERNS:
+            raise KeyError(pattern)
+        self.labels.append((np.unique(np.asarray(acct, dtype=np.int64)), pattern))
+
+    # ----------------------------------------------------------------- ordinary life
+    def base_population(self) -> None:
+        """Ordinary behaviour of every account: loans, logins, friends, shops, applications."""
+        rng, n, T = self.rng, self.n, self.T
+        idx = np.arange(n, dtype=np.int64)
+
+        # loans: 1-2 usual lenders, ~3 loans, log-normal around 5,000, repaid on/near due
+        u1 = rng.choice(N_LENDERS, n, p=LENDER_W)
+        u2 = np.where(rng.random(n) < 0.5, rng.choice(N_LENDERS, n, p=LENDER_W), u1)
+        until = self.base_until
+        k = np.where(until >= 30 * DAY, rng.poisson(3.0, n), 0)
+        g, _ = ragged(k)
+        m = g.size
+        issued = (rng.random(m) * until[g]).astype(np.int64)
+        lender = np.where(rng.random(m) < 0.5, u1[g], u2[g])
+        amount = self.lognormal(5000, 0.7, m, 1000, 50000, 100)
+        term = rng.choice(np.array([30, 60, 90, 120, 180]), m, p=[0.25, 0.25, 0.25, 0.15, 0.1])
+        due = issued + term * DAY + rng.integers(0, 12 * HOUR, m)
+        r = rng.random(m)
+        repaid = np.where(
+            r < 0.85,
+            due - self.days_(0, 7, m),
+            np.where(r < 0.93, issued + (rng.uniform(0.3, 0.9, m) * term * DAY).astype(np.int64),
+                     due + self.days_(1, 10.9, m)),
+        )  # fmt: skip
+        self.add_loans(idx[g], lender, amount, issued, due, repaid)
+
+        # logins: ~15, own 1-2 devices, home city and IP, a few from one other city
+        k = rng.poisson(14.0, n) + 1
+        g, _ = ragged(k)
+        m = g.size
+        ts = rng.integers(0, T - 600, m)
+        dev = np.where((self.dev2[g] >= 0) & (rng.random(m) < 0.4), self.dev2[g], g)
+        alt_city = (self.home_city + rng.integers(1, N_CITIES, n)) % N_CITIES
+        away = rng.random(m) < 0.03
+        city = np.where(away, alt_city[g], self.home_city[g])
+        ip = np.where(away, city_ip(rng, city), self.home_ip[g])
+        self.add_logins(g, dev, ts, ip, city)
+
+        # friends and family: each account starts 1-2 relations; transfers both ways
+        k = 1 + (rng.random(n) < 0.5)
+        a, _ = ragged(k)
+        b = self.other_accounts(a)
+        per = rng.poisson(3.0, a.size) + 1
+        e, _ = ragged(per)
+        m = e.size
+        fwd = rng.random(m) < 0.55
+        src = np.where(fwd, a[e], b[e])
+        dst = np.where(fwd, b[e], a[e])
+        amount = self.lognormal(300, 0.9, m, 50, 5000, 0.01)
+        self.add_transfers(src, dst, amount, rng.integers(0, T - 600, m))
+
+        # shops and utilities (external counterparties), mostly outgoing
+        k = rng.poisson(4.0, n)
+        g, _ = ragged(k)
+        m = g.size
+        ext_w = 1.0 / np.arange(1, self.n_ext + 1) ** 0.8
+        ext = n + rng.choice(self.n_ext, m, p=ext_w / ext_w.sum())
+        out = rng.random(m) < 0.9
+        amount = self.lognormal(150, 1.0, m, 50, 5000, 0.01)
+        ts = rng.integers(0, T - 600, m)
+        self.add_transfers(np.where(out, g, ext), np.where(out, ext, g), amount, ts)
+
+        # rejected applications, 1-2 a year
+        k = rng.poisson(1.5 * self.days / 365, n)
+        g, _ = ragged(k)
+        self.add_apps(g, rng.choice(N_LENDERS, g.size, p=LENDER_W),
+                      rng.integers(0, T - 600, g.size))  # fmt: skip
+
+    def loan_applications(self) -> None:
+        """One application per loan, to its lender, shortly before it was issued."""
+        acct = np.concatenate([x[0] for x in self.loans])
+        lender = np.concatenate([x[1] for x in self.loans])
+        issued = np.concatenate([x[3] for x in self.loans])
+        before = self.rng.integers(600, 3 * DAY, acct.size)
+        self.add_apps(acct, lender, np.maximum(issued - before, 0))
+
+    # ----------------------------------------------------------------- output
+    def tables(self, end: datetime) -> dict[str, pl.DataFrame]:
+        """The six tables as polars DataFrames with SPEC.md columns, sorted."""
+        rng, n, T = self.rng, self.n, self.T
+        # the latest event of the world: a login two minutes before `end`
+        last = rng.integers(0, n, 1)
+        self.add_logins(last, last, [T - 600], self.home_ip[last], self.home_city[last])
+        self.logins[-1] = (*self.logins[-1][:2], np.array([T - 120]), *self.logins[-1][3:])
+
+        if end.tzinfo is not None:
+            end = end.astimezone(timezone.utc).replace(tzinfo=None)
+        t0 = end - timedelta(days=self.days)
+        t0_us = (t0 - datetime(1970, 1, 1)) // timedelta(microseconds=1)
+        w_acc = len(str(n))
+
+        def ts(col: str) -> pl.Expr:
+            return (pl.col(col) * 1_000_000 + t0_us).cast(pl.Datetime("us"))
+
+        def ids(prefix: str, col: str | pl.Expr, width: int) -> pl.Expr:
+            c = pl.col(col) if isinstance(col, str) else col
+            return pl.concat_str([pl.lit(prefix), (c + 1).cast(pl.String).str.zfill(width)])
+
+        def party(col: str) -> pl.Expr:
+            w_ext = len(str(self.n_ext))
+            return (
+                pl.when(pl.col(col) < n)
+                .then(ids("A", col, w_acc))
+                .otherwise(ids("X", pl.col(col) - n, w_ext))
+            )
+
+        def cat(buf: list, names: list[str]) -> pl.DataFrame:
+            return pl.DataFrame({k: np.concatenate([b[i] for b in buf]) for i, k in enumerate(names)})
+
+        def ipstr(col: str) -> pl.Expr:
+            c = pl.col(col)
+            return pl.concat_str(
+                [(c // (1 << 24)) % 256, (c // (1 << 16)) % 256, (c // 256) % 256, c % 256],
+                separator=".",
+            )
+
+        city_names = pl.Series(CITIES)
+
+        # accounts
+        opened = -self.days_(1, 1500, n)
+        credit = self.lognormal(30000, 0.8, n, 5000, 200000, 1000)
+        accounts = pl.DataFrame(
+            {"a": np.arange(n), "opened": opened, "credit_limit": credit, "city": self.home_city}
+        ).select(
+            ids("A", "a", w_acc).alias("account_id"),
+            ts("opened").alias("opened_at"),
+            pl.col("credit_limit"),
+            ids("C", "a", w_acc).alias("customer_id"),
+            pl.col("city").map_batches(lambda s: city_names.gather(s), return_dtype=pl.String),
+        )
+
+        # loans: overdue_days = most days past due so far (as of the end of the world)
+        lo = cat(self.loans, ["a", "lender", "amount", "issued", "due", "repaid"])
+        lo = lo.sort(["issued", "a", "lender", "amount", "due", "repaid"], maintain_order=True)
+        w_ln = len(str(lo.height))
+        stop = pl.when(pl.col("repaid") >= 0).then(pl.col("repaid")).otherwise(T)
+        loans = lo.with_row_index("i").select(
+            ids("LN", "i", w_ln).alias("loan_id"),
+            ids("A", "a", w_acc).alias("account_id"),
+            ids("L", "lender", 2).alias("lender_id"),
+            pl.col("amount"),
+            ts("issued").alias("issued_at"),
+            ts("due").alias("due_at"),
+            pl.when(pl.col("repaid") >= 0).then(ts("repaid")).alias("repaid_at"),
+            ((stop - pl.col("due")).clip(lower_bound=0) // DAY).cast(pl.Int32).alias("overdue_days"),
+        )
+
+        tr = cat(self.transfers, ["src", "dst", "amount", "ts"])
+        tr = tr.filter((pl.col("src") != pl.col("dst")) & (pl.col("amount") > 0))
+        tr = tr.sort(["ts", "src", "dst", "amount"], maintain_order=True)
+        w_tr = len(str(tr.height))
+        transfers = tr.with_row_index("i").select(
+            ids("T", "i", w_tr).alias("transfer_id"),
+            party("src").alias("src_account"),
+            party("dst").alias("dst_account"),
+            pl.col("amount"),
+            ts("ts").alias("ts"),
+        )
+
+        dv = cat(self.logins, ["a", "dev", "ts", "ip", "city"])
+        dv = dv.sort(["ts", "a", "dev", "ip", "city"], maintain_order=True)
+        w_dev = len(str(self.n_devices))
+        devices = dv.select(
+            ids("A", "a", w_acc).alias("account_id"),
+            ids("D", "dev", w_dev).alias("device_id"),
+            ts("ts").alias("ts"),
+            ipstr("ip").alias("ip"),
+            pl.col("city").map_batches(lambda s: city_names.gather(s), return_dtype=pl.String),
+        )
+
+        ap = cat(self.apps, ["a", "lender", "ts"]).sort(["ts", "a", "lender"], maintain_order=True)
+        applications = ap.select(
+            ids("A", "a", w_acc).alias("account_id"),
+            ids("L", "lender", 2).alias("lender_id"),
+            ts("ts").alias("applied_at"),
+        )
+
+        lab = pl.concat(
+            [pl.DataFrame({"a": a, "pattern": [p] * a.size}) for a, p in self.labels]
+            + [pl.DataFrame({"a": np.arange(n), "pattern": ["clean"] * n})]
+        ).unique(maintain_order=True)
+        labelled = lab.filter(pl.col("pattern") != "clean")["a"].unique()
+        lab = lab.filter((pl.col("pattern") != "clean") | ~pl.col("a").is_in(labelled.implode()))
+        labels = lab.sort(["a", "pattern"]).select(
+            ids("A", "a", w_acc).alias("account_id"), pl.col("pattern")
+        )
+        return {
+            "accounts": accounts,
+            "loans": loans,
+            "transfers": transfers,
+            "devices": devices,
+            "applications": applications,
+            "labels": labels,
+        }
+
+
+def write_tables(out: Path, tables: dict[str, pl.DataFrame]) -> None:
+    """Write ``OUT/NAME.parquet`` for every table, atomically (temp dir, then rename)."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        for name, df in tables.items():
+            df.write_parquet(tmp / f"{name}.parquet", compression="zstd", compression_level=9,
+                             statistics=True)  # fmt: skip
+        old = None
+        if out.exists():
+            old = out.parent / f".{out.name}.old-{os.getpid()}"
+            out.rename(old)
+        tmp.chmod(0o755)
+        tmp.rename(out)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
