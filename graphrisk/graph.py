@@ -205,10 +205,7 @@ class Graph:
         and their figures. Meant for groups and small neighbourhoods, not whole books.
         """
         g = nx.MultiDiGraph()
-        if accounts is None:
-            acc_idx = np.arange(self.n_accounts)
-        else:
-            acc_idx = self.index_of(list(accounts))
+        acc_idx = np.arange(self.n_accounts) if accounts is None else self.index_of(list(accounts))
         sel = pl.Series("acc", acc_idx, dtype=IDX)
         for idx, ident in zip(acc_idx.tolist(), self.ids_of(acc_idx).to_list(), strict=True):
             g.add_node(ident, kind="account" if idx < self.n_accounts else "external")

@@ -1,0 +1,3 @@
+from graphrisk.cli import main
+
+main()

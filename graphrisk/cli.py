@@ -1,0 +1,239 @@
+"""The command line: thin click commands that call the library (see SPEC.md for the verbs).
+
+Exit codes: 0 success, 1 internal error, 2 usage error, 3 invalid input data.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from pathlib import Path
+
+import click
+
+from graphrisk.errors import DataError, GraphriskError, UsageError
+
+
+def _progress(enabled: bool):
+    if not enabled:
+        return None
+
+    def show(stage: str) -> None:
+        click.echo(f"  … {stage}", err=True)
+
+    return show
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="graphrisk")
+def cli() -> None:
+    """graphrisk: multi-lending (多头借贷) and the links behind it -> credit-limit decisions."""
+
+
+@cli.command()
+@click.argument("data", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--out", "out", required=True, type=click.Path(path_type=Path), help="run directory to write"
+)
+@click.option(
+    "--as-of", "as_of", default=None, help="reference date/time (default: latest timestamp)"
+)
+@click.option(
+    "--lookback", "lookback", type=int, default=None, help="days of history (default 180)"
+)
+@click.option("--policy", "policy", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.option("--ledger", "ledger", type=click.Path(file_okay=False, path_type=Path), default=None)
+@click.option("--engine", type=click.Choice(["local", "spark"]), default="local", show_default=True)
+@click.option("--quarantine", is_flag=True, help="set bad rows aside instead of failing")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="print the summary as JSON")
+def scan(
+    data: Path,
+    out: Path,
+    as_of: str | None,
+    lookback: int | None,
+    policy: Path | None,
+    ledger: Path | None,
+    engine: str,
+    quarantine: bool,
+    lang: str,
+    as_json: bool,
+) -> None:
+    """Scan DATA (a directory of Parquet tables) and write the run directory OUT."""
+    from graphrisk.scan import commit_ledger
+    from graphrisk.scan import scan as run_scan
+
+    progress = _progress(sys.stderr.isatty() and not as_json)
+    result = run_scan(
+        data,
+        as_of=as_of,
+        policy=policy,
+        lookback_days=lookback,
+        ledger=ledger,
+        quarantine=quarantine,
+        lang=lang,
+        engine=engine,
+        progress=progress,
+    )
+    result.write(out, progress)
+    commit_ledger(result)
+    s = result.summary
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    k: s[k]
+                    for k in (
+                        "run_id",
+                        "as_of",
+                        "rows",
+                        "quarantine",
+                        "flags",
+                        "actions",
+                        "groups",
+                        "timings",
+                    )
+                },
+                default=str,
+            )
+        )
+        return
+    click.echo(f"run {s['run_id']}  as_of {s['as_of']}  -> {out}")
+    click.echo("rows: " + ", ".join(f"{k} {v:,}" for k, v in s["rows"]["read"].items()))
+    if s["quarantine"]:
+        click.echo("quarantined: " + ", ".join(f"{k} {v:,}" for k, v in s["quarantine"].items()))
+    click.echo("actions: " + ", ".join(f"{k} {v:,}" for k, v in s["actions"].items()))
+    click.echo(
+        "flags: " + (", ".join(f"{k} {v['accounts']:,}" for k, v in s["flags"].items()) or "none")
+    )
+    total = sum(r["seconds"] for r in s["timings"])
+    click.echo(f"seconds: {total:.1f}")
+
+
+@cli.command()
+@click.argument("data", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True)
+def validate(data: Path, as_json: bool) -> None:
+    """Check DATA against the input contract; exit 3 with every problem if it breaks it."""
+    from graphrisk.io import load
+
+    try:
+        tables = load(data)
+    except DataError as e:
+        if as_json:
+            click.echo(
+                json.dumps(
+                    {"valid": False, "problems": [p.to_dict() for p in e.problems]},
+                    ensure_ascii=False,
+                )
+            )
+            sys.exit(3)
+        raise
+    if as_json:
+        click.echo(json.dumps({"valid": True, "rows": tables.counts()}))
+    else:
+        click.echo("valid: " + ", ".join(f"{k} {v:,} rows" for k, v in tables.counts().items()))
+
+
+@cli.command()
+@click.argument("account_id")
+@click.option("--run", "run", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--audience", type=click.Choice(["customer", "analyst"]), default="customer", show_default=True
+)
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+def explain(account_id: str, run: Path, audience: str, lang: str, as_json: bool) -> None:
+    """Explain the decision on ACCOUNT_ID in run RUN."""
+    from graphrisk.explain import explain_account, render_explanation
+
+    doc = explain_account(run, account_id, audience=audience, lang=lang)
+    click.echo(
+        json.dumps(doc, ensure_ascii=False, indent=2, default=str)
+        if as_json
+        else render_explanation(doc)
+    )
+
+
+@cli.command()
+@click.argument("out", type=click.Path(path_type=Path))
+@click.option("--accounts", type=click.IntRange(min=10), default=5000, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+def generate(out: Path, accounts: int, seed: int) -> None:
+    """Write a synthetic world with planted patterns and labels.parquet to OUT."""
+    from graphrisk.generate import generate_world
+
+    info = generate_world(out, accounts=accounts, seed=seed)
+    click.echo(json.dumps(info, default=str, ensure_ascii=False))
+
+
+@cli.command()
+@click.argument("run", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--labels", required=True, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True)
+def evaluate(run: Path, labels: Path, as_json: bool) -> None:
+    """Recall per planted pattern and suppression precision of RUN against LABELS."""
+    from graphrisk.evaluate import evaluate as run_eval
+    from graphrisk.evaluate import render
+
+    result = run_eval(run, labels)
+    click.echo(json.dumps(result, indent=2) if as_json else render(result))
+
+
+@cli.group()
+def policy() -> None:
+    """Policy files."""
+
+
+@policy.command("show")
+@click.option(
+    "--policy",
+    "path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="show this policy merged over the default",
+)
+def policy_show(path: Path | None) -> None:
+    """Print the default policy (TOML, with comments)."""
+    from graphrisk.policy import Policy, render_toml
+
+    click.echo(render_toml(Policy.load(path)))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the CLI and map errors to SPEC's exit codes."""
+    try:
+        cli.main(args=argv, prog_name="graphrisk", standalone_mode=False)
+    except click.exceptions.Exit as e:
+        sys.exit(e.exit_code)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(1)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(2)
+    except DataError as e:
+        click.echo(e.render(), err=True)
+        sys.exit(3)
+    except UsageError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(2)
+    except GraphriskError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(e.exit_code)
+    except BrokenPipeError:
+        sys.exit(0)
+    except Exception as e:  # pragma: no cover - the last resort of SPEC's exit code 1
+        if os.environ.get("GRAPHRISK_DEBUG"):
+            traceback.print_exc()
+        click.echo(
+            f"internal error: {type(e).__name__}: {e} (set GRAPHRISK_DEBUG=1 for details)", err=True
+        )
+        sys.exit(1)
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,306 @@
+"""The scan: load -> context -> detectors -> decisions -> run directory.
+
+The CLI and the library call the same :func:`scan`; :meth:`ScanResult.write` writes the run
+directory of SPEC.md completely or not at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import resource
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+import polars as pl
+
+from graphrisk import __version__
+from graphrisk.context import ScanContext
+from graphrisk.decisions import decide
+from graphrisk.detectors.base import FLAG_SCHEMA, GROUP_SCHEMA, Findings
+from graphrisk.errors import UsageError
+from graphrisk.io import Tables, atomic_dir, load
+from graphrisk.policy import Policy
+
+Progress = Callable[[str], None]
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+@dataclass
+class Stages:
+    """Wall seconds and peak RSS (MB) after each stage, in order."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+    def timed(self, name: str, progress: Progress | None = None):
+        stages = self
+
+        class _T:
+            def __enter__(self) -> None:
+                if progress:
+                    progress(name)
+                self.t = time.perf_counter()
+
+            def __exit__(self, *exc: object) -> None:
+                stages.rows.append(
+                    {
+                        "stage": name,
+                        "seconds": round(time.perf_counter() - self.t, 4),
+                        "peak_rss_mb": round(_peak_mb(), 1),
+                    }
+                )
+
+        return _T()
+
+
+@dataclass
+class ScanResult:
+    """What a scan found: ``flags``, ``decisions``, ``groups`` (polars) and the summary."""
+
+    flags: pl.DataFrame
+    decisions: pl.DataFrame
+    groups: pl.DataFrame
+    summary: dict[str, Any]
+    context: ScanContext
+    policy: Policy
+    run_id: str
+    stages: Stages
+    quarantine: dict[str, pl.DataFrame] = field(default_factory=dict)
+
+    def to_networkx(
+        self, group_id: str | None = None, accounts: list[str] | None = None
+    ) -> nx.MultiDiGraph:
+        """A networkx view of one group (by ``group_id``), of given accounts, or of everything."""
+        if group_id is not None:
+            members = self.groups.filter(pl.col("group_id") == group_id)["account_id"]
+            if not members.len():
+                raise KeyError(f"no group {group_id!r}")
+            accounts = members.to_list()
+        return self.context.graph.to_networkx(accounts)
+
+    def write(self, out: str | Path, progress: Progress | None = None) -> Path:
+        """Write the run directory atomically: flags, decisions, groups, summary, report."""
+        from graphrisk.report import render_report
+
+        out = Path(out)
+        with self.stages.timed("write", progress), atomic_dir(out) as tmp:
+            self.flags.write_parquet(tmp / "flags.parquet")
+            self.decisions.write_parquet(tmp / "decisions.parquet")
+            self.groups.write_parquet(tmp / "groups.parquet")
+            if self.quarantine:
+                (tmp / "quarantine").mkdir()
+                for name, df in sorted(self.quarantine.items()):
+                    df.write_parquet(tmp / "quarantine" / f"{name}.parquet")
+            (tmp / "report.html").write_text(render_report(self), encoding="utf-8")
+            self.summary["timings"] = self.stages.rows
+            (tmp / "summary.json").write_text(
+                json.dumps(self.summary, indent=2, ensure_ascii=False, default=str) + "\n",
+                encoding="utf-8",
+            )
+        return out
+
+
+def _fingerprint(ctx: ScanContext) -> str:
+    h = hashlib.sha1()
+    for name in ("accounts", "loans", "transfers", "devices", "applications"):
+        df = getattr(ctx, name)
+        if df is None:
+            h.update(f"{name}:none;".encode())
+            continue
+        digest = int(df.hash_rows(seed=7).sum()) if df.height else 0
+        h.update(f"{name}:{df.height}:{digest};".encode())
+    return h.hexdigest()
+
+
+def run_id_for(ctx: ScanContext, policy: Policy) -> str:
+    """A run id determined by the data in the window, ``as_of`` and the policy."""
+    h = hashlib.sha1()
+    h.update(_fingerprint(ctx).encode())
+    h.update(ctx.as_of.isoformat().encode())
+    h.update(policy.to_json().encode())
+    return h.hexdigest()[:16]
+
+
+def run_detectors(
+    ctx: ScanContext, policy: Policy, stages: Stages | None = None, progress: Progress | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Every enabled detector of ``policy`` over ``ctx``: (flags, groups)."""
+    stages = stages or Stages()
+    flags: list[pl.DataFrame] = []
+    groups: list[pl.DataFrame] = []
+    for det in policy.detectors():
+        with stages.timed(f"detector:{det.name}", progress):
+            found: Findings = det.detect(ctx)
+        flags.append(found.flags)
+        groups.append(found.groups)
+    all_flags = pl.concat(flags, how="vertical") if flags else pl.DataFrame(schema=FLAG_SCHEMA)
+    all_groups = pl.concat(groups, how="vertical") if groups else pl.DataFrame(schema=GROUP_SCHEMA)
+    return (
+        all_flags.sort(
+            "account_id", "code", "detector", "window_end", "group_id", "evidence", nulls_last=True
+        ),
+        all_groups.unique().sort("group_id", "account_id", "role"),
+    )
+
+
+def scan(
+    data: Tables | str | Path,
+    as_of: datetime | str | None = None,
+    policy: Policy | str | Path | dict | None = None,
+    lookback_days: int | None = None,
+    ledger: str | Path | None = None,
+    quarantine: bool = False,
+    lang: str = "zh",
+    engine: str = "local",
+    progress: Progress | None = None,
+) -> ScanResult:
+    """Scan a data directory (or loaded tables) and decide every account's limit.
+
+    Parameters
+    ----------
+    data
+        A data directory (see :func:`graphrisk.load`) or :class:`~graphrisk.io.Tables`.
+    as_of
+        Reference time; default the latest timestamp in the inputs.
+    policy
+        A :class:`Policy`, a TOML path, a dict of overrides, or ``None`` for the default.
+    lookback_days
+        Days of history read before ``as_of``; default the policy's ``lookback_days`` (180).
+    ledger
+        A ledger directory: earlier decisions are read (restore) and this scan's appended.
+    quarantine
+        Set rows breaking row rules aside instead of failing (see :func:`graphrisk.load`).
+    lang
+        Language of the customer explanation: ``"zh"`` (default) or ``"en"``.
+    engine
+        ``"local"`` (polars + compiled graph kernels) or ``"spark"``.
+
+    Returns
+    -------
+    ScanResult
+
+    Examples
+    --------
+    >>> from graphrisk.testing import tables
+    >>> t = tables(loans=[("a", f"L{i}", 1000, f"2026-01-{i + 1:02d}") for i in range(6)]
+    ...                  + [("b", "L1", 800, "2026-01-02")])
+    >>> r = scan(t)
+    >>> r.decisions.select("account_id", "action", "limit_after").rows()
+    [('a', 'reduce', 5000.0), ('b', 'keep', 10000.0)]
+    """
+    stages = Stages()
+    if lang not in ("zh", "en"):
+        raise UsageError(f"--lang must be zh or en, got {lang!r}")
+    if not isinstance(policy, Policy):
+        policy = Policy.from_dict(policy) if isinstance(policy, dict) else Policy.load(policy)
+    with stages.timed("load", progress):
+        if isinstance(data, Tables):
+            tables = data
+        elif engine == "local":
+            tables = load(data, quarantine=quarantine)
+        elif engine == "spark":
+            from graphrisk.engines.spark import load_with_spark
+
+            tables = load_with_spark(data, quarantine=quarantine)
+        else:
+            raise UsageError(f"--engine must be local or spark, got {engine!r}")
+    with stages.timed("context", progress):
+        ctx = ScanContext.build(
+            tables, as_of=as_of, lookback_days=lookback_days or policy.lookback_days
+        )
+        _ = ctx.loans, ctx.transfers, ctx.devices, ctx.applications
+    with stages.timed("graph", progress):
+        _ = ctx.graph
+    flags, groups = run_detectors(ctx, policy, stages, progress)
+    run_id = run_id_for(ctx, policy)
+    led = None
+    prior = None
+    with stages.timed("decide", progress):
+        if ledger is not None:
+            from graphrisk.ledger import Ledger
+
+            led = Ledger(ledger)
+            prior = led.prior(ctx.as_of)
+        decisions = decide(ctx.accounts, flags, policy, ctx.as_of, run_id, prior, lang)
+    summary = _summary(ctx, tables, flags, decisions, groups, policy, run_id, engine)
+    result = ScanResult(
+        flags, decisions, groups, summary, ctx, policy, run_id, stages, tables.quarantine
+    )
+    if led is not None:
+        result._ledger = (led, prior)  # type: ignore[attr-defined]
+    return result
+
+
+def commit_ledger(result: ScanResult) -> Path | None:
+    """Append a scan's decisions to its ledger (after the run directory is written)."""
+    led = getattr(result, "_ledger", None)
+    if led is None:
+        return None
+    ledger, prior = led
+    return ledger.append(result.decisions, prior, result.run_id)
+
+
+def _summary(
+    ctx: ScanContext,
+    tables: Tables,
+    flags: pl.DataFrame,
+    decisions: pl.DataFrame,
+    groups: pl.DataFrame,
+    policy: Policy,
+    run_id: str,
+    engine: str,
+) -> dict[str, Any]:
+    def counts(df: pl.DataFrame, col: str) -> dict[str, int]:
+        return {str(k): int(v) for k, v in df.group_by(col).len().sort(col).iter_rows()}
+
+    per_code = (
+        flags.group_by("code")
+        .agg(pl.len().alias("flags"), pl.col("account_id").n_unique().alias("accounts"))
+        .sort("code")
+    )
+    return {
+        "run_id": run_id,
+        "as_of": ctx.as_of.isoformat(),
+        "lookback_days": ctx.lookback_days,
+        "window_start": ctx.start.isoformat(),
+        "source": tables.source,
+        "engine": engine,
+        "rows": {
+            "read": tables.counts(),
+            "in_window": {
+                n: getattr(ctx, n).height
+                for n in ("accounts", "loans", "transfers", "devices", "applications")
+                if getattr(ctx, n) is not None
+            },
+        },
+        "quarantine": {k: v.height for k, v in sorted(tables.quarantine.items())},
+        "flags": {
+            r["code"]: {"flags": r["flags"], "accounts": r["accounts"]} for r in per_code.to_dicts()
+        },
+        "flagged_accounts": int(flags["account_id"].n_unique()),
+        "actions": counts(decisions, "action"),
+        "groups": {
+            str(k): int(v)
+            for k, v in groups.group_by("kind")
+            .agg(pl.col("group_id").n_unique())
+            .sort("kind")
+            .iter_rows()
+        },
+        "versions": {
+            "graphrisk": __version__,
+            "python": sys.version.split()[0],
+            "polars": pl.__version__,
+            "platform": platform.platform(),
+        },
+        "policy": policy.data,
+    }
