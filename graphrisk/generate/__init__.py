@@ -15,7 +15,7 @@ See ``datasets/README.md`` for the exact shapes of every pattern.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +29,7 @@ __all__ = ["generate_world"]
 def _calendar(w: World, end: datetime, days: int) -> None:
     """Weekday and month boundaries of the world, relative to its start ``end - days``."""
     if end.tzinfo is not None:
-        end = end.astimezone(timezone.utc).replace(tzinfo=None)
+        end = end.astimezone(UTC).replace(tzinfo=None)
     t0 = end - timedelta(days=days)
     midnight = datetime(t0.year, t0.month, t0.day)
     w.t0_weekday = midnight.weekday()
@@ -99,7 +99,9 @@ def generate_world(
     patterns = tables["labels"].group_by("pattern").len().sort("pattern")
     return {
         "tables": {name: df.height for name, df in tables.items()},
-        "patterns": dict(zip(patterns["pattern"].to_list(), patterns["len"].to_list(), strict=True)),
+        "patterns": dict(
+            zip(patterns["pattern"].to_list(), patterns["len"].to_list(), strict=True)
+        ),
     }
 
 

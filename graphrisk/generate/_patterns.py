@@ -247,7 +247,9 @@ def loan_recycling(w: World) -> None:
     share = np.where(two[parts], np.where(part == 0, 0.6, 0.4), 1.0)
     tr0 = t + w.days_(0.05, 1.5, g.size)
     tt = tr0[parts] + part * 2 * HOUR
-    w.add_transfers(x[g][parts], y[g][parts], np.floor(a_x[parts] * frac[parts] * share * 100) / 100, tt)
+    w.add_transfers(
+        x[g][parts], y[g][parts], np.floor(a_x[parts] * frac[parts] * share * 100) / 100, tt
+    )
     last_tr = tr0 + two * 2 * HOUR
     y_repaid = last_tr + w.days_(0.1, 2.5, g.size)
     y_issued = t - w.days_(20, 60, g.size)
@@ -287,6 +289,10 @@ def group_multi_lender(w: World) -> None:
     x, _ = ragged(rng.integers(3, 7, mem.size))
     w.add_logins(mem[x], dev0[di[x]], start[g[x]] - w.days_(-30, 30, x.size),
                  ip[di[x]], w.home_city[mem[x]])  # fmt: skip
+    # the first member also uses every shared device of the ring: one connected ring
+    hub, hd = ragged(nd)
+    w.add_logins(mem[starts[hub]], dev0[dstart[hub] + hd], start[hub] + w.days_(0, 30, hub.size),
+                 ip[dstart[hub] + hd], w.home_city[mem[starts[hub]]])  # fmt: skip
     # loans: every loan of a ring has its own lender
     k = rng.integers(2, 4, mem.size)
     lg, lp = ragged(k)  # per member
@@ -486,9 +492,10 @@ def payroll(w: World) -> None:
     # revenue: 2-5 payments a month from business customers (external)
     payroll_total = np.bincount(eg, weights=salary, minlength=ne)
     vg, _ = ragged(rng.integers(2, 6, e_idx.size))
+    vt = pt[vg] - w.days_(1, 28, vg.size)
+    vg, vt = vg[vt >= 0], vt[vt >= 0]
     w.add_transfers(w.n + rng.integers(0, w.n_ext, vg.size), boss[e_idx[vg]],
-                    payroll_total[e_idx[vg]] * rng.uniform(0.3, 0.6, vg.size),
-                    pt[vg] - w.days_(1, 28, vg.size))  # fmt: skip
+                    payroll_total[e_idx[vg]] * rng.uniform(0.3, 0.6, vg.size), vt)  # fmt: skip
     # half take one business loan 1-3 days before their latest payday
     last_pay = np.where(ok, pay, -1).max(axis=1)
     lb = (rng.random(ne) < 0.5) & (last_pay > T - 85 * DAY)
@@ -595,7 +602,9 @@ def regular_borrower(w: World) -> None:
     k = (T - 5 * DAY - first) // (30 * DAY) + 1
     g, pos = ragged(k)
     issued = first[g] + pos * 30 * DAY + w.days_(-1, 1, g.size)
-    amount = np.round(w.lognormal(3000, 0.4, m, 1000, 10000, 100)[g] * rng.uniform(0.95, 1.05, g.size), -2)
+    amount = np.round(
+        w.lognormal(3000, 0.4, m, 1000, 10000, 100)[g] * rng.uniform(0.95, 1.05, g.size), -2
+    )
     w.loans_on_time(acc[g], lend[g], amount, issued, np.full(g.size, 25))
     w.base_until[acc] = 0
     w.label(acc, "regular_borrower")

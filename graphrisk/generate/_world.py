@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -267,7 +267,7 @@ class World:
         lender = np.concatenate([x[1] for x in self.loans])
         issued = np.concatenate([x[3] for x in self.loans])
         before = self.rng.integers(600, 3 * DAY, acct.size)
-        self.add_apps(acct, lender, np.maximum(issued - before, 0))
+        self.add_apps(acct, lender, np.where(issued >= before, issued - before, issued // 2))
 
     # ----------------------------------------------------------------- output
     def tables(self, end: datetime) -> dict[str, pl.DataFrame]:
@@ -279,7 +279,7 @@ class World:
         self.logins[-1] = (*self.logins[-1][:2], np.array([T - 120]), *self.logins[-1][3:])
 
         if end.tzinfo is not None:
-            end = end.astimezone(timezone.utc).replace(tzinfo=None)
+            end = end.astimezone(UTC).replace(tzinfo=None)
         t0 = end - timedelta(days=self.days)
         t0_us = (t0 - datetime(1970, 1, 1)) // timedelta(microseconds=1)
         w_acc = len(str(n))
@@ -300,7 +300,9 @@ class World:
             )
 
         def cat(buf: list, names: list[str]) -> pl.DataFrame:
-            return pl.DataFrame({k: np.concatenate([b[i] for b in buf]) for i, k in enumerate(names)})
+            return pl.DataFrame(
+                {k: np.concatenate([b[i] for b in buf]) for i, k in enumerate(names)}
+            )
 
         def ipstr(col: str) -> pl.Expr:
             c = pl.col(col)
@@ -337,7 +339,9 @@ class World:
             ts("issued").alias("issued_at"),
             ts("due").alias("due_at"),
             pl.when(pl.col("repaid") >= 0).then(ts("repaid")).alias("repaid_at"),
-            ((stop - pl.col("due")).clip(lower_bound=0) // DAY).cast(pl.Int32).alias("overdue_days"),
+            ((stop - pl.col("due")).clip(lower_bound=0) // DAY)
+            .cast(pl.Int32)
+            .alias("overdue_days"),
         )
 
         tr = cat(self.transfers, ["src", "dst", "amount", "ts"])

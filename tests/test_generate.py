@@ -1,0 +1,331 @@
+"""Tests of :mod:`graphrisk.generate`: contract of the files and shapes of the planted patterns."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import networkx as nx
+import polars as pl
+import pytest
+
+from graphrisk.generate import generate_world
+from graphrisk.patterns import PATTERNS
+
+END = datetime(2026, 6, 30)
+DAYS = 400
+TABLES = ["accounts", "loans", "transfers", "devices", "applications", "labels"]
+DT = pl.Datetime("us")
+SCHEMA = {
+    "accounts": {"account_id": pl.String, "opened_at": DT, "credit_limit": pl.Float64,
+                 "customer_id": pl.String, "city": pl.String},
+    "loans": {"loan_id": pl.String, "account_id": pl.String, "lender_id": pl.String,
+              "amount": pl.Float64, "issued_at": DT, "due_at": DT, "repaid_at": DT,
+              "overdue_days": pl.Int32},
+    "transfers": {"transfer_id": pl.String, "src_account": pl.String, "dst_account": pl.String,
+                  "amount": pl.Float64, "ts": DT},
+    "devices": {"account_id": pl.String, "device_id": pl.String, "ts": DT, "ip": pl.String,
+                "city": pl.String},
+    "applications": {"account_id": pl.String, "lender_id": pl.String, "applied_at": DT},
+    "labels": {"account_id": pl.String, "pattern": pl.String},
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory) -> tuple[Path, dict, dict[str, pl.DataFrame]]:
+    out = tmp_path_factory.mktemp("w") / "nested" / "world"
+    counts = generate_world(out, accounts=4000, seed=7)
+    return out, counts, {t: pl.read_parquet(out / f"{t}.parquet") for t in TABLES}
+
+
+def members(t: dict[str, pl.DataFrame], pattern: str) -> list[str]:
+    return t["labels"].filter(pl.col("pattern") == pattern)["account_id"].to_list()
+
+
+def windows(df: pl.DataFrame, time: str, width: timedelta) -> pl.DataFrame:
+    """Self-join: for each event of an account, the events within ``width`` after it."""
+    return df.join(df, on="account_id", suffix="_r").filter(
+        (pl.col(f"{time}_r") >= pl.col(time)) & (pl.col(f"{time}_r") <= pl.col(time) + width)
+    )
+
+
+def test_deterministic(world, tmp_path):
+    out, counts, _ = world
+    again = generate_world(tmp_path / "again", accounts=4000, seed=7)
+    assert again == counts
+    for t in TABLES:
+        assert (out / f"{t}.parquet").read_bytes() == (
+            tmp_path / "again" / f"{t}.parquet"
+        ).read_bytes()
+    other = generate_world(tmp_path / "other", accounts=4000, seed=8)
+    assert other != counts
+
+
+def test_schema_and_counts(world):
+    out, counts, t = world
+    assert sorted(p.name for p in out.iterdir()) == sorted(f"{x}.parquet" for x in TABLES)
+    for name, schema in SCHEMA.items():
+        assert dict(t[name].schema) == schema, name
+        assert counts["tables"][name] == t[name].height
+    assert t["accounts"].height == 4000
+    n = t["accounts"].height
+    assert 2.5 < t["loans"].height / n < 4.5
+    assert 8 < t["transfers"].height / n < 14
+    assert 12 < t["devices"].height / n < 20
+
+
+def test_ids_and_references(world):
+    _, _, t = world
+    acc = t["accounts"]
+    assert acc["account_id"].is_unique().all() and acc["account_id"].null_count() == 0
+    assert acc["account_id"][0] == "A0001"
+    assert t["loans"]["loan_id"].is_unique().all()
+    assert t["transfers"]["transfer_id"].is_unique().all()
+    ids = acc["account_id"].implode()
+    for name in ["loans", "devices", "applications", "labels"]:
+        assert t[name]["account_id"].is_in(ids).all(), name
+    tr = t["transfers"]
+    for col in ["src_account", "dst_account"]:
+        ext = tr.filter(~pl.col(col).is_in(ids))[col]
+        assert ext.str.starts_with("X").all()
+    assert (tr["src_account"] != tr["dst_account"]).all()
+    assert (tr["amount"] > 0).all() and (t["loans"]["amount"] > 0).all()
+    lo = t["loans"]
+    assert (lo["due_at"] >= lo["issued_at"]).all()
+    repaid = lo.filter(pl.col("repaid_at").is_not_null())
+    assert 0 < repaid.height < lo.height
+    assert (repaid["repaid_at"] >= repaid["issued_at"]).all()
+    assert (lo["overdue_days"] >= 0).all()
+    assert t["loans"]["lender_id"].str.contains(r"^L\d\d$").all()
+    assert (acc["credit_limit"] >= 5000).all() and (acc["credit_limit"] <= 200000).all()
+
+
+def test_time_range(world):
+    _, _, t = world
+    start = END - timedelta(days=DAYS)
+    cols = [("loans", "issued_at"), ("loans", "repaid_at"), ("transfers", "ts"),
+            ("devices", "ts"), ("applications", "applied_at")]  # fmt: skip
+    latest = max(t[name][col].max() for name, col in cols)
+    for name, col in cols:
+        s = t[name][col].drop_nulls()
+        assert s.min() >= start and s.max() <= END, (name, col)
+    assert END - timedelta(minutes=10) <= latest <= END
+    assert (t["accounts"]["opened_at"] < start).all()
+
+
+def test_labels(world):
+    _, counts, t = world
+    lab = t["labels"]
+    assert set(lab["pattern"].unique()) == set(PATTERNS)
+    assert lab.select(pl.struct("account_id", "pattern").is_unique().all()).item()
+    per = lab.group_by("pattern").len()
+    assert per["len"].min() >= 10
+    assert dict(per.iter_rows()) == counts["patterns"]
+    clean = lab.filter(pl.col("pattern") == "clean")["account_id"]
+    assert lab.filter(pl.col("account_id").is_in(clean.implode())).height == len(clean)
+    assert lab["account_id"].n_unique() == 4000
+    assert clean.len() > 0.8 * 4000
+
+
+def test_clean_accounts_are_ordinary(world):
+    _, _, t = world
+    clean = members(t, "clean")
+    lo = t["loans"].filter(pl.col("account_id").is_in(clean))
+    assert lo.group_by("account_id").agg(pl.col("lender_id").n_unique())["lender_id"].max() <= 2
+    assert lo["overdue_days"].max() <= 10
+    lg = t["devices"].filter(pl.col("account_id").is_in(clean))
+    assert lg.group_by("account_id").agg(pl.col("city").n_unique())["city"].max() <= 3
+
+
+def test_multi_lender(world):
+    _, _, t = world
+    acc = members(t, "multi_lender")
+    lo = t["loans"].filter(pl.col("account_id").is_in(acc))
+    best = (
+        windows(lo, "issued_at", timedelta(days=28))
+        .group_by("account_id", "loan_id")
+        .agg(pl.col("lender_id_r").n_unique())
+        .group_by("account_id")
+        .agg(pl.col("lender_id_r").max())
+    )
+    assert best.height == len(acc) and best["lender_id_r"].min() >= 5
+
+
+def test_loan_stacking(world):
+    _, _, t = world
+    acc = members(t, "loan_stacking")
+    lo = t["loans"].filter(pl.col("account_id").is_in(acc))
+    out = lo.filter(pl.col("repaid_at").is_null() & (pl.col("overdue_days") == 0))
+    n = out.group_by("account_id").agg(pl.col("lender_id").n_unique())
+    assert n.height == len(acc) and n["lender_id"].min() >= 4
+    w14 = (
+        windows(lo, "issued_at", timedelta(days=14))
+        .group_by("account_id", "loan_id")
+        .agg(pl.col("lender_id_r").n_unique())
+    )
+    assert w14["lender_id_r"].max() <= 3
+
+
+def test_small_loan_and_application_bursts(world):
+    _, _, t = world
+    acc = members(t, "small_loan_burst")
+    lo = t["loans"].filter(pl.col("account_id").is_in(acc) & (pl.col("amount") <= 2000))
+    b = windows(lo, "issued_at", timedelta(days=7)).group_by("account_id", "loan_id").len()
+    assert b.group_by("account_id").agg(pl.col("len").max())["len"].min() >= 6
+    acc = members(t, "application_burst")
+    ap = t["applications"].filter(pl.col("account_id").is_in(acc)).with_row_index("loan_id")
+    b = (
+        windows(ap, "applied_at", timedelta(days=7))
+        .group_by("account_id", "loan_id")
+        .agg(pl.len(), pl.col("lender_id_r").n_unique())
+    )
+    best = b.group_by("account_id").agg(pl.col("len").max(), pl.col("lender_id_r").max())
+    assert best.height == len(acc)
+    assert best["len"].min() >= 10 and best["lender_id_r"].min() >= 6
+
+
+def test_ip_hopping_and_traveller(world):
+    _, _, t = world
+    dv = t["devices"].with_row_index("loan_id")
+    for pattern, lo, hi in [("ip_hopping", 5, 8 + 2), ("traveller", 1, 3)]:
+        acc = members(t, pattern)
+        d = dv.filter(pl.col("account_id").is_in(acc))
+        b = (
+            windows(d, "ts", timedelta(hours=48))
+            .group_by("account_id", "loan_id")
+            .agg(pl.col("city_r").n_unique())
+        )
+        best = b.group_by("account_id").agg(pl.col("city_r").max())["city_r"]
+        assert best.min() >= lo and best.max() <= hi, pattern
+
+
+def test_overdue_and_risk_proximity(world):
+    _, _, t = world
+    lo = t["loans"]
+    cutoff = END - timedelta(days=180)
+    acc = members(t, "overdue_history")
+    od = lo.filter(
+        pl.col("account_id").is_in(acc)
+        & (pl.col("overdue_days") >= 30)
+        & (pl.col("due_at") >= cutoff)
+    )
+    assert od["account_id"].n_unique() == len(acc)
+    defaulted = set(
+        lo.filter(pl.col("repaid_at").is_null() & (pl.col("overdue_days") >= 90))["account_id"]
+    )
+    assert len(defaulted) >= 10 and defaulted <= set(acc)
+    dv, tr = t["devices"], t["transfers"]
+    dev_of = dv.group_by("device_id").agg(pl.col("account_id").unique())
+    for a in members(t, "risk_proximity"):
+        my_dev = set(dv.filter(pl.col("account_id") == a)["device_id"])
+        linked = set()
+        for row in dev_of.filter(pl.col("device_id").is_in(list(my_dev))).iter_rows():
+            linked |= set(row[1])
+        tt = tr.filter((pl.col("src_account") == a) | (pl.col("dst_account") == a))
+        linked |= set(tt["src_account"]) | set(tt["dst_account"])
+        assert len(linked & defaulted) >= 2, a
+
+
+def test_transfer_cycles(world):
+    _, _, t = world
+    acc = set(members(t, "transfer_cycle"))
+    tr = t["transfers"].filter(pl.col("src_account").is_in(acc) & pl.col("dst_account").is_in(acc))
+    g = nx.DiGraph(list(zip(tr["src_account"], tr["dst_account"], strict=True)))
+    assert set(g.nodes) == acc
+    sccs = list(nx.strongly_connected_components(g))
+    assert all(3 <= len(c) <= 8 for c in sccs)
+    assert sum(len(c) for c in sccs) == len(acc)
+    for c in sccs:  # each hop 1-3% less, all within 7 days per run
+        cyc = tr.filter(pl.col("src_account").is_in(c)).sort("ts")
+        first = cyc.head(len(c))
+        assert (first["ts"].max() - first["ts"].min()) <= timedelta(days=7)
+        ratio = first["amount"][-1] / first["amount"][0]
+        assert 0.97 ** (len(c) - 1) - 0.01 <= ratio <= 0.99 ** (len(c) - 1)
+
+
+def test_fan_out_and_fan_in(world):
+    _, _, t = world
+    lo, tr = t["loans"], t["transfers"]
+    acc = members(t, "fan_out_after_loan")
+    after = (
+        lo.filter(pl.col("account_id").is_in(acc))
+        .join(tr, left_on="account_id", right_on="src_account", suffix="_t")
+        .filter(
+            (pl.col("ts") >= pl.col("issued_at"))
+            & (pl.col("ts") <= pl.col("issued_at") + timedelta(days=3))
+        )
+        .group_by("account_id", "loan_id")
+        .agg(
+            pl.col("dst_account").n_unique(),
+            (pl.col("amount_t").sum() / pl.col("amount").first()).alias("share"),
+        )
+        .filter((pl.col("dst_account") >= 5) & (pl.col("share") >= 0.7))
+    )
+    assert after["account_id"].n_unique() == len(acc)
+    acc = members(t, "fan_in_collector")
+    inner = tr.filter(pl.col("src_account").is_in(acc) & pl.col("dst_account").is_in(acc))
+    top = inner.group_by("dst_account").agg(pl.col("src_account").n_unique()).sort("src_account")
+    assert top["src_account"].max() >= 5
+
+
+def test_group_multi_lender(world):
+    _, _, t = world
+    acc = members(t, "group_multi_lender")
+    dv = t["devices"].filter(pl.col("account_id").is_in(acc))
+    shared = (
+        dv.group_by("device_id")
+        .agg(pl.col("account_id").unique())
+        .filter(pl.col("account_id").list.len() >= 2)
+    )
+    g = nx.Graph()
+    g.add_nodes_from(acc)
+    for ids in shared["account_id"]:
+        g.add_edges_from(zip(ids[:-1], ids[1:], strict=True))
+    lo = t["loans"]
+    for comp in nx.connected_components(g):
+        assert 4 <= len(comp) <= 8
+        ring = lo.filter(pl.col("account_id").is_in(list(comp)))
+        best = windows(ring.with_columns(pl.lit(1).alias("k")).rename({"account_id": "a", "k": "account_id"}),
+                       "issued_at", timedelta(days=30))["lender_id_r"].n_unique()  # fmt: skip
+        assert best >= 8
+        per = ring.group_by("account_id").agg(pl.col("lender_id").n_unique())["lender_id"]
+        assert per.max() <= 5
+
+
+def test_lookalikes(world):
+    _, _, t = world
+    dv = t["devices"]
+    hh = members(t, "household_shared_device")
+    n_per_dev = (
+        dv.filter(pl.col("account_id").is_in(hh))
+        .group_by("device_id")
+        .agg(pl.col("account_id").n_unique())
+    )
+    assert 1 < n_per_dev["account_id"].max() <= 4
+    office = members(t, "office_shared_ip")
+    per_ip = (
+        dv.filter(pl.col("account_id").is_in(office))
+        .group_by("ip")
+        .agg(pl.col("account_id").n_unique())
+    )
+    assert per_ip["account_id"].max() >= 20
+    tr = t["transfers"]
+    for boss in members(t, "payroll_employer")[:3]:
+        pay = tr.filter(pl.col("src_account") == boss).with_columns(
+            pl.col("ts").dt.truncate("1mo").alias("m")
+        )
+        per_month = pay.group_by("m").agg(pl.col("dst_account").n_unique())["dst_account"]
+        assert per_month.max() >= 10
+    lo = t["loans"]
+    ref = lo.filter(pl.col("account_id").is_in(members(t, "reformed_borrower")))
+    assert ref["overdue_days"].max() <= 10
+    assert ref["issued_at"].max() <= END - timedelta(days=100)
+    reg = lo.filter(pl.col("account_id").is_in(members(t, "regular_borrower")))
+    assert (reg.group_by("account_id").agg(pl.col("lender_id").n_unique())["lender_id"] == 1).all()
+    shop = members(t, "merchant")
+    payers = (
+        tr.filter(pl.col("dst_account").is_in(shop))
+        .group_by("dst_account")
+        .agg(pl.col("src_account").n_unique())
+    )
+    assert payers["src_account"].min() >= 30
