@@ -192,7 +192,8 @@ def scan(
     Examples
     --------
     >>> from graphrisk.testing import tables
-    >>> t = tables(loans=[("a", f"L{i}", 1000, f"2026-01-{i + 1:02d}") for i in range(6)]
+    >>> t = tables(loans=[("a", f"L{i}", 5000, f"2026-01-{4 * i + 1:02d}", None,
+    ...                     f"2026-01-{4 * i + 3:02d}") for i in range(6)]
     ...                  + [("b", "L1", 800, "2026-01-02")])
     >>> r = scan(t)
     >>> r.decisions.select("account_id", "action", "limit_after").rows()
