@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -280,7 +281,7 @@ def test_group_multi_lender(world):
     g = nx.Graph()
     g.add_nodes_from(acc)
     for ids in shared["account_id"]:
-        g.add_edges_from(zip(ids[:-1], ids[1:], strict=True))
+        g.add_edges_from(itertools.pairwise(ids))
     lo = t["loans"]
     for comp in nx.connected_components(g):
         assert 4 <= len(comp) <= 8

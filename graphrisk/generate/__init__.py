@@ -15,13 +15,13 @@ See ``datasets/README.md`` for the exact shapes of every pattern.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 
 from graphrisk.generate._patterns import plant_all
-from graphrisk.generate._world import DAY, World, write_tables
+from graphrisk.generate._world import World, write_tables
 
 __all__ = ["generate_world"]
 
@@ -103,6 +103,3 @@ def generate_world(
             zip(patterns["pattern"].to_list(), patterns["len"].to_list(), strict=True)
         ),
     }
-
-
-_ = DAY

@@ -295,7 +295,7 @@ def group_multi_lender(w: World) -> None:
                  ip[dstart[hub] + hd], w.home_city[mem[starts[hub]]])  # fmt: skip
     # loans: every loan of a ring has its own lender
     k = rng.integers(2, 4, mem.size)
-    lg, lp = ragged(k)  # per member
+    lg, _lp = ragged(k)  # per member
     ring = g[lg]
     ring_pos = group_cumsum(np.ones(lg.size, dtype=np.int64), ring) - 1  # loans ordered by ring
     perm = w.lenders(ng, N_LENDERS)
@@ -316,7 +316,7 @@ def shared_device_ring(w: World) -> None:
     """Device farms: 8-30 accounts on the same 1-3 devices and proxy IPs, 1-2 loans each."""
     rng, T = w.rng, w.T
     p = 0.85 ** np.arange(23)
-    sizes, mem, g, pos, starts = _groups(w, 8, 30, _count(w), p / p.sum())
+    sizes, mem, g, _pos, starts = _groups(w, 8, 30, _count(w), p / p.sum())
     ng = sizes.size
     nd = rng.integers(1, 4, ng)
     dev = w.new_devices(int(nd.sum()))
@@ -340,7 +340,7 @@ def shared_device_ring(w: World) -> None:
 def transfer_cycle(w: World) -> None:
     """3-8 unrelated accounts pass money round A->B->...->A within days, 1-3% less per hop."""
     rng, T = w.rng, w.T
-    sizes, mem, g, pos, starts = _groups(w, 3, 8, _count(w))
+    sizes, mem, _g, _pos, starts = _groups(w, 3, 8, _count(w))
     ng = sizes.size
     runs = rng.choice([1, 2, 3], ng, p=[0.5, 0.3, 0.2])
     gap = w.days_(7, 25, ng)
@@ -428,7 +428,7 @@ def associated_transfer(w: World) -> None:
 def household_shared_device(w: World) -> None:
     """2-4 family members share one home device (and home address); small transfers among them."""
     rng, T = w.rng, w.T
-    sizes, mem, g, pos, starts = _groups(w, 2, 4, _count(w, 0.004))
+    sizes, mem, g, _pos, starts = _groups(w, 2, 4, _count(w, 0.004))
     ng = sizes.size
     dev = w.new_devices(ng)
     head = mem[starts]
@@ -457,7 +457,7 @@ def office_shared_ip(w: World) -> None:
     """20-60 colleagues log in from their own devices through one office IP on workdays."""
     rng = w.rng
     target = max(20, round(w.n * 0.008))
-    sizes, mem, g, pos, starts = _groups(w, 20, 60, target)
+    sizes, mem, g, _pos, starts = _groups(w, 20, 60, target)
     ng = sizes.size
     w.home_city[mem] = w.home_city[mem[starts[g]]]
     ip = OFFICE_NET + rng.integers(0, 1 << 24, ng)
@@ -557,7 +557,7 @@ def reformed_borrower(w: World) -> None:
 def friends_cycle(w: World) -> None:
     """3-5 friends paying each other round a loop, 6-12 times over many months, varied amounts."""
     rng, T = w.rng, w.T
-    sizes, mem, g, pos, starts = _groups(w, 3, 5, _count(w, 0.004))
+    sizes, mem, _g, _pos, starts = _groups(w, 3, 5, _count(w, 0.004))
     ng = sizes.size
     rounds = rng.integers(6, 13, ng)
     first = w.days_(0, 60, ng)
