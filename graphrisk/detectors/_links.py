@@ -1,0 +1,131 @@
+"""Account-to-account links shared by the linkage detectors (private helper).
+
+Every function works on the scan graph's dense integer ids (``acc`` ``0..n_accounts-1``) and
+returns polars frames; results are cached on the :class:`~graphrisk.context.ScanContext` so
+several detectors share one computation.
+
+* :func:`hub_pairs` - account pairs that logged in on the same device (or through the same IP
+  address), for hubs used by at most ``max_accounts`` accounts.
+* :func:`transfer_pairs` - account pairs that sent money to each other (internal transfers).
+* :func:`links` - the union: one row per (pair, kind) with ``a < b``.
+* :func:`defaulters` - accounts with a loan ``default_days`` or more past due.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from graphrisk.context import ScanContext
+from graphrisk.graph import IDX
+
+LINK_SCHEMA = {"a": IDX, "b": IDX, "kind": pl.String(), "via": pl.String(), "n": pl.UInt32()}
+
+
+def hub_accounts(ctx: ScanContext, hub: str) -> pl.DataFrame:
+    """Unique ``(acc, hub)`` login pairs with ``deg``, the number of accounts on the hub."""
+
+    def make() -> pl.DataFrame:
+        pairs = ctx.graph.logins.select("acc", hub).drop_nulls().unique()
+        return pairs.with_columns(pl.len().over(hub).cast(pl.UInt32).alias("deg")).sort(hub, "acc")
+
+    return ctx.cached(f"_links.hub_accounts.{hub}", make)
+
+
+def hub_pairs(ctx: ScanContext, hub: str, max_accounts: int) -> pl.DataFrame:
+    """Account pairs ``a < b`` sharing a hub (``"dev"`` or ``"ip"``) used by 2..max accounts.
+
+    Columns ``a``, ``b``, ``kind`` (``device`` / ``ip``), ``via`` (the device id or address,
+    the smallest one when a pair shares several) and ``n`` (how many such hubs they share).
+    """
+
+    def make() -> pl.DataFrame:
+        ha = hub_accounts(ctx, hub).filter(pl.col("deg").is_between(2, max_accounts))
+        names = ctx.graph.devices if hub == "dev" else ctx.graph.ips
+        name_col = "device_id" if hub == "dev" else "ip"
+        left = ha.select(pl.col("acc").alias("a"), hub)
+        right = ha.select(pl.col("acc").alias("b"), hub)
+        pairs = (
+            left.join(right, on=hub)
+            .filter(pl.col("a") < pl.col("b"))
+            .join(names.rename({"idx": hub}), on=hub, how="left")
+            .group_by("a", "b")
+            .agg(pl.col(name_col).min().alias("via"), pl.len().cast(pl.UInt32).alias("n"))
+            .with_columns(pl.lit("device" if hub == "dev" else "ip").alias("kind"))
+        )
+        return pairs.select(list(LINK_SCHEMA)).cast(LINK_SCHEMA).sort("a", "b")  # type: ignore[arg-type]
+
+    return ctx.cached(f"_links.hub_pairs.{hub}.{max_accounts}", make)
+
+
+def transfer_pairs(ctx: ScanContext) -> pl.DataFrame:
+    """Account pairs ``a < b`` with internal transfers between them (either direction).
+
+    ``via`` is ``"transfer"``; ``n`` counts the transfers; ``amount`` is their total.
+    """
+
+    def make() -> pl.DataFrame:
+        t = ctx.graph.transfers.filter(pl.col("internal"))
+        pairs = (
+            t.select(
+                pl.min_horizontal("src", "dst").alias("a"),
+                pl.max_horizontal("src", "dst").alias("b"),
+                "amount",
+            )
+            .group_by("a", "b")
+            .agg(pl.len().cast(pl.UInt32).alias("n"), pl.col("amount").sum())
+            .with_columns(pl.lit("transfer").alias("kind"), pl.lit("transfer").alias("via"))
+        )
+        cols = [*LINK_SCHEMA, "amount"]
+        return pairs.select(cols).cast(LINK_SCHEMA).sort("a", "b")  # type: ignore[arg-type]
+
+    return ctx.cached("_links.transfer_pairs", make)
+
+
+def links(
+    ctx: ScanContext,
+    max_device_accounts: int,
+    max_ip_accounts: int,
+    transfers: bool = True,
+) -> pl.DataFrame:
+    """The union of device, IP and (optionally) transfer pairs: ``a, b, kind, via, n``."""
+    parts = [hub_pairs(ctx, "dev", max_device_accounts), hub_pairs(ctx, "ip", max_ip_accounts)]
+    if transfers:
+        parts.append(transfer_pairs(ctx).select(list(LINK_SCHEMA)))
+    return pl.concat(parts).sort("a", "b", "kind")
+
+
+def both_ways(edges: pl.DataFrame) -> pl.DataFrame:
+    """Undirected ``a, b`` edges as directed rows ``src, dst`` in both directions."""
+    rest = [c for c in edges.columns if c not in ("a", "b")]
+    fwd = edges.select(pl.col("a").alias("src"), pl.col("b").alias("dst"), *rest)
+    bwd = edges.select(pl.col("b").alias("src"), pl.col("a").alias("dst"), *rest)
+    return pl.concat([fwd, bwd])
+
+
+def defaulters(ctx: ScanContext, default_days: int) -> pl.DataFrame:
+    """Accounts (``acc``) with a loan ``default_days``+ past due: worst days, loans, dates.
+
+    ``ctx.loans`` already raises ``overdue_days`` of outstanding loans to their days past
+    due at ``as_of``, so one comparison covers both "was 90+ days late" and "is 90+ days
+    past due now".
+    """
+
+    def make() -> pl.DataFrame:
+        bad = ctx.graph.loans.filter(pl.col("overdue_days") >= default_days)
+        return (
+            bad.group_by("acc")
+            .agg(
+                pl.col("overdue_days").max().alias("max_overdue_days"),
+                pl.col("loan_id").sort().alias("default_loans"),
+                pl.col("issued_at").min().alias("first_issued"),
+            )
+            .sort("acc")
+        )
+
+    return ctx.cached(f"_links.defaulters.{default_days}", make)
+
+
+def ids(ctx: ScanContext, col: str) -> pl.Expr:
+    """Expression mapping an index column to account ids (via a gather on the node ids)."""
+    nodes = ctx.graph.nodes["id"]
+    return pl.col(col).map_batches(lambda s: nodes.gather(s), return_dtype=pl.String)
