@@ -40,16 +40,18 @@ def hub_pairs(ctx: ScanContext, hub: str, max_accounts: int) -> pl.DataFrame:
 
     def make() -> pl.DataFrame:
         ha = hub_accounts(ctx, hub).filter(pl.col("deg").is_between(2, max_accounts))
-        names = ctx.graph.devices if hub == "dev" else ctx.graph.ips
         name_col = "device_id" if hub == "dev" else "ip"
+        names = (ctx.graph.devices if hub == "dev" else ctx.graph.ips).select(
+            pl.col(name_col).alias("_name"), pl.col("idx").alias(hub)
+        )
         left = ha.select(pl.col("acc").alias("a"), hub)
         right = ha.select(pl.col("acc").alias("b"), hub)
         pairs = (
             left.join(right, on=hub)
             .filter(pl.col("a") < pl.col("b"))
-            .join(names.rename({"idx": hub}), on=hub, how="left")
+            .join(names, on=hub, how="left")
             .group_by("a", "b")
-            .agg(pl.col(name_col).min().alias("via"), pl.len().cast(pl.UInt32).alias("n"))
+            .agg(pl.col("_name").min().alias("via"), pl.len().cast(pl.UInt32).alias("n"))
             .with_columns(pl.lit("device" if hub == "dev" else "ip").alias("kind"))
         )
         return pairs.select(list(LINK_SCHEMA)).cast(LINK_SCHEMA).sort("a", "b")  # type: ignore[arg-type]
