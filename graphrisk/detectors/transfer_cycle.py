@@ -1,0 +1,307 @@
+"""TRANSFER_CYCLE: money goes round a loop of accounts and comes back inside a short window.
+
+Ordinary transfer graphs are full of loops (friends who pay each other round, families,
+colleagues), so a loop alone proves nothing. What marks a laundering loop is that its hops are
+*fresh* relations: the two accounts had not transacted before the window (new relation) and
+their relation does not go on for months afterwards (not a standing relation). Method:
+
+1. Internal transfers of the lookback, times in days. Each transfer is *fresh* when its pair
+   of accounts (either direction) has no transfer earlier than ``window_days`` before it and
+   all the pair's transfers lie within ``max_relation_days``.
+2. The search graph is the fresh transfers plus "bridge" transfers between accounts that have
+   fresh transfers; it is pruned to edges inside a strongly connected component of a
+   sliding two-window layer (:func:`~graphrisk.detectors._paths.window_scc_edges`).
+3. A breadth-first array search (:func:`~graphrisk.detectors._paths.window_cycles`) lists
+   the simple cycles of 2..``max_length`` hops whose transfers all lie inside ``window_days``,
+   with at most a ``1 - min_new_share`` part of non-fresh hops, and capped work.
+4. Each cycle is scored: its fresh share (0..1), plus 1 when it is time-respecting (each hop
+   after the previous one, the money coming back to where it started), plus 1 when every
+   account but one passes on an amount within ``amount_tolerance`` of what it received.
+   Two-account loops count only when time-respecting with close amounts (a round trip).
+
+Every member of a cycle is flagged; the account that sent the earliest transfer is the
+``origin`` (group role), the others ``member``. A member set keeps its best cycle only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+import polars as pl
+
+from graphrisk.context import ScanContext
+from graphrisk.detectors._paths import window_cycles, window_scc_edges
+from graphrisk.detectors.base import (
+    Detector,
+    Findings,
+    empty_flags,
+    evidence,
+    group_id,
+    param,
+    window_json,
+)
+
+_DAY_US = 86_400_000_000
+
+
+def fresh_transfers(tr: pl.DataFrame, window_days: float, max_relation_days: float) -> pl.Series:
+    """Boolean per transfer (``src``, ``dst``, ``t`` in days): a fresh relation.
+
+    Fresh: the unordered pair had no transfer more than ``window_days`` before this one and
+    all its transfers in the lookback lie within ``max_relation_days``.
+
+    Examples
+    --------
+    >>> tr = pl.DataFrame({"src": [0, 1, 0, 2], "dst": [1, 0, 1, 3], "t": [0.0, 40, 80, 5]})
+    >>> fresh_transfers(tr, 10, 60).to_list()
+    [False, False, False, True]
+    """
+    lo = pl.min_horizontal("src", "dst")
+    hi = pl.max_horizontal("src", "dst")
+    first = pl.col("t").min().over(lo, hi)
+    last = pl.col("t").max().over(lo, hi)
+    return tr.select(
+        ((first >= pl.col("t") - window_days) & (last - first <= max_relation_days)).alias("fresh")
+    )["fresh"]
+
+
+@dataclass
+class TransferCycle(Detector):
+    """Money round a loop of 2..``max_length`` accounts, inside ``window_days``, over fresh relations.
+
+    Examples
+    --------
+    >>> from graphrisk.testing import world
+    >>> loop = [("a", "b", 5000, "2026-03-01"), ("b", "c", 4900, "2026-03-02"),
+    ...         ("c", "a", 4800, "2026-03-03")]
+    >>> friends = [(s, d, 100, f"2026-{m:02d}-0{i}") for m in range(1, 7)
+    ...            for i, (s, d) in enumerate([("x", "y"), ("y", "z"), ("z", "x")], 1)]
+    >>> found = TransferCycle().detect(world(transfers=loop + friends))
+    >>> found.flags.select("account_id", "code", "severity").rows()
+    [('a', 'TRANSFER_CYCLE', 2), ('b', 'TRANSFER_CYCLE', 2), ('c', 'TRANSFER_CYCLE', 2)]
+    >>> import json
+    >>> json.loads(found.flags["evidence"][0])["path"]
+    ['a', 'b', 'c', 'a']
+    >>> found.groups.select("account_id", "role").rows()
+    [('a', 'origin'), ('b', 'member'), ('c', 'member')]
+    """
+
+    name: ClassVar[str] = "transfer_cycle"
+    codes: ClassVar[tuple[str, ...]] = ("TRANSFER_CYCLE",)
+    tables: ClassVar[tuple[str, ...]] = ("transfers",)
+
+    window_days: float = param(15.0, "all transfers of one loop lie within this many days", min=0.1)
+    max_length: int = param(12, "longest loop, in accounts", min=2, max=16)
+    max_relation_days: float = param(
+        60.0, "a hop is fresh when its pair's transfers span at most this many days", min=0.0
+    )
+    min_new_share: float = param(
+        0.66,
+        "least share of fresh (new, short-lived) relations among a loop's hops",
+        min=0.0,
+        max=1.0,
+    )
+    amount_tolerance: float = param(
+        0.1, "relative difference between what an account receives and passes on", min=0.0
+    )
+    max_branch: int = param(8, "fresh out-transfers followed per path and step", min=1)
+    max_paths: int = param(2_000_000, "partial paths kept per search step (work cap)", min=1000)
+    severity: int = param(2, "severity of the flag (1 watch, 2 suppress, 3 suspend)", min=1, max=3)
+
+    def run(self, ctx: ScanContext) -> Findings:
+        g = ctx.graph
+        tr = g.transfers.filter(pl.col("internal")).with_columns(
+            ((pl.col("ts") - pl.lit(ctx.start)).dt.total_microseconds() / _DAY_US).alias("t")
+        )
+        tr = tr.with_columns(fresh_transfers(tr, self.window_days, self.max_relation_days))
+        if not tr["fresh"].any():
+            return Findings(empty_flags())
+        src = tr["src"].to_numpy().astype(np.int64)
+        dst = tr["dst"].to_numpy().astype(np.int64)
+        t = tr["t"].to_numpy()
+        fresh = tr["fresh"].to_numpy()
+        max_old = int(np.floor(self.max_length * (1 - self.min_new_share) + 1e-9))
+        # bridges: non-fresh transfers between two accounts that both have fresh transfers
+        touched = np.zeros(g.nodes.height, dtype=bool)
+        touched[src[fresh]] = True
+        touched[dst[fresh]] = True
+        search = fresh | (touched[src] & touched[dst] & (max_old > 0))
+        keep = np.zeros(src.size, dtype=bool)
+        idx = np.flatnonzero(search)
+        keep[idx] = window_scc_edges(src[idx], dst[idx], t[idx], g.nodes.height, self.window_days)
+        cyc = window_cycles(
+            src,
+            dst,
+            t,
+            fresh,
+            window=self.window_days,
+            max_len=self.max_length,
+            max_old=max_old,
+            max_branch=self.max_branch,
+            max_old_branch=max(2, self.max_branch // 2),
+            max_paths=self.max_paths,
+            search=keep,
+        )
+        if cyc.length.size == 0:
+            return Findings(empty_flags())
+        return self._findings(ctx, tr, cyc.edges, cyc.length, cyc.truncated)
+
+    def _findings(
+        self, ctx: ScanContext, tr: pl.DataFrame, edges: np.ndarray, length: np.ndarray, cut: bool
+    ) -> Findings:
+        n, width = edges.shape
+        pos = np.tile(np.arange(width), n)
+        cid = np.repeat(np.arange(n), width)
+        flat = edges.ravel()
+        valid = flat >= 0
+        hops = pl.DataFrame(
+            {"cycle": cid[valid], "pos": pos[valid], "edge": flat[valid]},
+            schema={"cycle": pl.Int64, "pos": pl.Int64, "edge": pl.UInt32},
+        )
+        info = tr.select(
+            pl.int_range(pl.len(), dtype=pl.UInt32).alias("edge"),
+            "src",
+            "dst",
+            "amount",
+            "ts",
+            "t",
+            "transfer_id",
+            "fresh",
+        )
+        ids = ctx.graph.nodes.select(pl.col("idx").alias("src"), pl.col("id").alias("src_id"))
+        hops = (
+            hops.join(info, on="edge", how="left")
+            .join(ids, on="src", how="left")
+            .sort("cycle", "pos")
+        )
+        # rotate each cycle to start at its earliest transfer
+        hops = hops.with_columns(
+            ((pl.col("pos") - pl.col("pos").get(pl.col("edge").arg_min())).over("cycle")).alias(
+                "rot"
+            ),
+            pl.len().over("cycle").alias("length"),
+        ).with_columns((pl.col("rot") % pl.col("length")).alias("rot"))
+        hops = hops.sort("cycle", "rot")
+        # a hop is a single transfer of its pair inside the loop's own window
+        pair = [
+            pl.min_horizontal("src", "dst").alias("p_lo"),
+            pl.max_horizontal("src", "dst").alias("p_hi"),
+        ]
+        hops = hops.with_columns(
+            *pair,
+            pl.col("ts").min().over("cycle").alias("c_start"),
+            pl.col("ts").max().over("cycle").alias("c_end"),
+        )
+        keys = hops.select("p_lo", "p_hi").unique()
+        pair_tr = tr.select(*pair, pl.col("ts").alias("ts_other")).join(keys, on=["p_lo", "p_hi"])
+        in_window = (
+            hops.select("cycle", "pos", "p_lo", "p_hi", "c_start", "c_end")
+            .join(pair_tr, on=["p_lo", "p_hi"])
+            .filter(pl.col("ts_other").is_between(pl.col("c_start"), pl.col("c_end")))
+            .group_by("cycle", "pos")
+            .agg(pl.len().alias("pair_in_window"))
+        )
+        hops = (
+            hops.join(in_window, on=["cycle", "pos"], how="left")
+            .with_columns((pl.col("fresh") & (pl.col("pair_in_window") == 1)).alias("fresh"))
+            .sort("cycle", "rot")
+        )
+        prev_amount = pl.col("amount").shift(1).over("cycle")
+        per_node_close = (
+            (pl.col("amount") / prev_amount - 1).abs() <= self.amount_tolerance
+        ).fill_null(False)
+        cycles = hops.group_by("cycle", maintain_order=True).agg(
+            pl.col("length").first(),
+            pl.col("src_id").alias("path_ids"),
+            pl.col("transfer_id").alias("transfers"),
+            pl.col("amount").round(2).alias("amounts"),
+            pl.col("ts").alias("times"),
+            pl.col("ts").min().alias("window_start"),
+            pl.col("ts").max().alias("window_end"),
+            pl.col("fresh").mean().alias("new_share"),
+            (pl.col("edge").diff().fill_null(1) > 0).all().alias("time_respecting"),
+            per_node_close.sum().alias("n_close"),
+        )
+        cycles = cycles.with_columns(
+            (pl.col("n_close") >= pl.col("length") - 1).alias("amounts_close"),
+        ).with_columns(
+            (
+                pl.col("new_share")
+                + pl.col("time_respecting").cast(pl.Float64)
+                + pl.col("amounts_close").cast(pl.Float64)
+            ).alias("score")
+        )
+        cycles = cycles.filter(
+            (pl.col("new_share") >= self.min_new_share - 1e-9)
+            & ((pl.col("length") > 2) | (pl.col("time_respecting") & pl.col("amounts_close")))
+        )
+        if cycles.height == 0:
+            return Findings(empty_flags())
+        cycles = cycles.with_columns(
+            group_id("transfer_cycle", pl.col("path_ids")).alias("group_id")
+        )
+        # one cycle per member set: the best score, then the latest, then the transfer ids
+        cycles = (
+            cycles.sort(
+                ["group_id", "score", "window_end", "transfers"],
+                descending=[False, True, True, False],
+            )
+            .group_by("group_id", maintain_order=True)
+            .first()
+        )
+        cycles = cycles.with_columns(
+            evidence(
+                path=pl.concat_list(pl.col("path_ids"), pl.col("path_ids").list.first()),
+                length=pl.col("length"),
+                transfers=pl.col("transfers"),
+                amounts=pl.col("amounts"),
+                times=pl.col("times").list.eval(pl.element().dt.to_string("%Y-%m-%dT%H:%M:%S")),
+                time_respecting=pl.col("time_respecting"),
+                amounts_close=pl.col("amounts_close"),
+                new_share=pl.col("new_share").round(3),
+                search_capped=pl.lit(cut),
+                window=window_json(pl.col("window_start"), pl.col("window_end")),
+                threshold=pl.struct(
+                    pl.lit(self.window_days).alias("window_days"),
+                    pl.lit(self.max_length).alias("max_length"),
+                    pl.lit(self.min_new_share).alias("min_new_share"),
+                    pl.lit(self.max_relation_days).alias("max_relation_days"),
+                    pl.lit(self.amount_tolerance).alias("amount_tolerance"),
+                ),
+            ).alias("evidence")
+        )
+        members = (
+            cycles.select(
+                "group_id",
+                "score",
+                "evidence",
+                "window_start",
+                "window_end",
+                pl.col("path_ids").alias("account_id"),
+                pl.int_ranges(pl.col("path_ids").list.len()).alias("pos"),
+            )
+            .explode("account_id", "pos")
+            .unique(["group_id", "account_id"], keep="first", maintain_order=True)
+        )
+        flags = members.select(
+            "account_id",
+            pl.lit("TRANSFER_CYCLE").alias("code"),
+            pl.lit(self.severity).alias("severity"),
+            pl.col("score").round(4),
+            "group_id",
+            "evidence",
+            "window_start",
+            "window_end",
+        )
+        groups = members.select(
+            "group_id",
+            pl.lit("transfer_cycle").alias("kind"),
+            "account_id",
+            pl.when(pl.col("pos") == 0)
+            .then(pl.lit("origin"))
+            .otherwise(pl.lit("member"))
+            .alias("role"),
+        )
+        return Findings(flags, groups)
