@@ -108,7 +108,9 @@ def _normalise(col: pa.ChunkedArray, column: Column) -> pa.ChunkedArray:
     if column.kind.startswith("timestamp"):
         if pa.types.is_timestamp(t) and t.tz is not None:
             col = col.cast(pa.timestamp(t.unit, tz="UTC")).cast(pa.timestamp(t.unit))
-        return col.cast(pa.timestamp("us"))
+        # ns -> us truncates sub-microsecond digits (cannot overflow); other units cast safely
+        ns = pa.types.is_timestamp(col.type) and col.type.unit == "ns"
+        return col.cast(pa.timestamp("us"), safe=not ns)
     if column.kind == "string":
         return col.cast(pa.large_string())
     if column.kind == "number":
@@ -183,7 +185,22 @@ def _read_table(path: Path, spec: Table, problems: list[Problem]) -> pl.DataFram
                     )
                 )
                 continue
-            arrays[c.name] = _normalise(col, c)
+            try:
+                arrays[c.name] = _normalise(col, c)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+                # e.g. a timestamp beyond the year 294247 or an unsigned integer beyond int64
+                bad_type = True
+                problems.append(
+                    Problem(
+                        spec.name,
+                        c.name,
+                        "bad_value",
+                        table.num_rows,
+                        f"values of type {col.type} cannot be converted to {c.kind.replace('_', ' ')}"
+                        f" ({exc})",
+                        [{c.name: v} for v in col.drop_null().slice(0, N_EXAMPLES).to_pylist()],
+                    )
+                )
         if missing or bad_type:
             continue
         df = pl.from_arrow(pa.table(arrays)) if arrays else pl.DataFrame()
