@@ -52,6 +52,13 @@ DTYPES: dict[str, pl.DataType] = {
 }
 
 C = Column
+
+
+def _not_finite(column: str) -> tuple[str, str, pl.Expr, str]:
+    """NaN and infinity pass ``< 0`` and ``<= 0`` (NaN sorts above every number in polars)."""
+    return ("not_finite", column, ~pl.col(column).is_finite(), f"{column} is NaN or infinite")
+
+
 TABLES: dict[str, Table] = {
     "accounts": Table(
         "accounts",
@@ -65,6 +72,7 @@ TABLES: dict[str, Table] = {
         key="account_id",
         checks=(
             ("negative_limit", "credit_limit", pl.col("credit_limit") < 0, "credit_limit < 0"),
+            _not_finite("credit_limit"),
         ),
     ),
     "loans": Table(
@@ -83,6 +91,7 @@ TABLES: dict[str, Table] = {
         references=(("account_id", "accounts", "account_id"),),
         checks=(
             ("non_positive_amount", "amount", pl.col("amount") <= 0, "amount <= 0"),
+            _not_finite("amount"),
             (
                 "due_before_issue",
                 "due_at",
@@ -104,6 +113,7 @@ TABLES: dict[str, Table] = {
         key="transfer_id",
         checks=(
             ("non_positive_amount", "amount", pl.col("amount") <= 0, "amount <= 0"),
+            _not_finite("amount"),
             (
                 "self_transfer",
                 "dst_account",
