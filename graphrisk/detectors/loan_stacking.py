@@ -9,14 +9,14 @@ leaves zero and -1 when it returns to zero. Loans issued before the lookback ent
 start, so only moments inside the lookback are measured.
 
 An *episode* is a run of moments with at least ``min_outstanding`` loans from at least
-``min_lenders`` lenders. The account's strongest episode (most loans at its peak, then the
-latest) is the evidence: the loans and lenders outstanding at the peak, the peak time, the
+``min_lenders`` lenders. The account's strongest episode (a current one before a resolved
+one, then the most loans at its peak, then the latest) is the evidence: the loans and lenders outstanding at the peak, the peak time, the
 amount outstanding, and the episode window (from the first issue of the peak loans until the
 stack fell below the threshold, or ``as_of`` when it still stands).
 
-A stack whose loans were all repaid without a serious delay, the last one more than
-``resolved_days`` before ``as_of``, is history (the borrower has reformed): it is reported
-at severity 1 only.
+A stack that fell below the threshold more than ``resolved_days`` before ``as_of``, none of
+its loans ``late_days`` or more overdue, is history (the borrower has reformed): it is
+reported at severity 1 only. A stack still standing at ``as_of`` is always current.
 """
 
 from __future__ import annotations
@@ -69,9 +69,9 @@ class LoanStacking(Detector):
     )
     min_lenders: int = param(3, "distinct lenders among those outstanding loans", min=1)
     resolved_days: int = param(
-        30, "a stack fully repaid on time longer ago than this is history (severity 1)", min=0
+        30, "a stack dissolved on time longer ago than this is history (severity 1)", min=0
     )
-    late_days: int = param(30, "days overdue that make a repaid stack not 'on time'", min=1)
+    late_days: int = param(30, "days overdue that keep a dissolved stack current", min=1)
     severity: int = param(2, "severity of the flag (1 watch, 2 suppress, 3 suspend)", min=1, max=3)
 
     def run(self, ctx: ScanContext) -> Findings:
@@ -134,35 +134,36 @@ class LoanStacking(Detector):
                 pl.col("next_t").sort_by("t").last().alias("stack_until"),
             )
         )
-        best = best_per_account(episodes, "peak_n", "peak_lenders", "stack_until")
-
-        # -- the loans outstanding at the peak (chosen accounts only) ---------------------
+        # -- the loans outstanding at each episode's peak (a few per candidate) ------------
         at_peak = (
-            loans.join(best.select("account_id", "peak_at"), on="account_id")
+            loans.join(episodes.select("account_id", "ep", "peak_at"), on="account_id")
             .filter(
                 (pl.col("t0") <= pl.col("peak_at"))
                 & (pl.col("repaid_at").is_null() | (pl.col("repaid_at") > pl.col("peak_at")))
             )
-            .sort("account_id", "issued_at", "loan_id")
-            .group_by("account_id", maintain_order=True)
+            .sort("account_id", "ep", "issued_at", "loan_id")
+            .group_by("account_id", "ep", maintain_order=True)
             .agg(
                 pl.col("loan_id").alias("loans"),
                 pl.col("lender_id").unique().sort().alias("lenders"),
                 pl.col("amount").sum().round(2).alias("amount"),
                 pl.col("issued_at").min().alias("window_start"),
                 pl.col("repaid_at").is_null().sum().alias("still_outstanding"),
-                pl.col("repaid_at").max().alias("last_repaid"),
                 pl.col("overdue_days").max().alias("max_overdue"),
             )
         )
-        hits = best.join(at_peak, on="account_id").with_columns(
-            pl.col("stack_until").fill_null(pl.lit(as_of)).alias("window_end"),
-            (
-                (pl.col("still_outstanding") == 0)
-                & (pl.col("max_overdue") < self.late_days)
-                & (pl.col("last_repaid") < pl.lit(as_of - timedelta(days=self.resolved_days)))
-            ).alias("resolved"),
+        resolved = (
+            pl.col("stack_until").is_not_null()
+            & (pl.col("stack_until") < pl.lit(as_of - timedelta(days=self.resolved_days)))
+            & (pl.col("max_overdue") < self.late_days)
         )
+        hits = episodes.join(at_peak, on=["account_id", "ep"]).with_columns(
+            pl.col("stack_until").fill_null(pl.lit(as_of)).alias("window_end"),
+            resolved.alias("resolved"),
+            (~resolved).alias("current"),
+        )
+        # a current stack first, then the most loans, the most lenders, the latest
+        hits = best_per_account(hits, "current", "peak_n", "peak_lenders", "window_end")
         flags = hits.select(
             "account_id",
             pl.lit("LOAN_STACKING").alias("code"),
@@ -185,6 +186,7 @@ class LoanStacking(Detector):
                     min_outstanding=self.min_outstanding,
                     min_lenders=self.min_lenders,
                     resolved_days=self.resolved_days,
+                    late_days=self.late_days,
                 ),
             ).alias("evidence"),
             "window_start",
