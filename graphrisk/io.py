@@ -220,6 +220,10 @@ def _read_table(path: Path, spec: Table, problems: list[Problem]) -> pl.DataFram
 
 def _examples(df: pl.DataFrame, spec: Table, columns: list[str]) -> list[dict]:
     keep = ([spec.key] if spec.key and spec.key not in columns else []) + columns
+    if spec.key is None or spec.key in columns:
+        # no key to find the row by (devices, applications, a null or duplicate id):
+        # show the whole required row
+        keep += [c.name for c in spec.columns if c.required and c.name not in keep]
     return df.select(keep).head(N_EXAMPLES).to_dicts()
 
 
