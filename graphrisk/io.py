@@ -73,8 +73,16 @@ def _files(path: Path, table: str) -> list[Path] | None:
     folder = path / table
     if single.is_file():
         return [single]
+    if single.is_dir():  # what Spark writes for df.write.parquet("NAME.parquet")
+        folder = single
     if folder.is_dir():
-        return sorted(p for p in folder.rglob("*.parquet") if p.is_file())
+        # hidden and _-prefixed entries (_temporary/, _metadata, ._x) are bookkeeping, not data
+        return sorted(
+            p
+            for p in folder.rglob("*.parquet")
+            if p.is_file()
+            and not any(part.startswith((".", "_")) for part in p.relative_to(folder).parts)
+        )
     return None
 
 
