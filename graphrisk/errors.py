@@ -18,7 +18,9 @@ class Problem:
 
     def render(self) -> str:
         where = self.table + (f".{self.column}" if self.column else "")
-        text = f"{where}: {self.message} ({self.count} row{'s' if self.count != 1 else ''})"
+        text = f"{where}: {self.message}"
+        if self.count or self.column:  # a missing table or unreadable file has no rows to count
+            text += f" ({self.count} row{'s' if self.count != 1 else ''})"
         if self.examples:
             text += "\n    e.g. " + "\n         ".join(_row(e) for e in self.examples)
         return text
