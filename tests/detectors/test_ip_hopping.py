@@ -1,0 +1,59 @@
+import json
+
+from graphrisk.detectors import IpHopping
+from graphrisk.testing import world
+
+
+def hops(acc: str, n: int, hours: int = 8, day: int = 1) -> list[tuple]:
+    return [
+        (acc, "D1", f"2026-01-{day:02d}T00:00:00", f"9.9.{day}.{i}", f"C{i}")
+        if i == 0
+        else (
+            acc,
+            "D1",
+            f"2026-01-{day + (i * hours) // 24:02d}T{(i * hours) % 24:02d}:00",
+            f"9.9.{day}.{i}",
+            f"C{i}",
+        )
+        for i in range(n)
+    ]
+
+
+def test_five_cities_in_two_days_with_evidence():
+    flags = IpHopping().detect(world(devices=hops("h", 5))).flags
+    assert flags["account_id"].to_list() == ["h"] and flags["severity"][0] == 1
+    ev = json.loads(flags["evidence"][0])
+    assert ev["n_cities"] == 5 and ev["cities"] == ["C0", "C1", "C2", "C3", "C4"]
+    assert ev["threshold"]["min_cities"] == 5 and ev["threshold"]["window_hours"] == 48
+
+
+def test_traveller_over_two_weeks_stays_clean():
+    rows = []
+    for c in range(4):
+        for k in range(4):  # four logins, each from a new hotel/mobile address
+            rows.append(
+                (
+                    "t",
+                    "D1",
+                    f"2026-01-{1 + 4 * c + k // 2:02d}T{8 + k:02d}:00",
+                    f"7.{c}.0.{k}",
+                    f"City{c}",
+                )
+            )
+    assert IpHopping().detect(world(devices=rows)).flags.is_empty()
+
+
+def test_threshold_edge_window_and_override():
+    assert IpHopping().detect(world(devices=hops("h", 4))).flags.is_empty()
+    slow = hops("s", 5, hours=13)  # 5 cities over 52 hours
+    assert IpHopping().detect(world(devices=slow)).flags.is_empty()
+    assert IpHopping(window_hours=60).detect(world(devices=slow)).flags.height == 1
+    assert IpHopping(min_cities=4).detect(world(devices=hops("h", 4))).flags.height == 1
+
+
+def test_many_addresses_need_several_cities():
+    one_city = [("m", "D1", f"2026-01-01T{h:02d}:00", f"5.5.5.{h}", "Home") for h in range(8)]
+    assert IpHopping().detect(world(devices=one_city)).flags.is_empty()
+    three = [("m", "D1", f"2026-01-01T{h:02d}:00", f"5.5.5.{h}", f"C{h % 3}") for h in range(8)]
+    ev = json.loads(IpHopping().detect(world(devices=three)).flags["evidence"][0])
+    assert ev["n_ips"] == 8 and ev["n_cities"] == 3
