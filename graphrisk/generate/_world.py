@@ -291,13 +291,20 @@ class World:
             c = pl.col(col) if isinstance(col, str) else col
             return pl.concat_str([pl.lit(prefix), (c + 1).cast(pl.String).str.zfill(width)])
 
+        def names(prefix: str, count: int, width: int) -> pl.Series:
+            return pl.select(ids(prefix, pl.int_range(count, dtype=pl.Int64), width)).to_series()
+
+        # every id string is formatted once, then gathered (cheap for short strings)
+        party_names = pl.concat(
+            [names("A", n, w_acc), names("X", self.n_ext, len(str(self.n_ext)))]
+        )
+        dev_names = names("D", self.n_devices, len(str(self.n_devices)))
+
+        def lookup(table: pl.Series, col: str) -> pl.Expr:
+            return pl.col(col).map_batches(lambda s: table.gather(s), return_dtype=pl.String)
+
         def party(col: str) -> pl.Expr:
-            w_ext = len(str(self.n_ext))
-            return (
-                pl.when(pl.col(col) < n)
-                .then(ids("A", col, w_acc))
-                .otherwise(ids("X", pl.col(col) - n, w_ext))
-            )
+            return lookup(party_names, col)
 
         def cat(buf: list, names: list[str]) -> pl.DataFrame:
             return pl.DataFrame(
@@ -328,12 +335,12 @@ class World:
 
         # loans: overdue_days = most days past due so far (as of the end of the world)
         lo = cat(self.loans, ["a", "lender", "amount", "issued", "due", "repaid"])
-        lo = lo.sort(["issued", "a", "lender", "amount", "due", "repaid"], maintain_order=True)
+        lo = lo.sort(["issued", "a", "lender", "amount", "due", "repaid"])
         w_ln = len(str(lo.height))
         stop = pl.when(pl.col("repaid") >= 0).then(pl.col("repaid")).otherwise(T)
         loans = lo.with_row_index("i").select(
             ids("LN", "i", w_ln).alias("loan_id"),
-            ids("A", "a", w_acc).alias("account_id"),
+            party("a").alias("account_id"),
             ids("L", "lender", 2).alias("lender_id"),
             pl.col("amount"),
             ts("issued").alias("issued_at"),
@@ -346,7 +353,7 @@ class World:
 
         tr = cat(self.transfers, ["src", "dst", "amount", "ts"])
         tr = tr.filter((pl.col("src") != pl.col("dst")) & (pl.col("amount") > 0))
-        tr = tr.sort(["ts", "src", "dst", "amount"], maintain_order=True)
+        tr = tr.sort(["ts", "src", "dst", "amount"])
         w_tr = len(str(tr.height))
         transfers = tr.with_row_index("i").select(
             ids("T", "i", w_tr).alias("transfer_id"),
@@ -357,19 +364,18 @@ class World:
         )
 
         dv = cat(self.logins, ["a", "dev", "ts", "ip", "city"])
-        dv = dv.sort(["ts", "a", "dev", "ip", "city"], maintain_order=True)
-        w_dev = len(str(self.n_devices))
+        dv = dv.sort(["ts", "a", "dev", "ip", "city"])
         devices = dv.select(
-            ids("A", "a", w_acc).alias("account_id"),
-            ids("D", "dev", w_dev).alias("device_id"),
+            party("a").alias("account_id"),
+            lookup(dev_names, "dev").alias("device_id"),
             ts("ts").alias("ts"),
             ipstr("ip").alias("ip"),
             pl.col("city").map_batches(lambda s: city_names.gather(s), return_dtype=pl.String),
         )
 
-        ap = cat(self.apps, ["a", "lender", "ts"]).sort(["ts", "a", "lender"], maintain_order=True)
+        ap = cat(self.apps, ["a", "lender", "ts"]).sort(["ts", "a", "lender"])
         applications = ap.select(
-            ids("A", "a", w_acc).alias("account_id"),
+            party("a").alias("account_id"),
             ids("L", "lender", 2).alias("lender_id"),
             ts("ts").alias("applied_at"),
         )
