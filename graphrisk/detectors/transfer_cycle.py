@@ -46,24 +46,32 @@ from graphrisk.detectors.base import (
 _DAY_US = 86_400_000_000
 
 
-def fresh_transfers(tr: pl.DataFrame, window_days: float, max_relation_days: float) -> pl.Series:
-    """Boolean per transfer (``src``, ``dst``, ``t`` in days): a fresh relation.
+def fresh_transfers(
+    tr: pl.DataFrame, window_days: float, max_relation_days: float, min_history_days: float
+) -> pl.Series:
+    """Boolean per transfer (``src``, ``dst``, ``t`` in days since history began): fresh.
 
-    Fresh: the unordered pair had no transfer more than ``window_days`` before this one and
-    all its transfers in the lookback lie within ``max_relation_days``.
+    Fresh: the unordered pair had no transfer more than ``window_days`` before this one, all
+    its transfers lie within ``max_relation_days``, and either ``min_history_days`` of history
+    precede it (so the pair's absence was observed) or the pair never transacts again after
+    the window (not a standing relation whose earlier payments fell before the lookback).
 
     Examples
     --------
-    >>> tr = pl.DataFrame({"src": [0, 1, 0, 2], "dst": [1, 0, 1, 3], "t": [0.0, 40, 80, 5]})
-    >>> fresh_transfers(tr, 10, 60).to_list()
-    [False, False, False, True]
+    >>> tr = pl.DataFrame({"src": [0, 1, 0, 2, 4], "dst": [1, 0, 1, 3, 5],
+    ...                    "t": [0.0, 40, 80, 95, 10]})
+    >>> fresh_transfers(tr, 10, 60, 60).to_list()
+    [False, False, False, True, True]
     """
     lo = pl.min_horizontal("src", "dst")
     hi = pl.max_horizontal("src", "dst")
     first = pl.col("t").min().over(lo, hi)
     last = pl.col("t").max().over(lo, hi)
+    seen = (pl.col("t") >= min_history_days) | (last <= pl.col("t") + window_days)
     return tr.select(
-        ((first >= pl.col("t") - window_days) & (last - first <= max_relation_days)).alias("fresh")
+        ((first >= pl.col("t") - window_days) & (last - first <= max_relation_days) & seen).alias(
+            "fresh"
+        )
     )["fresh"]
 
 
@@ -76,7 +84,8 @@ class TransferCycle(Detector):
     >>> from graphrisk.testing import world
     >>> loop = [("a", "b", 5000, "2026-03-01"), ("b", "c", 4900, "2026-03-02"),
     ...         ("c", "a", 4800, "2026-03-03")]
-    >>> friends = [(s, d, 100, f"2026-{m:02d}-0{i}") for m in range(1, 7)
+    >>> months = ["2025-11", "2025-12", "2026-01", "2026-02", "2026-03", "2026-04"]
+    >>> friends = [(s, d, 100, f"{m}-0{i}") for m in months
     ...            for i, (s, d) in enumerate([("x", "y"), ("y", "z"), ("z", "x")], 1)]
     >>> found = TransferCycle().detect(world(transfers=loop + friends))
     >>> found.flags.select("account_id", "code", "severity").rows()
@@ -103,6 +112,9 @@ class TransferCycle(Detector):
         min=0.0,
         max=1.0,
     )
+    min_history_days: float = param(
+        60.0, "history needed before a hop to call its relation new (else: not repeated)", min=0.0
+    )
     amount_tolerance: float = param(
         0.1, "relative difference between what an account receives and passes on", min=0.0
     )
@@ -112,10 +124,13 @@ class TransferCycle(Detector):
 
     def run(self, ctx: ScanContext) -> Findings:
         g = ctx.graph
+        # history begins at the lookback start or the first transfer read, whichever is later
         tr = g.transfers.filter(pl.col("internal")).with_columns(
-            ((pl.col("ts") - pl.lit(ctx.start)).dt.total_microseconds() / _DAY_US).alias("t")
+            ((pl.col("ts") - pl.col("ts").min()).dt.total_microseconds() / _DAY_US).alias("t")
         )
-        tr = tr.with_columns(fresh_transfers(tr, self.window_days, self.max_relation_days))
+        tr = tr.with_columns(
+            fresh_transfers(tr, self.window_days, self.max_relation_days, self.min_history_days)
+        )
         if not tr["fresh"].any():
             return Findings(empty_flags())
         src = tr["src"].to_numpy().astype(np.int64)
