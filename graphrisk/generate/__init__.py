@@ -94,6 +94,7 @@ def generate_world(
     plant_all(w)
     w.base_population()
     w.loan_applications()
+    w.label_accidental_proximity()
     tables = w.tables(end)
     write_tables(Path(out), tables)
     patterns = tables["labels"].group_by("pattern").len().sort("pattern")

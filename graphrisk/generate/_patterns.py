@@ -433,6 +433,7 @@ def household_shared_device(w: World) -> None:
     dev = w.new_devices(ng)
     head = mem[starts]
     w.home_city[mem] = w.home_city[head[g]]
+    w.home_ip[mem] = w.home_ip[head[g]]  # one home broadband
     x, _ = ragged(rng.integers(3, 9, mem.size))
     w.add_logins(mem[x], dev[g[x]], rng.integers(0, T, x.size), w.home_ip[head[g[x]]],
                  w.home_city[mem[x]])  # fmt: skip

@@ -269,6 +269,49 @@ class World:
         before = self.rng.integers(600, 3 * DAY, acct.size)
         self.add_apps(acct, lender, np.where(issued >= before, issued - before, issued // 2))
 
+    def label_accidental_proximity(self) -> None:
+        """Label ``risk_proximity`` any unlabelled account that chance linked to 2+ defaulters.
+
+        A defaulter has an unrepaid loan 90+ days past due at the end of the world; a link is
+        a transfer either way or a device both logged in on.
+        """
+        n = self.n
+        acct = np.concatenate([x[0] for x in self.loans])
+        due = np.concatenate([x[4] for x in self.loans])
+        repaid = np.concatenate([x[5] for x in self.loans])
+        dflt = np.zeros(n, dtype=bool)
+        dflt[acct[(repaid < 0) & (self.T - due >= 90 * DAY)]] = True
+        src = np.concatenate([x[0] for x in self.transfers])
+        dst = np.concatenate([x[1] for x in self.transfers])
+        inner = (src < n) & (dst < n)
+        src, dst = src[inner], dst[inner]
+        a = [dst[dflt[src]], src[dflt[dst]]]
+        b = [src[dflt[src]], dst[dflt[dst]]]
+        la = np.concatenate([x[0] for x in self.logins])
+        ld = np.concatenate([x[1] for x in self.logins])
+        bad_dev = np.unique(ld[dflt[la]])
+        on_bad = np.isin(ld, bad_dev)
+        users = np.unique(np.stack([la[on_bad], ld[on_bad]]), axis=1)
+        owners = np.unique(np.stack([ld[on_bad & dflt[la]], la[on_bad & dflt[la]]]), axis=1)
+        # (user, defaulter) pairs through a device: join users and owners on the device
+        order = np.argsort(owners[0], kind="stable")
+        od, oa = owners[0][order], owners[1][order]
+        lo = np.searchsorted(od, users[1], "left")
+        hi = np.searchsorted(od, users[1], "right")
+        g, pos = ragged(hi - lo)
+        a.append(users[0][g])
+        b.append(oa[lo[g] + pos])
+        pairs = np.unique(np.stack([np.concatenate(a), np.concatenate(b)]), axis=1)
+        pairs = pairs[:, pairs[0] != pairs[1]]
+        k = np.bincount(pairs[0], minlength=n)
+        labelled = np.zeros(n, dtype=bool)
+        for x, _ in self.labels:
+            labelled[x] = True
+        extra = np.nonzero((k >= 2) & ~labelled)[0]
+        self.accidental_proximity = int(extra.size)
+        if extra.size:
+            self.label(extra, "risk_proximity")
+
     # ----------------------------------------------------------------- output
     def tables(self, end: datetime) -> dict[str, pl.DataFrame]:
         """The six tables as polars DataFrames with SPEC.md columns, sorted."""
