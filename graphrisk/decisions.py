@@ -1,16 +1,39 @@
 """Flags (+ the ledger's prior state) -> exactly one decision per account.
 
-The rules, all from the policy:
+The rules, all from the policy (:mod:`graphrisk.policy`):
 
 1. per code: ``[codes.CODE]`` may disable a code or replace its severity; linkage codes
-   (RISK_PROXIMITY, IP_HOPPING) are capped at severity 1 (they never cut a limit);
+   (RISK_PROXIMITY, IP_HOPPING) are capped at severity 1: linkage alone never cuts a limit;
 2. recency: a flag whose window ended more than ``recency.recent_days`` before ``as_of``
    weighs one level less; older than ``recency.stale_days`` it only watches (severity 1);
-3. repetition: ``repetition.escalate_at_codes`` distinct cut-level codes raise the severity by one;
-4. severity -> action (``actions.severity_N``); reductions go ``reduce_fraction`` deep,
-   ``reduce_fraction_repeat`` when several cut-level codes or a relapse after a cut;
-5. with a ledger: an account with an outstanding cut and no cut-level flag, clean for
-   ``restore.clean_days``, gets ``restore.step_fraction`` of its pre-cut limit back per step.
+3. repetition: ``repetition.escalate_at_codes`` distinct cut-level codes raise the severity
+   by one;
+4. severity -> action (``actions.severity_N``); a reduction goes ``reduce_fraction`` deep,
+   ``reduce_fraction_repeat`` with two or more cut-level codes or when it is a relapse (an
+   earlier cut less than ``repetition.relapse_days`` ago);
+5. an account with a zero limit (有窗口没额度) has nothing to cut: cut-level behaviour closes
+   increases (``freeze_increase``) and its reasons say what keeps it at zero;
+6. with a ledger (an earlier cut known): behaviour already punished by the last cut never
+   cuts again. Only *new* cut-level behaviour (a flag whose window started after the last cut,
+   or more severe than the behaviour that was cut) cuts again, deeper (relapse). An account
+   with an outstanding cut is *clean* when no cut-level behaviour (policy severity >= 2, before
+   recency) was seen for ``restore.clean_days`` (counted from the latest of the last cut and
+   the end of the latest such flag); then every ``restore.min_days_between_steps`` days it
+   gets ``restore.step_fraction`` of its pre-cut limit back (``restore``), up to that limit.
+   Until then the cut is held (``freeze_increase``, limit unchanged).
+
+:func:`decide_with_trace` also returns a *trace*: per account the situation, the policy rule
+that fired and the restore state the ledger keeps (see :mod:`graphrisk.ledger`).
+
+Examples
+--------
+>>> from datetime import datetime
+>>> from graphrisk.policy import Policy
+>>> acc = pl.DataFrame({"account_id": ["a", "b"], "credit_limit": [10000.0, 0.0]})
+>>> d = decide(acc, pl.DataFrame(schema=FLAG_COLUMNS), Policy.default(),
+...            datetime(2026, 3, 1), "r1")
+>>> d.select("account_id", "action", "limit_after", "increase_allowed").rows()
+[('a', 'keep', 10000.0, True), ('b', 'keep', 0.0, True)]
 """
 
 from __future__ import annotations
@@ -37,20 +60,62 @@ DECISION_SCHEMA: dict[str, pl.DataType] = {
     "run_id": pl.String(),
 }
 
+#: The flag columns :func:`decide` reads.
+FLAG_COLUMNS: dict[str, pl.DataType] = {
+    "account_id": pl.String(),
+    "code": pl.String(),
+    "severity": pl.Int8(),
+    "score": pl.Float64(),
+    "evidence": pl.String(),
+    "window_start": pl.Datetime("us"),
+    "window_end": pl.Datetime("us"),
+}
+
 #: The prior state a ledger gives per account (see :mod:`graphrisk.ledger`).
 PRIOR_SCHEMA: dict[str, pl.DataType] = {
     "account_id": pl.String(),
-    "reference_limit": pl.Float64(),  # the limit before the current episode of cuts
+    "reference_limit": pl.Float64(),  # the limit before the current episode of cuts (or null)
     "current_limit": pl.Float64(),  # the limit our last decision left
     "last_cut_at": pl.Datetime("us"),  # as_of of the last reduce/suspend
+    "cut_severity": pl.Int8(),  # the severity that last cut
+    "cut_reasons": pl.List(pl.String()),  # the reason codes of the last cut
     "last_step_at": pl.Datetime("us"),  # as_of of the last cut or restore step
+    "last_bad_at": pl.Datetime("us"),  # latest end of a cut-level flag ever seen
 }
+
+#: The trace of one scan's decisions: why each decision is what it is, and the state it leaves.
+TRACE_SCHEMA: dict[str, pl.DataType] = {
+    "account_id": pl.String(),
+    "situation": pl.String(),  # "", zero_limit, hold, relapse, restore, restored, escalate
+    "rule": pl.String(),  # the policy rule that fired, in policy key terms
+    "severity": pl.Int8(),  # after recency and repetition
+    "cut_severity_now": pl.Int8(),  # severity of the behaviour that may cut now
+    "clean_days": pl.Int64(),  # days without cut-level behaviour (null: never seen)
+    "pre_cut_limit": pl.Float64(),  # the limit before the cut the text speaks of (or null)
+    "reference_limit": pl.Float64(),
+    "current_limit": pl.Float64(),
+    "last_cut_at": pl.Datetime("us"),
+    "cut_severity": pl.Int8(),
+    "cut_reasons": pl.List(pl.String()),
+    "last_step_at": pl.Datetime("us"),
+    "last_bad_at": pl.Datetime("us"),
+}
+
+CUTS = ("reduce", "suspend")
 
 
 def weigh(flags: pl.DataFrame, policy: Policy, as_of: datetime) -> pl.DataFrame:
-    """Flags with ``effective_severity`` after code rules, linkage cap and recency.
+    """Flags with ``policy_severity`` (code rules, linkage cap), ``effective_severity``
+    (also recency) and ``age_days``; disabled codes are dropped.
 
-    Disabled codes are dropped.
+    Examples
+    --------
+    >>> from datetime import datetime
+    >>> f = pl.DataFrame({"account_id": ["a", "a"], "code": ["IP_HOPPING", "MULTI_LENDER"],
+    ...                   "severity": [3, 2], "window_end": [datetime(2026, 1, 1)] * 2})
+    >>> w = weigh(f, Policy.default(), datetime(2026, 4, 1))
+    >>> w.select("code", "policy_severity", "effective_severity").rows()
+    [('IP_HOPPING', 1, 1), ('MULTI_LENDER', 2, 1)]
     """
     rules = policy.data["codes"]
     disabled = [c for c, r in rules.items() if r.get("enabled") is False]
@@ -74,7 +139,7 @@ def weigh(flags: pl.DataFrame, policy: Policy, as_of: datetime) -> pl.DataFrame:
     )
     return (
         flags.filter(~pl.col("code").is_in(disabled))
-        .with_columns(sev.alias("policy_severity"))
+        .with_columns(sev.cast(pl.Int8).alias("policy_severity"))
         .with_columns(weighted.cast(pl.Int8).alias("effective_severity"), age.alias("age_days"))
     )
 
@@ -88,16 +153,76 @@ def decide(
     prior: pl.DataFrame | None = None,
     lang: str = "zh",
 ) -> pl.DataFrame:
-    """One decision per account (``DECISION_SCHEMA``), most important reason first."""
+    """One decision per account (``DECISION_SCHEMA``), most important reason first.
+
+    See :func:`decide_with_trace` for the parameters.
+    """
+    return decide_with_trace(accounts, flags, policy, as_of, run_id, prior, lang)[0]
+
+
+def _escalate(sev: pl.Expr, n_cut: pl.Expr, at: int) -> pl.Expr:
+    return pl.when(n_cut >= at).then((sev + 1).clip(upper_bound=3)).otherwise(sev)
+
+
+def decide_with_trace(
+    accounts: pl.DataFrame,
+    flags: pl.DataFrame,
+    policy: Policy,
+    as_of: datetime,
+    run_id: str,
+    prior: pl.DataFrame | None = None,
+    lang: str = "zh",
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Decisions (``DECISION_SCHEMA``) and their trace (``TRACE_SCHEMA``), both by account.
+
+    Parameters
+    ----------
+    accounts
+        ``account_id`` and ``credit_limit`` (the limit in the data today).
+    flags
+        The detectors' flags (``FLAG_COLUMNS`` at least).
+    policy
+        The policy whose rules apply.
+    as_of
+        The scan's reference time.
+    run_id
+        Written into every decision.
+    prior
+        The ledger's state before this scan (``PRIOR_SCHEMA``), or ``None`` without a ledger.
+    lang
+        Language of the customer explanation, ``"zh"`` or ``"en"``.
+    """
     acts = policy.data["actions"]
-    weighed = weigh(flags, policy, as_of)
+    rep = policy.data["repetition"]
+    rs = policy.data["restore"]
+    at = rep["escalate_at_codes"]
+    if prior is None:
+        prior = pl.DataFrame(schema=PRIOR_SCHEMA)
+    prior = prior.select(list(PRIOR_SCHEMA)).cast(PRIOR_SCHEMA)  # type: ignore[arg-type]
+
+    w = weigh(flags.select(list(FLAG_COLUMNS)).cast(FLAG_COLUMNS), policy, as_of)  # type: ignore[arg-type]
+    w = w.join(
+        prior.select("account_id", "last_cut_at", "cut_severity"), on="account_id", how="left"
+    )
+    started = pl.coalesce("window_start", "window_end")
+    # behaviour that may cut now: all of it without an earlier cut; after a cut only what
+    # started after it, or is more severe than what was cut
+    w = w.with_columns(
+        (
+            pl.col("last_cut_at").is_null()
+            | (started > pl.col("last_cut_at"))
+            | (pl.col("effective_severity") > pl.col("cut_severity").fill_null(3))
+        ).alias("new")
+    )
     per_code = (
-        weighed.sort("effective_severity", "score", descending=True)
+        w.sort("effective_severity", "score", descending=True)
         .group_by("account_id", "code", maintain_order=True)
         .agg(
             pl.col("effective_severity").first(),
             pl.col("score").first(),
             pl.col("evidence").first(),
+            pl.col("effective_severity").filter(pl.col("new")).max().alias("new_sev"),
+            pl.col("window_end").filter(pl.col("policy_severity") >= 2).max().alias("bad_at"),
         )
     )
     per_acc = (
@@ -111,63 +236,102 @@ def decide(
             pl.col("evidence").alias("evidences"),
             pl.col("effective_severity").max().alias("sev"),
             (pl.col("effective_severity") >= 2).sum().alias("n_cut_codes"),
+            pl.col("new_sev").max().alias("new_sev"),
+            (pl.col("new_sev") >= 2).sum().alias("n_new_cut_codes"),
+            pl.col("bad_at").max().alias("bad_at"),
+        )
+        .with_columns(
+            _escalate(pl.col("sev"), pl.col("n_cut_codes"), at).alias("sev"),
+            _escalate(pl.col("new_sev"), pl.col("n_new_cut_codes"), at).alias("new_sev"),
         )
     )
-    per_acc = per_acc.with_columns(
-        pl.when(pl.col("n_cut_codes") >= policy.data["repetition"]["escalate_at_codes"])
-        .then((pl.col("sev") + 1).clip(upper_bound=3))
-        .otherwise(pl.col("sev"))
-        .alias("sev")
-    )
 
-    d = accounts.select("account_id", pl.col("credit_limit").alias("credit_limit")).join(
-        per_acc, on="account_id", how="left"
+    d = (
+        accounts.select("account_id", pl.col("credit_limit").cast(pl.Float64))
+        .join(per_acc, on="account_id", how="left")
+        .join(prior, on="account_id", how="left")
     )
-    if prior is None:
-        prior = pl.DataFrame(schema=PRIOR_SCHEMA)
-    d = d.join(prior, on="account_id", how="left")
     outstanding = pl.col("current_limit").is_not_null() & (
         pl.col("current_limit") < pl.col("reference_limit")
     )
+    history = pl.col("last_cut_at").is_not_null()
     d = d.with_columns(
         pl.col("sev").fill_null(0),
         pl.col("n_cut_codes").fill_null(0),
         pl.col("reason_codes").fill_null([]),
+        outstanding.fill_null(False).alias("outstanding"),
+        history.alias("history"),
         pl.when(outstanding)
         .then(pl.col("current_limit"))
         .otherwise(pl.col("credit_limit"))
         .alias("limit_before"),
-        outstanding.alias("outstanding"),
+        pl.when(history)
+        .then(pl.col("new_sev").fill_null(0))
+        .otherwise(pl.col("sev").fill_null(0))
+        .alias("cut_sev"),
+        pl.max_horizontal("last_bad_at", "bad_at", "last_cut_at").alias("bad_now"),
     )
-    action_of = pl.col("sev").replace_strict(
-        {0: "keep", 1: acts["severity_1"], 2: acts["severity_2"], 3: acts["severity_3"]},
-        return_dtype=pl.String,
-    )
-    rs = policy.data["restore"]
-    clean_since = (pl.lit(as_of) - pl.col("last_cut_at")).dt.total_days()
+    action_map = {
+        0: "keep",
+        1: acts["severity_1"],
+        2: acts["severity_2"],
+        3: acts["severity_3"],
+    }
+    sev_action = pl.col("sev").replace_strict(action_map, return_dtype=pl.String)
+    cut_action = pl.col("cut_sev").replace_strict(action_map, return_dtype=pl.String)
+    clean = (pl.lit(as_of) - pl.col("bad_now")).dt.total_days()
     since_step = (pl.lit(as_of) - pl.col("last_step_at")).dt.total_days()
+    since_cut = (pl.lit(as_of) - pl.col("last_cut_at")).dt.total_days()
     can_restore = (
         pl.col("outstanding")
-        & (pl.col("sev") <= 1)
-        & (clean_since >= rs["clean_days"])
-        & (since_step >= rs["min_days_between_steps"])
+        & (clean >= rs["clean_days"])
+        & (since_step.fill_null(10**9) >= rs["min_days_between_steps"])
     )
+    cut_now = cut_action.is_in(CUTS)
+    zero = (pl.col("limit_before") <= 0) & ~pl.col("outstanding")
+    # at most a watch for behaviour the last cut already answered
+    old_watch = (
+        pl.when(pl.col("sev") >= 1).then(pl.lit(acts["severity_1"])).otherwise(pl.lit("keep"))
+    )
+    d = d.with_columns(clean.alias("clean_days"))
     d = d.with_columns(
-        pl.when(can_restore).then(pl.lit("restore")).otherwise(action_of).alias("action")
+        pl.when(cut_now & zero)
+        .then(pl.lit("freeze_increase"))
+        .when(cut_now)
+        .then(cut_action)
+        .when(can_restore)
+        .then(pl.lit("restore"))
+        .when(pl.col("outstanding"))
+        .then(pl.lit("freeze_increase"))
+        .when(pl.col("history"))
+        .then(old_watch)
+        .otherwise(sev_action)
+        .alias("action"),
+        pl.when(cut_now & zero)
+        .then(pl.lit("zero_limit"))
+        .when(cut_now & pl.col("history") & (since_cut <= rep["relapse_days"]))
+        .then(pl.lit("relapse"))
+        .when(cut_now)
+        .then(pl.lit(""))
+        .when(can_restore)
+        .then(pl.lit("restore"))
+        .when(pl.col("outstanding"))
+        .then(pl.lit("hold"))
+        .when(zero)
+        .then(pl.lit("zero_limit"))
+        .otherwise(pl.lit(""))
+        .alias("situation"),
     )
-    frac = (
-        pl.when((pl.col("n_cut_codes") >= 2) | pl.col("outstanding"))
-        .then(acts["reduce_fraction_repeat"])
-        .otherwise(acts["reduce_fraction"])
-    )
+    # a relapse during or after a restore: cut again, deeper
+    repeat = (pl.col("n_cut_codes") >= 2) | (pl.col("situation") == "relapse")
+    frac = pl.when(repeat).then(acts["reduce_fraction_repeat"]).otherwise(acts["reduce_fraction"])
     step = acts["round_to"] or 0
     reduced = pl.col("limit_before") * (1 - frac)
+    restored = pl.col("limit_before") + rs["step_fraction"] * pl.col("reference_limit")
     if step:
         reduced = (reduced / step).floor() * step
-    restored = pl.min_horizontal(
-        pl.col("reference_limit"),
-        pl.col("limit_before") + rs["step_fraction"] * pl.col("reference_limit"),
-    )
+        restored = (restored / step).floor() * step
+    restored = pl.min_horizontal(pl.col("reference_limit"), restored)
     d = d.with_columns(
         pl.when(pl.col("action") == "suspend")
         .then(0.0)
@@ -189,49 +353,155 @@ def decide(
     d = d.with_columns(
         (pl.lit(as_of.date()) + pl.duration(days=pl.col("review_days")))
         .cast(pl.Date)
-        .alias("review_after")
+        .alias("review_after"),
+        pl.when(
+            (pl.col("action") == "restore") & (pl.col("limit_after") >= pl.col("reference_limit"))
+        )
+        .then(pl.lit("restored"))
+        .otherwise(pl.col("situation"))
+        .alias("situation"),
+    )
+    d = d.with_columns(_rules(policy).alias("rule"))
+    # the state the ledger keeps
+    is_cut = pl.col("action").is_in(CUTS)
+    d = d.with_columns(
+        pl.when(is_cut & pl.col("outstanding"))
+        .then(pl.col("reference_limit"))
+        .when(is_cut)
+        .then(pl.col("limit_before"))
+        .when(pl.col("outstanding") & (pl.col("limit_after") < pl.col("reference_limit")))
+        .then(pl.col("reference_limit"))
+        .otherwise(None)
+        .alias("new_reference"),
+        pl.when(is_cut).then(pl.lit(as_of)).otherwise(pl.col("last_cut_at")).alias("new_cut_at"),
+        pl.when(is_cut)
+        .then(pl.col("cut_sev"))
+        .otherwise(pl.col("cut_severity"))
+        .cast(pl.Int8)
+        .alias("new_cut_severity"),
+        pl.when(is_cut)
+        .then(pl.col("reason_codes"))
+        .otherwise(pl.col("cut_reasons"))
+        .alias("new_cut_reasons"),
+        pl.when(is_cut | (pl.col("action") == "restore"))
+        .then(pl.lit(as_of))
+        .otherwise(pl.col("last_step_at"))
+        .alias("new_step_at"),
+        pl.max_horizontal("last_bad_at", "bad_at").alias("new_bad_at"),
     )
     d = d.with_columns(_explanations(d, lang, rs["clean_days"]).alias("explanation"))
-    return (
+    decisions = (
         d.with_columns(pl.lit(as_of).alias("as_of"), pl.lit(run_id).alias("run_id"))
         .select(list(DECISION_SCHEMA))
-        .cast(DECISION_SCHEMA)
+        .cast(DECISION_SCHEMA)  # type: ignore[arg-type]
         .sort("account_id")
-    )  # type: ignore[arg-type]
+    )
+    trace = (
+        d.select(
+            "account_id",
+            "situation",
+            "rule",
+            pl.col("sev").alias("severity"),
+            pl.col("cut_sev").alias("cut_severity_now"),
+            "clean_days",
+            pl.coalesce("new_reference", "reference_limit").alias("pre_cut_limit"),
+            pl.col("new_reference").alias("reference_limit"),
+            pl.col("limit_after").alias("current_limit"),
+            pl.col("new_cut_at").alias("last_cut_at"),
+            pl.col("new_cut_severity").alias("cut_severity"),
+            pl.col("new_cut_reasons").alias("cut_reasons"),
+            pl.col("new_step_at").alias("last_step_at"),
+            pl.col("new_bad_at").alias("last_bad_at"),
+        )
+        .cast(TRACE_SCHEMA)  # type: ignore[arg-type]
+        .sort("account_id")
+    )
+    return decisions, trace
+
+
+def _rules(policy: Policy) -> pl.Expr:
+    """The policy rule that fired, in the policy's own key names (for analysts)."""
+    a = policy.data["actions"]
+    rs = policy.data["restore"]
+    act = pl.col("action")
+    sev = pl.when(pl.col("history")).then(pl.col("cut_sev")).otherwise(pl.col("sev"))
+    sev_rule = pl.format("actions.severity_{} = {}", sev.cast(pl.String), act)
+    depth = (
+        pl.when((pl.col("n_cut_codes") >= 2) | (pl.col("situation") == "relapse"))
+        .then(pl.lit(f"actions.reduce_fraction_repeat = {a['reduce_fraction_repeat']}"))
+        .otherwise(pl.lit(f"actions.reduce_fraction = {a['reduce_fraction']}"))
+    )
+    relapse = (
+        pl.when(pl.col("situation") == "relapse")
+        .then(
+            pl.lit(
+                f" (relapse: new behaviour since the last cut, within repetition.relapse_days = "
+                f"{policy.data['repetition']['relapse_days']})"
+            )
+        )
+        .otherwise(pl.lit(""))
+    )
+    return (
+        pl.when(pl.col("situation") == "zero_limit")
+        .then(
+            pl.when(pl.col("sev") >= 2)
+            .then(
+                pl.format(
+                    "actions.severity_{}: limit already 0, increases closed", sev.cast(pl.String)
+                )
+            )
+            .otherwise(pl.lit("limit 0 and no cut-level behaviour"))
+        )
+        .when(act == "reduce")
+        .then(pl.concat_str([sev_rule, pl.lit("; "), depth, relapse]))
+        .when(act == "suspend")
+        .then(pl.concat_str([sev_rule, relapse]))
+        .when(act == "restore")
+        .then(
+            pl.format(
+                "restore: clean {} days >= restore.clean_days = {}; restore.step_fraction = {} "
+                "of the pre-cut limit",
+                pl.col("clean_days").cast(pl.String),
+                pl.lit(rs["clean_days"]),
+                pl.lit(rs["step_fraction"]),
+            )
+        )
+        .when(pl.col("situation") == "hold")
+        .then(
+            pl.format(
+                "hold the cut: clean {} days, restore needs restore.clean_days = {} and "
+                "restore.min_days_between_steps = {} since the last step",
+                pl.col("clean_days").cast(pl.String).fill_null("?"),
+                pl.lit(rs["clean_days"]),
+                pl.lit(rs["min_days_between_steps"]),
+            )
+        )
+        .when(pl.col("history") & (pl.col("sev") >= 1))
+        .then(
+            pl.lit(
+                f"behaviour already answered by the last cut: watch only "
+                f"(actions.severity_1 = {a['severity_1']})"
+            )
+        )
+        .when(pl.col("sev") >= 1)
+        .then(sev_rule)
+        .otherwise(pl.lit("no flag: keep"))
+    )
 
 
 def _explanations(d: pl.DataFrame, lang: str, clean_days: int) -> pl.Series:
-    """Customer text per decision: a constant text for accounts with nothing to explain,
-    a composed one (Python, one per flagged account) for the others."""
-
-    def plain_text(limit: float, inc: bool) -> str:
-        return customer_text("keep", [], {}, lang, limit, limit, inc, clean_days, "")
-
-    plain = (pl.col("action") == "keep") & (pl.col("reason_codes").list.len() == 0)
-    base = d.select(
-        pl.when(~plain)
-        .then(None)
-        .when(pl.col("limit_before") == 0)
-        .then(pl.lit(plain_text(0, False)))
-        .when(pl.col("increase_allowed"))
-        .then(pl.lit(plain_text(1, True)))
-        .otherwise(pl.lit(plain_text(1, False)))
-        .alias("explanation"),
-    )["explanation"]
-    rows = (
-        d.with_row_index("i")
-        .filter(~plain)
-        .select(
-            "i",
-            "action",
-            "reason_codes",
-            "evidences",
-            "limit_before",
-            "limit_after",
-            "increase_allowed",
-            "review_after",
-        )
+    """Customer text per decision: one constant text for plain accounts (nothing to say but
+    "keep"), a composed one (one Python call per other account) for the rest."""
+    plain = (
+        (pl.col("action") == "keep")
+        & (pl.col("reason_codes").list.len() == 0)
+        & (pl.col("situation") == "")
     )
+    plain_text = customer_text("keep", [], {}, lang, 1, 1, True, clean_days, "")
+    base = d.select(pl.when(plain).then(pl.lit(plain_text)).otherwise(None).alias("explanation"))[
+        "explanation"
+    ]
+    rows = d.with_row_index("i").filter(~plain)
     if rows.height:
         texts = []
         for r in rows.iter_rows(named=True):
@@ -248,6 +518,10 @@ def _explanations(d: pl.DataFrame, lang: str, clean_days: int) -> pl.Series:
                     r["increase_allowed"],
                     clean_days,
                     r["review_after"].isoformat(),
+                    situation=r["situation"],
+                    reference=r["new_reference"] or r["reference_limit"],
+                    cut_codes=r["cut_reasons"] or [],
+                    clean=r["clean_days"],
                 )
             )
         base = base.scatter(rows["i"], pl.Series(texts, dtype=pl.String))

@@ -130,6 +130,31 @@ REMEDIES: dict[str, dict[str, str]] = {
     "OVERDUE_HISTORY": {"zh": "按时还清逾期借款", "en": "repay overdue loans and pay on time"},
 }
 
+# Short names of the behaviour, per code (for "clean of ..." and "reduced earlier because ...").
+BEHAVIOURS: dict[str, dict[str, str]] = {
+    "MULTI_LENDER": {"zh": "多头借款", "en": "borrowing from many lenders"},
+    "LOAN_STACKING": {"zh": "多笔借款叠加未还", "en": "stacked loans from several lenders"},
+    "SMALL_LOAN_BURST": {"zh": "频繁小额借款", "en": "many small loans"},
+    "APPLICATION_BURST": {"zh": "频繁申请借款", "en": "frequent credit applications"},
+    "GROUP_MULTI_LENDER": {
+        "zh": "关联账户合计多头借款",
+        "en": "borrowing from many lenders together with linked accounts",
+    },
+    "SHARED_DEVICE_RING": {"zh": "多账户共用设备", "en": "a device shared by many accounts"},
+    "IP_HOPPING": {"zh": "频繁异地登录", "en": "sign-ins from many cities"},
+    "LOAN_RECYCLING": {"zh": "以贷养贷", "en": "repaying loans with new loans"},
+    "TRANSFER_CYCLE": {"zh": "资金循环转账", "en": "money moved round in a circle"},
+    "FAN_OUT_AFTER_LOAN": {"zh": "借款到账后分散转出", "en": "loan money scattered on payout"},
+    "FAN_IN_COLLECTOR": {
+        "zh": "集中收取他人借款资金",
+        "en": "collecting other people's loan money",
+    },
+    "SCATTER_GATHER": {"zh": "资金分散后再集中", "en": "money spread out and gathered again"},
+    "ASSOCIATED_TRANSFER": {"zh": "向关联账户大额转账", "en": "heavy transfers to linked accounts"},
+    "RISK_PROXIMITY": {"zh": "与违约账户关联", "en": "close links to accounts in default"},
+    "OVERDUE_HISTORY": {"zh": "借款逾期", "en": "overdue loans"},
+}
+
 ACTION_TEXT: dict[str, dict[str, str]] = {
     "keep": {"zh": "您的额度保持不变。", "en": "Your limit stays as it is."},
     "keep_increase": {
@@ -144,42 +169,84 @@ ACTION_TEXT: dict[str, dict[str, str]] = {
         "zh": "您的额度已由{before}元调整为{after}元。",
         "en": "Your limit has been reduced from {before} to {after}.",
     },
+    "relapse": {
+        "zh": "您的额度在此前调整后再次出现同类情况，已由{before}元进一步调整为{after}元。",
+        "en": "The behaviour came back after an earlier cut: your limit has been reduced "
+        "further, from {before} to {after}.",
+    },
     "suspend": {
-        "zh": "您的额度已暂停使用（当前可用额度为0元）。",
-        "en": "Your limit has been suspended (available limit: 0).",
+        "zh": "您的额度已暂停使用（额度由{before}元调整为0元）。",
+        "en": "Your limit has been suspended (from {before} to 0).",
     },
     "restore": {
-        "zh": "您的额度已由{before}元恢复至{after}元。",
-        "en": "Your limit has been restored from {before} to {after}.",
+        "zh": "您的额度已由{before}元恢复至{after}元（调整前为{reference}元）。",
+        "en": "Your limit has been restored from {before} to {after} (it was {reference} "
+        "before the cut).",
+    },
+    "restored": {
+        "zh": "您的额度已由{before}元全部恢复至{after}元。",
+        "en": "Your limit has been restored in full, from {before} to {after}.",
+    },
+    "hold": {
+        "zh": "您的额度目前为{after}元（调整前为{reference}元），暂不开放提额。",
+        "en": "Your limit stays at {after} for now (it was {reference} before the cut); "
+        "increases are closed.",
     },
     "zero_limit": {
-        "zh": "您的账户目前没有可用额度。",
-        "en": "Your account has no limit available at present.",
+        "zh": "您的账户目前没有可用额度（额度为0元）。",
+        "en": "Your account has no limit at present (limit: 0).",
     },
 }
 
 GLUE = {
     "zh": {
         "because": "原因：",
+        "earlier": "此前调整的原因：",
         "sep": "；",
         "end": "。",
-        "remedy": "如能{remedies}，并保持{clean_days}天无上述情况，额度将逐步恢复，{review}前会重新评估。",
-        "remedy_freeze": "如能{remedies}，并保持{clean_days}天无上述情况，将重新开放提额，{review}前会重新评估。",
-        "restore_more": "继续保持良好记录，额度将继续逐步恢复。",
+        "remedy": "如能{remedies}，并保持{clean_days}天无上述情况，额度将逐步恢复，"
+        "{review}前会重新评估。",
+        "remedy_freeze": "如能{remedies}，并保持{clean_days}天无上述情况，将重新开放提额，"
+        "{review}前会重新评估。",
+        "remedy_zero": "使额度保持为0的是上述情况。如能{remedies}，并保持{clean_days}天无上述情况，"
+        "即可重新评估开通额度，{review}前会重新评估。",
+        "zero_clean": "我们没有发现会使额度保持为0的借款或转账行为，开通额度不受这些行为限制；"
+        "保持按时还款、避免在多个平台借款，有助于获得额度。",
+        "hold_more": "自上次发现上述情况已{clean}天；保持{clean_days}天无上述情况后，"
+        "额度将逐步恢复，{review}前会重新评估。",
+        "restore_more": "自上次发现{behaviours}已{clean}天。继续保持良好记录，额度将继续逐步恢复"
+        "至{reference}元，{review}前会再次评估。",
+        "restored_more": "自上次发现{behaviours}已{clean}天。继续保持良好记录，即可重新开放提额。",
         "and": "、",
         "no_reason": "目前没有发现异常借款或转账行为。",
+        "nothing": "上述情况",
     },
     "en": {
         "because": "Reason: ",
+        "earlier": "Reason for the earlier cut: ",
         "sep": "; ",
         "end": ".",
         "remedy": "If you {remedies} and stay clear of this for {clean_days} days, the limit "
         "will come back step by step; it will be reviewed again by {review}.",
         "remedy_freeze": "If you {remedies} and stay clear of this for {clean_days} days, "
         "increases will open again; it will be reviewed again by {review}.",
-        "restore_more": "Keep your record clean and the limit will keep coming back step by step.",
+        "remedy_zero": "This is what keeps the limit at 0. If you {remedies} and stay clear of "
+        "this for {clean_days} days, a limit can be considered again; it will be reviewed "
+        "again by {review}.",
+        "zero_clean": "We found no borrowing or transfers that keep the limit at 0, so nothing "
+        "of that kind stands in the way of a limit; paying on time and borrowing from few "
+        "platforms helps.",
+        "hold_more": "It is {clean} days since this was last seen; after {clean_days} days "
+        "clear of it the limit will come back step by step; it will be reviewed again by "
+        "{review}.",
+        "restore_more": "It is {clean} days since {behaviours} was last seen. Keep your record "
+        "clean and the limit will keep coming back step by step, up to {reference}; it will be "
+        "reviewed again by {review}.",
+        "restored_more": "It is {clean} days since {behaviours} was last seen. Keep your "
+        "record clean and increases will open again.",
         "and": ", ",
         "no_reason": "We found no unusual borrowing or transfers.",
+        "nothing": "this behaviour",
     },
 }
 
@@ -195,38 +262,64 @@ class _Figures(dict):
         return "多" if self.lang == "zh" else "several"
 
 
+def _count(v: Any) -> int | None:
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return int(v)
+    return None
+
+
+def _window_days(ev: dict[str, Any]) -> int | None:
+    w = ev.get("window")
+    if not isinstance(w, dict) or not w.get("start") or not w.get("end"):
+        return None
+    from datetime import datetime
+
+    try:
+        span = datetime.fromisoformat(w["end"]) - datetime.fromisoformat(w["start"])
+    except (TypeError, ValueError):
+        return None
+    return max(1, span.days + (1 if span.seconds else 0))
+
+
 def figures(code: str, ev: dict[str, Any]) -> dict[str, Any]:
-    """The customer-safe figures of one flag's evidence: counts, days, amounts only."""
+    """The customer-safe figures of one flag's evidence: counts and days only, never an id.
+
+    ``days`` is the detector's window length (``threshold.window_days``, or
+    ``window_hours`` in whole days), else the span of the evidence window.
+
+    Examples
+    --------
+    >>> figures("OVERDUE_HISTORY", {"max_days_overdue": 45, "loans": [{"loan_id": "L1"}]})
+    {'n_loans': 1, 'overdue_days': 45}
+    >>> figures("IP_HOPPING", {"cities": ["A", "B", "C"], "threshold": {"window_hours": 48}})
+    {'days': 2, 'n_cities': 3}
+    """
     thr = ev.get("threshold") or {}
     out: dict[str, Any] = {}
-    days = ev.get("window_days") or thr.get("window_days")
-    if days is None and thr.get("window_hours"):
+    days = _count(ev.get("window_days")) or _count(thr.get("window_days"))
+    if days is None and _count(thr.get("window_hours")):
         days = max(1, round(thr["window_hours"] / 24))
+    if days is None:
+        days = _window_days(ev)
     if days is not None:
         out["days"] = days
-    for k in (
-        "n_lenders",
-        "n_loans",
-        "n_applications",
-        "n_cities",
-        "overdue_days",
-        "n_outstanding",
-        "max_overdue_days",
-    ):
-        v = ev.get(k)
-        if isinstance(v, (int, float)) and not isinstance(v, bool):
-            out[k] = int(v)
-    if "n_loans" not in out and "n_outstanding" in out:
-        out["n_loans"] = out["n_outstanding"]
-    if "overdue_days" not in out and "max_overdue_days" in out:
-        out["overdue_days"] = out["max_overdue_days"]
-    if "n_lenders" not in out and isinstance(ev.get("lenders"), list):
-        out["n_lenders"] = len(ev["lenders"])
-    if "n_loans" not in out and isinstance(ev.get("loans"), list):
-        out["n_loans"] = len(ev["loans"])
-    if "n_cities" not in out and isinstance(ev.get("cities"), list):
-        out["n_cities"] = len(ev["cities"])
-    return out
+    for k in ("n_lenders", "n_loans", "n_applications", "n_cities", "n_accounts"):
+        v = _count(ev.get(k))
+        if v is not None:
+            out[k] = v
+    for k in ("n_outstanding",):
+        v = _count(ev.get(k))
+        if v is not None and code == "LOAN_STACKING":
+            out["n_loans"] = v
+    for k in ("overdue_days", "max_days_overdue", "max_overdue_days", "days_overdue"):
+        v = _count(ev.get(k))
+        if v is not None:
+            out["overdue_days"] = v
+            break
+    for name, key in (("n_lenders", "lenders"), ("n_loans", "loans"), ("n_cities", "cities")):
+        if name not in out and isinstance(ev.get(key), list):
+            out[name] = len(ev[key])
+    return dict(sorted(out.items()))
 
 
 def reason_text(code: str, ev: dict[str, Any] | str | None, lang: str = "zh") -> str:
@@ -237,8 +330,8 @@ def reason_text(code: str, ev: dict[str, Any] | str | None, lang: str = "zh") ->
     return string.Formatter().vformat(template, (), _Figures(figures(code, ev or {}), lang))
 
 
-def _money(v: float) -> str:
-    return f"{v:,.0f}"
+def _money(v: float | None) -> str:
+    return f"{(v or 0):,.0f}"
 
 
 def customer_text(
@@ -251,40 +344,105 @@ def customer_text(
     increase_allowed: bool,
     clean_days: int,
     review: str,
+    *,
+    situation: str = "",
+    reference: float | None = None,
+    cut_codes: list[str] | tuple[str, ...] = (),
+    clean: int | None = None,
 ) -> str:
     """The customer explanation of one decision.
 
-    ``evidence`` maps each reason code to that flag's evidence (dict or JSON string).
+    Built only from the reason codes, the account's own figures (counts, days) and its own
+    limits: never an id of another account, a device or an address.
+
+    Parameters
+    ----------
+    action
+        The decision's action.
+    codes
+        Its reason codes, most important first.
+    evidence
+        Each reason code's evidence (dict or JSON string).
+    lang
+        ``"zh"`` or ``"en"``.
+    limit_before, limit_after, increase_allowed, review
+        From the decision (``review`` an ISO date).
+    clean_days
+        The policy's ``restore.clean_days``.
+    situation
+        From the decision trace: ``zero_limit``, ``hold``, ``relapse``, ``restore``,
+        ``restored`` or ``""``.
+    reference
+        The limit before the cut (hold and restore).
+    cut_codes
+        The reasons of the last cut (hold and restore).
+    clean
+        Days since cut-level behaviour was last seen (hold and restore).
+
+    Examples
+    --------
+    >>> print(customer_text("reduce", ["OVERDUE_HISTORY"], {"OVERDUE_HISTORY":
+    ...     {"max_days_overdue": 40}}, "en", 10000, 5000, False, 60, "2026-05-01"))
+    Your limit has been reduced from 10,000 to 5,000. Reason: a recent loan was 40 days overdue. If you repay overdue loans and pay on time and stay clear of this for 60 days, the limit will come back step by step; it will be reviewed again by 2026-05-01.
     """
     g = GLUE[lang]
-    fill = {"before": _money(limit_before), "after": _money(limit_after)}
-    if action == "keep":
-        head = ACTION_TEXT["keep_increase" if increase_allowed else "keep"][lang]
-        if limit_before == 0:
-            head = ACTION_TEXT["zero_limit"][lang]
-    else:
-        head = ACTION_TEXT[action][lang].format(**fill)
-    if not codes:
-        tail = (
-            g["no_reason"]
-            if action == "keep"
-            else (g["restore_more"] if action == "restore" else "")
-        )
-        return (head + " " + tail).strip() if lang == "en" else head + tail
+    sp = " " if lang == "en" else ""
+    fill = {
+        "before": _money(limit_before),
+        "after": _money(limit_after),
+        "reference": _money(reference if reference is not None else limit_before),
+    }
+    cut_codes = list(cut_codes or [])
+    shown = codes or (cut_codes if situation in ("hold", "restore", "restored") else [])
     reasons = g["sep"].join(reason_text(c, evidence.get(c), lang) for c in codes) + g["end"]
-    remedies = g["and"].join(dict.fromkeys(REMEDIES[c][lang] for c in codes))
-    if action == "restore":
-        tail = g["restore_more"]
-    elif action in ("freeze_increase", "keep"):
-        tail = g["remedy_freeze"].format(remedies=remedies, clean_days=clean_days, review=review)
-    else:
-        tail = g["remedy"].format(remedies=remedies, clean_days=clean_days, review=review)
-    sep = " " if lang == "en" else ""
-    return sep.join([head, g["because"] + reasons, tail])
+    remedies = g["and"].join(dict.fromkeys(REMEDIES[c][lang] for c in shown))
+    behaviours = g["and"].join(dict.fromkeys(BEHAVIOURS[c][lang] for c in cut_codes or shown))
+    more = {
+        "remedies": remedies,
+        "clean_days": clean_days,
+        "review": review,
+        "clean": clean if clean is not None else 0,
+        "behaviours": behaviours or g["nothing"],
+        "reference": fill["reference"],
+    }
+    because = g["because"] + reasons if codes else ""
+    if situation == "zero_limit":
+        head = ACTION_TEXT["zero_limit"][lang]
+        if not codes:
+            return sp.join([head, g["zero_clean"]])
+        return sp.join([head, because, g["remedy_zero"].format(**more)])
+    if situation in ("restore", "restored"):
+        head = ACTION_TEXT[situation][lang].format(**fill)
+        return sp.join([head, g[f"{situation}_more"].format(**more)])
+    if situation == "hold":
+        head = ACTION_TEXT["hold"][lang].format(**fill)
+        if not codes and cut_codes:
+            because = g["earlier"] + g["and"].join(BEHAVIOURS[c][lang] for c in cut_codes)
+            because += g["end"]
+        parts = [head, because] if because else [head]
+        if remedies:
+            parts.append(g["remedy"].format(**more))
+        else:
+            parts.append(g["hold_more"].format(**more))
+        return sp.join(parts)
+    if action == "keep":
+        key = "keep_increase" if increase_allowed else "keep"
+        head = ACTION_TEXT[key][lang].format(**fill)
+        if not codes:
+            return sp.join([head, g["no_reason"]])
+        return sp.join([head, because, g["remedy_freeze"].format(**more)])
+    head = ACTION_TEXT["relapse" if situation == "relapse" else action][lang].format(**fill)
+    if not codes:
+        return head
+    tail = g["remedy_freeze"] if action == "freeze_increase" else g["remedy"]
+    return sp.join([head, because, tail.format(**more)])
 
 
 # ---------------------------------------------------------------------------------------
 # explaining one account of a run
+
+
+TRACE_FILE = "decision_trace.parquet"
 
 
 def explain_account(
@@ -292,8 +450,24 @@ def explain_account(
 ) -> dict[str, Any]:
     """The explanation of one account's decision in a run directory.
 
-    ``customer``: the decision and the customer-safe text. ``analyst``: also every flag with
-    its full evidence, its weighted severity and the policy rule that turned it into the action.
+    Parameters
+    ----------
+    run
+        A run directory written by ``graphrisk scan``.
+    account_id
+        The account to explain.
+    audience
+        ``"customer"``: the decision and the customer-safe text. ``"analyst"``: also every
+        flag with its full evidence, its weighted severity, and the policy rule that fired
+        (from the run's decision trace).
+    lang
+        ``"zh"`` (default) or ``"en"``.
+
+    Returns
+    -------
+    dict
+        JSON-ready: ``action``, limits, ``reason_codes``, ``text`` and for analysts
+        ``flags`` and ``policy_rule``.
     """
     import polars as pl
 
@@ -313,12 +487,15 @@ def explain_account(
     flags = pl.read_parquet(run / "flags.parquet").filter(pl.col("account_id") == account_id)
     summary = json.loads((run / "summary.json").read_text(encoding="utf-8"))
     policy = Policy.from_dict(summary.get("policy", {}))
+    trace: dict[str, Any] = {}
+    if (run / TRACE_FILE).is_file():
+        t = pl.read_parquet(run / TRACE_FILE).filter(pl.col("account_id") == account_id)
+        trace = t.row(0, named=True) if t.height else {}
     codes = d["reason_codes"] or []
+    weighed = weigh(flags, policy, d["as_of"]).sort("effective_severity", "score", descending=True)
     best = {
         r["code"]: json.loads(r["evidence"])
-        for r in flags.sort("severity", "score", descending=True)
-        .unique("code", keep="first")
-        .iter_rows(named=True)
+        for r in weighed.unique("code", keep="first", maintain_order=True).iter_rows(named=True)
     }
     clean_days = policy.data["restore"]["clean_days"]
     text = customer_text(
@@ -331,6 +508,10 @@ def explain_account(
         d["increase_allowed"],
         clean_days,
         d["review_after"].isoformat(),
+        situation=trace.get("situation") or "",
+        reference=trace.get("pre_cut_limit"),
+        cut_codes=trace.get("cut_reasons") or [],
+        clean=trace.get("clean_days"),
     )
     doc: dict[str, Any] = {
         "account_id": account_id,
@@ -347,9 +528,6 @@ def explain_account(
         "text": text,
     }
     if audience == "analyst":
-        weighed = weigh(flags, policy, d["as_of"]).sort(
-            "effective_severity", "score", descending=True
-        )
         doc["flags"] = [
             {
                 "code": r["code"],
@@ -367,16 +545,32 @@ def explain_account(
         ]
         top = max((f["effective_severity"] for f in doc["flags"]), default=0)
         rec = policy.data["recency"]
+        rule = trace.get("rule") or (
+            f"actions.severity_{top} = {policy.action_for(top)!r}" if top else "no flag: keep"
+        )
         doc["policy_rule"] = {
-            "severity": top,
-            "rule": (
-                f"actions.severity_{top} = {policy.action_for(top)!r}" if top else "no flag: keep"
-            ),
-            "recency": f"full weight within {rec['recent_days']} days, -1 level to {rec['stale_days']} days, "
-            "watch only after",
+            "severity": trace.get("severity", top),
+            "rule": rule,
+            "situation": trace.get("situation") or "",
+            "recency": f"full weight within {rec['recent_days']} days, -1 level to "
+            f"{rec['stale_days']} days, watch only after",
             "escalate_at_codes": policy.data["repetition"]["escalate_at_codes"],
             "final_action": d["action"],
         }
+        if trace:
+            doc["ledger_state"] = {
+                k: (str(trace[k]) if trace[k] is not None and k.endswith("_at") else trace[k])
+                for k in (
+                    "pre_cut_limit",
+                    "reference_limit",
+                    "clean_days",
+                    "last_cut_at",
+                    "cut_severity",
+                    "cut_reasons",
+                    "last_step_at",
+                    "last_bad_at",
+                )
+            }
     return doc
 
 
@@ -395,6 +589,11 @@ def render_explanation(doc: dict[str, Any]) -> str:
             f"policy: {r['rule']}; recency: {r['recency']}; escalate at "
             f"{r['escalate_at_codes']} cut-level codes"
         )
+        if doc.get("ledger_state"):
+            lines.append(
+                "ledger: "
+                + ", ".join(f"{k} {v}" for k, v in doc["ledger_state"].items() if v is not None)
+            )
         for f in doc["flags"]:
             lines.append(
                 f"- {f['code']} ({f['detector']}) severity {f['severity']} -> "

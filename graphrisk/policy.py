@@ -45,6 +45,8 @@ def _merge(base: dict, override: dict, path: str = "") -> dict:
     for k, v in override.items():
         if k not in base and not free:
             raise UsageError(f"policy: unknown key {path + k!r}")
+        if isinstance(out.get(k), dict) and not isinstance(v, dict) and not free:
+            raise UsageError(f"policy: {path + k} must be a table ([{path + k}]), got {v!r}")
         if isinstance(v, dict) and isinstance(out.get(k), dict):
             out[k] = _merge(out[k], v, f"{path}{k}.")
         else:
@@ -105,12 +107,21 @@ class Policy:
                 )
         for k in ("reduce_fraction", "reduce_fraction_repeat"):
             _frac(acts, k, "actions.")
+        if acts["reduce_fraction_repeat"] < acts["reduce_fraction"]:
+            raise UsageError(
+                "policy: actions.reduce_fraction_repeat must be >= actions.reduce_fraction "
+                f"(a repeat cuts deeper), got {acts['reduce_fraction_repeat']} < "
+                f"{acts['reduce_fraction']}"
+            )
         _num(acts, "round_to", "actions.", lo=0)
         _int(d["recency"], "recent_days", "recency.", lo=0)
         _int(d["recency"], "stale_days", "recency.", lo=d["recency"]["recent_days"])
         _int(d["repetition"], "escalate_at_codes", "repetition.", lo=2)
+        _int(d["repetition"], "relapse_days", "repetition.", lo=0)
         _int(d["restore"], "clean_days", "restore.", lo=0)
         _frac(d["restore"], "step_fraction", "restore.")
+        if d["restore"]["step_fraction"] <= 0:
+            raise UsageError("policy: restore.step_fraction must be above 0, got 0")
         _int(d["restore"], "min_days_between_steps", "restore.", lo=0)
         for a in ACTIONS:
             _int(d["review"], a, "review.", lo=0)
@@ -217,6 +228,24 @@ def _toml_value(v: Any) -> str:
     return repr(v)
 
 
+def _with_values(text: str, data: dict[str, Any]) -> str:
+    """The default policy text with each ``key = value`` line showing ``data``'s value."""
+    out = []
+    section: dict[str, Any] = data
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("[") and stripped.endswith("]"):
+            section = data
+            for part in stripped.strip("[]").split("."):
+                section = section.get(part, {}) if isinstance(section, dict) else {}
+        elif stripped and not stripped.startswith("#") and "=" in stripped:
+            key = stripped.split("=", 1)[0].strip()
+            if isinstance(section, dict) and key in section:
+                line = f"{key} = {_toml_value(section[key])}"
+        out.append(line)
+    return "\n".join(out)
+
+
 def render_toml(policy: Policy | None = None) -> str:
     """The default policy text followed by a commented ``[detectors.NAME]`` section per detector.
 
@@ -225,7 +254,7 @@ def render_toml(policy: Policy | None = None) -> str:
     from graphrisk.detectors import all_detectors
 
     policy = policy or Policy.default()
-    lines = [default_text().rstrip(), ""]
+    lines = [_with_values(default_text().rstrip(), policy.data), ""]
     for code, rule in sorted(policy.data["codes"].items()):
         lines.append(f"[codes.{code}]")
         lines += [f"{k} = {_toml_value(v)}" for k, v in sorted(rule.items())]

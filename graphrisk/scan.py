@@ -23,7 +23,7 @@ import polars as pl
 
 from graphrisk import __version__
 from graphrisk.context import ScanContext
-from graphrisk.decisions import decide
+from graphrisk.decisions import decide_with_trace
 from graphrisk.detectors.base import FLAG_SCHEMA, GROUP_SCHEMA, Findings
 from graphrisk.errors import UsageError
 from graphrisk.io import Tables, atomic_dir, load
@@ -76,6 +76,7 @@ class ScanResult:
     run_id: str
     stages: Stages
     quarantine: dict[str, pl.DataFrame] = field(default_factory=dict)
+    trace: pl.DataFrame | None = None  # per account: the policy rule that fired, ledger state
 
     def to_networkx(
         self, group_id: str | None = None, accounts: list[str] | None = None
@@ -97,6 +98,10 @@ class ScanResult:
             self.flags.write_parquet(tmp / "flags.parquet")
             self.decisions.write_parquet(tmp / "decisions.parquet")
             self.groups.write_parquet(tmp / "groups.parquet")
+            if self.trace is not None:
+                from graphrisk.explain import TRACE_FILE
+
+                self.trace.write_parquet(tmp / TRACE_FILE)
             if self.quarantine:
                 (tmp / "quarantine").mkdir()
                 for name, df in sorted(self.quarantine.items()):
@@ -232,10 +237,12 @@ def scan(
 
             led = Ledger(ledger)
             prior = led.prior(ctx.as_of)
-        decisions = decide(ctx.accounts, flags, policy, ctx.as_of, run_id, prior, lang)
+        decisions, trace = decide_with_trace(
+            ctx.accounts, flags, policy, ctx.as_of, run_id, prior, lang
+        )
     summary = _summary(ctx, tables, flags, decisions, groups, policy, run_id, engine)
     result = ScanResult(
-        flags, decisions, groups, summary, ctx, policy, run_id, stages, tables.quarantine
+        flags, decisions, groups, summary, ctx, policy, run_id, stages, tables.quarantine, trace
     )
     if led is not None:
         result._ledger = (led, prior)  # type: ignore[attr-defined]
@@ -247,8 +254,10 @@ def commit_ledger(result: ScanResult) -> Path | None:
     led = getattr(result, "_ledger", None)
     if led is None:
         return None
-    ledger, prior = led
-    return ledger.append(result.decisions, prior, result.run_id)
+    from graphrisk.ledger import entry
+
+    ledger, _prior = led
+    return ledger.append(entry(result.decisions, result.trace), result.run_id)
 
 
 def _summary(
