@@ -199,11 +199,8 @@ class TransferCycle(Detector):
             pl.len().over("cycle").alias("length"),
         ).with_columns((pl.col("rot") % pl.col("length")).alias("rot"))
         hops = hops.sort("cycle", "rot")
-        # a hop is a single transfer of its pair inside the loop's own window
-        pair = [
-            pl.min_horizontal("src", "dst").alias("p_lo"),
-            pl.max_horizontal("src", "dst").alias("p_hi"),
-        ]
+        # a hop is the single transfer from its sender to its receiver inside the loop's window
+        pair = [pl.col("src").alias("p_lo"), pl.col("dst").alias("p_hi")]
         hops = hops.with_columns(
             *pair,
             pl.col("ts").min().over("cycle").alias("c_start"),

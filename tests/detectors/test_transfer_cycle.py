@@ -1,0 +1,106 @@
+import json
+
+import numpy as np
+import pytest
+
+from graphrisk.detectors import TransferCycle
+from graphrisk.detectors._paths import window_cycles
+from graphrisk.errors import UsageError
+from graphrisk.testing import world
+
+# an unrelated old transfer so that ~4 months of history precede the loops below
+HISTORY = [("h1", "h2", 50, "2025-11-01")]
+LOOP = [
+    ("a", "b", 10000, "2026-03-01T09:00"),
+    ("b", "c", 9800, "2026-03-02T09:00"),
+    ("c", "d", 9600, "2026-03-03T09:00"),
+    ("d", "a", 9400, "2026-03-04T09:00"),
+]
+MONTHS = ["2025-11", "2025-12", "2026-01", "2026-02", "2026-03", "2026-04", "2026-05"]
+
+
+def _flags(transfers, **params):
+    return TransferCycle(**params).detect(world(transfers=HISTORY + transfers))
+
+
+def test_new_relation_loop_is_flagged_with_path_and_transfers():
+    found = _flags(LOOP)
+    assert found.flags["account_id"].to_list() == ["a", "b", "c", "d"]
+    assert set(found.flags["code"]) == {"TRANSFER_CYCLE"} and set(found.flags["severity"]) == {2}
+    ev = json.loads(found.flags["evidence"][0])
+    assert ev["path"] == ["a", "b", "c", "d", "a"]
+    assert ev["transfers"] == ["tr000001", "tr000002", "tr000003", "tr000004"]
+    assert ev["amounts"] == [10000, 9800, 9600, 9400]
+    assert ev["time_respecting"] and ev["amounts_close"] and ev["new_share"] == 1.0
+    assert ev["window"] == {"start": "2026-03-01T09:00:00", "end": "2026-03-04T09:00:00"}
+    assert ev["threshold"]["window_days"] == 15.0
+    roles = dict(found.groups.select("account_id", "role").rows())
+    assert roles == {"a": "origin", "b": "member", "c": "member", "d": "member"}
+    assert found.groups["kind"].unique().to_list() == ["transfer_cycle"]
+
+
+def test_loop_that_only_closes_in_window_scores_lower():
+    shuffled = [LOOP[2], LOOP[0], LOOP[3], LOOP[1]]
+    shuffled = [(s, d, a, t) for (s, d, a, _), (_, _, _, t) in zip(shuffled, LOOP, strict=True)]
+    loose = _flags(shuffled).flags
+    tight = _flags(LOOP).flags
+    assert loose.height == 4
+    assert not json.loads(loose["evidence"][0])["time_respecting"]
+    assert loose["score"][0] < tight["score"][0]
+
+
+def test_friends_paying_round_every_month_stay_clean():
+    friends = [
+        (s, d, 300 + 40 * i, f"{m}-0{i + 1}")
+        for m in MONTHS
+        for i, (s, d) in enumerate([("x", "y"), ("y", "z"), ("z", "x")])
+    ]
+    assert _flags(friends).flags.is_empty()
+    # the same friends' first round alone (no months of repetition) would be a loop
+    assert _flags([f for f in friends if f[3].startswith("2026-03")]).flags.height == 3
+
+
+def test_loan_between_friends_repaid_weeks_later_stays_clean():
+    tr = [("p", "q", 2000, "2026-03-01"), ("q", "p", 2000, "2026-03-22")]
+    assert _flags(tr).flags.is_empty()
+    # repaid the next day it is a round trip inside the window
+    assert _flags([tr[0], ("q", "p", 2000, "2026-03-02")]).flags.height == 2
+
+
+def test_window_edge_and_override():
+    late = [*LOOP[:3], ("d", "a", 9400, "2026-03-16T09:00")]  # span exactly 15 days
+    assert _flags(late).flags.height == 4
+    later = [*LOOP[:3], ("d", "a", 9400, "2026-03-16T09:01")]
+    assert _flags(later).flags.is_empty()
+    assert _flags(later, window_days=20).flags.height == 4
+    assert _flags(LOOP, max_length=3).flags.is_empty()
+
+
+def test_standing_relation_hop_limits():
+    # one hop of four is a standing monthly relation: 3/4 fresh passes, 2/4 does not
+    # (non-fresh hops are searched only between accounts that have fresh transfers)
+    standing = [("d", "a", 500, f"{m}-20") for m in MONTHS[:3]]
+    assert _flags(LOOP + standing).flags.height == 4
+    standing2 = standing + [("b", "c", 500, f"{m}-20") for m in MONTHS[:3]]
+    assert _flags(LOOP + standing2).flags.is_empty()
+    assert _flags(LOOP + standing2, min_new_share=0.5).flags.height == 4
+
+
+def test_bad_parameter_is_a_usage_error():
+    with pytest.raises(UsageError):
+        TransferCycle(max_length=1)
+
+
+def test_kernel_caps_are_reported():
+    # a complete directed graph on 6 nodes inside one day: many cycles
+    s, d = np.nonzero(~np.eye(6, dtype=bool))
+    t = np.linspace(0, 1, s.size)
+    full = window_cycles(s, d, t, np.ones(s.size, bool), window=2.0, max_len=6, max_branch=10)
+    capped = window_cycles(
+        s, d, t, np.ones(s.size, bool), window=2.0, max_len=6, max_branch=10, max_paths=10
+    )
+    assert capped.truncated and not full.truncated
+    assert 0 < capped.length.size < full.length.size
+    # each cycle found once: no two rows with the same edges
+    rows = {tuple(sorted(r[r >= 0])) for r in full.edges}
+    assert len(rows) == full.length.size
