@@ -92,6 +92,7 @@ TRACE_SCHEMA: dict[str, pl.DataType] = {
     "cut_severity_now": pl.Int8(),  # severity of the behaviour that may cut now
     "clean_days": pl.Int64(),  # days without cut-level behaviour (null: never seen)
     "pre_cut_limit": pl.Float64(),  # the limit before the cut the text speaks of (or null)
+    "increase_opens": pl.Date(),  # without new behaviour, no flag closes increases from then
     "reference_limit": pl.Float64(),
     "current_limit": pl.Float64(),
     "last_cut_at": pl.Datetime("us"),
@@ -172,6 +173,7 @@ def decide_with_trace(
     run_id: str,
     prior: pl.DataFrame | None = None,
     lang: str = "zh",
+    lookback_days: int | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Decisions (``DECISION_SCHEMA``) and their trace (``TRACE_SCHEMA``), both by account.
 
@@ -191,6 +193,9 @@ def decide_with_trace(
         The ledger's state before this scan (``PRIOR_SCHEMA``), or ``None`` without a ledger.
     lang
         Language of the customer explanation, ``"zh"`` or ``"en"``.
+    lookback_days
+        The scan's lookback (default the policy's): a flag stops counting once its window
+        ended longer ago than this, which dates ``increase_opens``.
     """
     acts = policy.data["actions"]
     rep = policy.data["repetition"]
@@ -223,6 +228,7 @@ def decide_with_trace(
             pl.col("evidence").first(),
             pl.col("effective_severity").filter(pl.col("new")).max().alias("new_sev"),
             pl.col("window_end").filter(pl.col("policy_severity") >= 2).max().alias("bad_at"),
+            pl.col("window_end").max().alias("last_seen"),
         )
     )
     per_acc = (
@@ -239,6 +245,7 @@ def decide_with_trace(
             pl.col("new_sev").max().alias("new_sev"),
             (pl.col("new_sev") >= 2).sum().alias("n_new_cut_codes"),
             pl.col("bad_at").max().alias("bad_at"),
+            pl.col("last_seen").max().alias("last_seen"),
         )
         .with_columns(
             _escalate(pl.col("sev"), pl.col("n_cut_codes"), at).alias("sev"),
@@ -293,7 +300,11 @@ def decide_with_trace(
     old_watch = (
         pl.when(pl.col("sev") >= 1).then(pl.lit(acts["severity_1"])).otherwise(pl.lit("keep"))
     )
-    d = d.with_columns(clean.alias("clean_days"))
+    horizon = lookback_days or policy.lookback_days
+    d = d.with_columns(
+        clean.alias("clean_days"),
+        (pl.col("last_seen") + pl.duration(days=horizon + 1)).dt.date().alias("increase_opens"),
+    )
     d = d.with_columns(
         pl.when(cut_now & zero)
         .then(pl.lit("freeze_increase"))
@@ -405,6 +416,7 @@ def decide_with_trace(
             pl.col("cut_sev").alias("cut_severity_now"),
             "clean_days",
             pl.coalesce("new_reference", "reference_limit").alias("pre_cut_limit"),
+            "increase_opens",
             pl.col("new_reference").alias("reference_limit"),
             pl.col("limit_after").alias("current_limit"),
             pl.col("new_cut_at").alias("last_cut_at"),
@@ -522,6 +534,7 @@ def _explanations(d: pl.DataFrame, lang: str, clean_days: int) -> pl.Series:
                     reference=r["new_reference"] or r["reference_limit"],
                     cut_codes=r["cut_reasons"] or [],
                     clean=r["clean_days"],
+                    opens=r["increase_opens"].isoformat() if r["increase_opens"] else "",
                 )
             )
         base = base.scatter(rows["i"], pl.Series(texts, dtype=pl.String))

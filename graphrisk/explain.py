@@ -206,17 +206,17 @@ GLUE = {
         "end": "。",
         "remedy": "如能{remedies}，并保持{clean_days}天无上述情况，额度将逐步恢复，"
         "{review}前会重新评估。",
-        "remedy_freeze": "如能{remedies}，并保持{clean_days}天无上述情况，将重新开放提额，"
-        "{review}前会重新评估。",
-        "remedy_zero": "使额度保持为0的是上述情况。如能{remedies}，并保持{clean_days}天无上述情况，"
-        "即可重新评估开通额度，{review}前会重新评估。",
+        "remedy_freeze": "如能{remedies}，此后不再出现上述情况，自{opens}起将重新开放提额。",
+        "remedy_zero": "使额度保持为0的是上述情况。如能{remedies}，此后不再出现上述情况，"
+        "自{opens}起即可重新评估开通额度。",
         "zero_clean": "我们没有发现会使额度保持为0的借款或转账行为，开通额度不受这些行为限制；"
         "保持按时还款、避免在多个平台借款，有助于获得额度。",
         "hold_more": "自上次发现上述情况已{clean}天；保持{clean_days}天无上述情况后，"
         "额度将逐步恢复，{review}前会重新评估。",
         "restore_more": "自上次发现{behaviours}已{clean}天。继续保持良好记录，额度将继续逐步恢复"
         "至{reference}元，{review}前会再次评估。",
-        "restored_more": "自上次发现{behaviours}已{clean}天。继续保持良好记录，即可重新开放提额。",
+        "restored_more": "自上次发现{behaviours}已{clean}天。继续保持良好记录，"
+        "自{opens}起将重新开放提额。",
         "and": "、",
         "no_reason": "目前没有发现异常借款或转账行为。",
         "nothing": "上述情况",
@@ -228,11 +228,10 @@ GLUE = {
         "end": ".",
         "remedy": "If you {remedies} and stay clear of this for {clean_days} days, the limit "
         "will come back step by step; it will be reviewed again by {review}.",
-        "remedy_freeze": "If you {remedies} and stay clear of this for {clean_days} days, "
-        "increases will open again; it will be reviewed again by {review}.",
+        "remedy_freeze": "If you {remedies} and stay clear of this from now on, increases "
+        "will open again from {opens}.",
         "remedy_zero": "This is what keeps the limit at 0. If you {remedies} and stay clear of "
-        "this for {clean_days} days, a limit can be considered again; it will be reviewed "
-        "again by {review}.",
+        "this from now on, a limit can be considered again from {opens}.",
         "zero_clean": "We found no borrowing or transfers that keep the limit at 0, so nothing "
         "of that kind stands in the way of a limit; paying on time and borrowing from few "
         "platforms helps.",
@@ -243,7 +242,7 @@ GLUE = {
         "clean and the limit will keep coming back step by step, up to {reference}; it will be "
         "reviewed again by {review}.",
         "restored_more": "It is {clean} days since {behaviours} was last seen. Keep your "
-        "record clean and increases will open again.",
+        "record clean and increases will open again from {opens}.",
         "and": ", ",
         "no_reason": "We found no unusual borrowing or transfers.",
         "nothing": "this behaviour",
@@ -349,6 +348,7 @@ def customer_text(
     reference: float | None = None,
     cut_codes: list[str] | tuple[str, ...] = (),
     clean: int | None = None,
+    opens: str = "",
 ) -> str:
     """The customer explanation of one decision.
 
@@ -378,6 +378,9 @@ def customer_text(
         The reasons of the last cut (hold and restore).
     clean
         Days since cut-level behaviour was last seen (hold and restore).
+    opens
+        ISO date from which, without new behaviour, no flag keeps increases closed
+        (default ``review``).
 
     Examples
     --------
@@ -401,6 +404,7 @@ def customer_text(
         "remedies": remedies,
         "clean_days": clean_days,
         "review": review,
+        "opens": opens or review,
         "clean": clean if clean is not None else 0,
         "behaviours": behaviours or g["nothing"],
         "reference": fill["reference"],
@@ -512,6 +516,7 @@ def explain_account(
         reference=trace.get("pre_cut_limit"),
         cut_codes=trace.get("cut_reasons") or [],
         clean=trace.get("clean_days"),
+        opens=str(trace.get("increase_opens") or ""),
     )
     doc: dict[str, Any] = {
         "account_id": account_id,

@@ -238,7 +238,7 @@ def scan(
             led = Ledger(ledger)
             prior = led.prior(ctx.as_of)
         decisions, trace = decide_with_trace(
-            ctx.accounts, flags, policy, ctx.as_of, run_id, prior, lang
+            ctx.accounts, flags, policy, ctx.as_of, run_id, prior, lang, ctx.lookback_days
         )
     summary = _summary(ctx, tables, flags, decisions, groups, policy, run_id, engine)
     result = ScanResult(
