@@ -10,9 +10,9 @@ refinance is ordinary; ``min_repeats`` distinct old loans refinanced this way (e
 distinct new loan) raise the flag.
 
 **Through a linked account.** Loan money of account X is followed for ``transfer_days``
-after the payout: every internal transfer X makes is attached to X's latest loan issued at
-most that long before it (an as-of join by account), and the transfers to each receiver Y
-are summed. When they reach ``min_share`` of X's loan, and Y repays one of its own older
+after the payout: every internal transfer X makes is attached to each of X's loans issued at
+most that long before it (an as-of join by account finds these transfers, a join bounded by
+account and time attaches them), and the transfers to each receiver Y are summed per loan. When they reach ``min_share`` of X's loan, and Y repays one of its own older
 loans within ``repay_days`` of receiving the money, with the money covering at least
 ``min_share`` of that loan, the step is a *linked recycle* - if X and Y are linked: they log
 in on a common device (one used by at most ``max_device_accounts`` accounts) or transferred
@@ -265,11 +265,12 @@ class LoanRecycling(Detector):
         )
         if tr.height == 0 or x_loans.height == 0:
             return none, empty_groups()
-        # each transfer belongs to the sender's latest loan paid out at most transfer_days before
-        moved = (
+        # the transfers made at most transfer_days after one of the sender's loans (an as-of
+        # join finds them cheaply), then attached to every such loan (a bounded join)
+        after_loan = (
             tr.sort("ts")
             .join_asof(
-                x_loans,
+                x_loans.select("x", "issued_at"),
                 left_on="ts",
                 right_on="issued_at",
                 by="x",
@@ -277,7 +278,14 @@ class LoanRecycling(Detector):
                 check_sortedness=False,
                 tolerance=tw,
             )
-            .filter(pl.col("loan_id").is_not_null())
+            .filter(pl.col("issued_at").is_not_null())
+            .drop("issued_at")
+        )
+        moved = (
+            after_loan.join(x_loans, on="x")
+            .filter(
+                (pl.col("ts") >= pl.col("issued_at")) & (pl.col("ts") <= pl.col("issued_at") + tw)
+            )
             .sort("ts", "transfer_id")
             .group_by("x", "loan_id", "y", maintain_order=True)
             .agg(
