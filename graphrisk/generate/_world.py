@@ -449,7 +449,7 @@ def write_tables(out: Path, tables: dict[str, pl.DataFrame]) -> None:
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:
         for name, df in tables.items():
-            df.write_parquet(tmp / f"{name}.parquet", compression="zstd", compression_level=9,
+            df.write_parquet(tmp / f"{name}.parquet", compression="zstd", compression_level=3,
                              statistics=True)  # fmt: skip
         old = None
         if out.exists():
