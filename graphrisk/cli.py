@@ -41,7 +41,11 @@ def cli() -> None:
     "--as-of", "as_of", default=None, help="reference date/time (default: latest timestamp)"
 )
 @click.option(
-    "--lookback", "lookback", type=int, default=None, help="days of history (default 180)"
+    "--lookback",
+    "lookback",
+    type=click.IntRange(min=1),  # 0 would silently fall back to the policy's default
+    default=None,
+    help="days of history (default 180)",
 )
 @click.option("--policy", "policy", type=click.Path(dir_okay=False, path_type=Path), default=None)
 @click.option("--ledger", "ledger", type=click.Path(file_okay=False, path_type=Path), default=None)
