@@ -108,6 +108,8 @@ def window_cycles(
     max_old_branch: int = 4,
     max_paths: int = 2_000_000,
     search: np.ndarray | None = None,
+    prev_t: np.ndarray | None = None,
+    next_t: np.ndarray | None = None,
 ) -> Cycles:
     """Simple cycles of 2..``max_len`` edges whose times all fit in ``window`` days.
 
@@ -129,6 +131,10 @@ def window_cycles(
         Partial paths kept per step; beyond it the latest-starting ones are dropped.
     search
         Optional mask of edges the search may use at all (e.g. :func:`window_scc_edges`).
+    prev_t, next_t
+        Optional times of the previous / next edge of the same (src, dst) pair (``-inf`` /
+        ``inf`` if none). When given, a fresh edge must be its pair's only edge inside the
+        cycle's time span: paths whose span reaches such a neighbour are dropped early.
     """
     m = src.size
     usable = np.ones(m, dtype=bool) if search is None else search.astype(bool)
@@ -141,8 +147,15 @@ def window_cycles(
     start = np.flatnonzero(fresh)
     if start.size == 0:
         return empty
-    t = t - t.min()
+    t0 = t.min()
+    t = t - t0
     span = float(t.max()) + 2 * window + 1
+    if prev_t is None or next_t is None:
+        prev_t = np.full(m, -np.inf)
+        next_t = np.full(m, np.inf)
+    else:
+        prev_t = np.where(fresh, prev_t - t0, -np.inf)
+        next_t = np.where(fresh, next_t - t0, np.inf)
     adj_fresh = _Adjacency(start, src, t, span)
     adj_old = _Adjacency(np.flatnonzero(old), src, t, span) if max_old > 0 and old.any() else None
 
@@ -156,6 +169,8 @@ def window_cycles(
     tmin = t[start]
     tmax = t[start]
     n_old = np.zeros(start.size, dtype=np.int64)
+    lo_bound = prev_t[start]  # the span must stay strictly inside (lo_bound, hi_bound)
+    hi_bound = next_t[start]
     found_e: list[np.ndarray] = []
     found_len: list[np.ndarray] = []
     truncated = False
@@ -173,6 +188,10 @@ def window_cycles(
             e = np.concatenate([e[ok], e2])
             ok = np.ones(rows.size, dtype=bool)
         rows, e = rows[ok], e[ok]
+        new_lo = np.maximum(lo_bound[rows], prev_t[e])
+        new_hi = np.minimum(hi_bound[rows], next_t[e])
+        ok = (np.minimum(tmin[rows], t[e]) > new_lo) & (np.maximum(tmax[rows], t[e]) < new_hi)
+        rows, e, new_lo, new_hi = rows[ok], e[ok], new_lo[ok], new_hi[ok]
         d = dst[e]
         closes = d == path_n[rows, 0]
         seen = (path_n[rows, : depth + 1] == d[:, None]).any(axis=1)
@@ -183,10 +202,12 @@ def window_cycles(
             found_e.append(fe)
             found_len.append(np.full(fe.shape[0], depth + 1, dtype=np.int64))
         go = ~seen & (depth + 1 < max_len)
-        rows, e = rows[go], e[go]
+        rows, e, new_lo, new_hi = rows[go], e[go], new_lo[go], new_hi[go]
         if rows.size > max_paths:
             truncated = True
             rows, e = rows[:max_paths], e[:max_paths]
+            new_lo, new_hi = new_lo[:max_paths], new_hi[:max_paths]
+        lo_bound, hi_bound = new_lo, new_hi
         path_e = path_e[rows]
         path_e[:, depth] = e
         path_n = path_n[rows]

@@ -17,7 +17,9 @@ their relation does not go on for months afterwards (not a standing relation). M
 4. Each cycle is scored: its fresh share (0..1), plus 1 when it is time-respecting (each hop
    after the previous one, the money coming back to where it started), plus 1 when every
    account but one passes on an amount within ``amount_tolerance`` of what it received.
-   Two-account loops count only when time-respecting with close amounts (a round trip).
+   Loops have at least ``min_length`` (3) accounts: a payment and its repayment between two
+   accounts is ordinary; with ``min_length=2`` a two-account loop counts when it is
+   time-respecting with close amounts (a round trip).
 
 Every member of a cycle is flagged; the account that sent the earliest transfer is the
 ``origin`` (group role), the others ``member``. A member set keeps its best cycle only.
@@ -75,9 +77,31 @@ def fresh_transfers(
     )["fresh"]
 
 
+def _near_fresh(
+    src: np.ndarray, dst: np.ndarray, t: np.ndarray, fresh: np.ndarray, window: float
+) -> np.ndarray:
+    """Non-fresh transfers whose two ends both have a fresh transfer within ``window`` days.
+
+    Only these can bridge fresh hops on a loop (a loop never has two non-fresh hops in a row
+    through an account without fresh transfers nearby in time).
+    """
+    node = np.concatenate([src[fresh], dst[fresh]])
+    when = np.concatenate([t[fresh], t[fresh]])
+    span = float(t.max() - t.min()) + 4 * window + 1
+    key = np.sort(node.astype(np.float64) * span + (when - t.min()))
+
+    def near(v: np.ndarray) -> np.ndarray:
+        base = v.astype(np.float64) * span + (t - t.min())
+        lo = np.searchsorted(key, base - window, side="left")
+        hi = np.searchsorted(key, base + window, side="right")
+        return hi > lo
+
+    return ~fresh & near(src) & near(dst)
+
+
 @dataclass
 class TransferCycle(Detector):
-    """Money round a loop of 2..``max_length`` accounts, inside ``window_days``, over fresh relations.
+    """Money round a loop of ``min_length``..``max_length`` accounts, over fresh relations.
 
     Examples
     --------
@@ -102,6 +126,12 @@ class TransferCycle(Detector):
     tables: ClassVar[tuple[str, ...]] = ("transfers",)
 
     window_days: float = param(15.0, "all transfers of one loop lie within this many days", min=0.1)
+    min_length: int = param(
+        3,
+        "shortest loop, in accounts (2 adds round trips, which friends settling up make too)",
+        min=2,
+        max=16,
+    )
     max_length: int = param(12, "longest loop, in accounts", min=2, max=16)
     max_relation_days: float = param(
         60.0, "a hop is fresh when its pair's transfers span at most this many days", min=0.0
@@ -139,13 +169,17 @@ class TransferCycle(Detector):
         fresh = tr["fresh"].to_numpy()
         max_old = int(np.floor(self.max_length * (1 - self.min_new_share) + 1e-9))
         # bridges: non-fresh transfers between two accounts that both have fresh transfers
-        touched = np.zeros(g.nodes.height, dtype=bool)
-        touched[src[fresh]] = True
-        touched[dst[fresh]] = True
-        search = fresh | (touched[src] & touched[dst] & (max_old > 0))
+        search = fresh.copy()
+        if max_old > 0:
+            search |= _near_fresh(src, dst, t, fresh, self.window_days)
         keep = np.zeros(src.size, dtype=bool)
         idx = np.flatnonzero(search)
         keep[idx] = window_scc_edges(src[idx], dst[idx], t[idx], g.nodes.height, self.window_days)
+        # neighbouring transfers of the same (sender, receiver) pair, for the single-hop rule
+        pair_t = tr.select(
+            pl.col("t").shift(1).over("src", "dst", order_by="t").fill_null(-np.inf).alias("p"),
+            pl.col("t").shift(-1).over("src", "dst", order_by="t").fill_null(np.inf).alias("n"),
+        )
         cyc = window_cycles(
             src,
             dst,
@@ -158,6 +192,8 @@ class TransferCycle(Detector):
             max_old_branch=max(2, self.max_branch // 2),
             max_paths=self.max_paths,
             search=keep,
+            prev_t=pair_t["p"].to_numpy(),
+            next_t=pair_t["n"].to_numpy(),
         )
         if cyc.length.size == 0:
             return Findings(empty_flags())
@@ -247,6 +283,7 @@ class TransferCycle(Detector):
         )
         cycles = cycles.filter(
             (pl.col("new_share") >= self.min_new_share - 1e-9)
+            & (pl.col("length") >= self.min_length)
             & ((pl.col("length") > 2) | (pl.col("time_respecting") & pl.col("amounts_close")))
         )
         if cycles.height == 0:
