@@ -339,9 +339,9 @@ def decide_with_trace(
     step = acts["round_to"] or 0
     reduced = pl.col("limit_before") * (1 - frac)
     restored = pl.col("limit_before") + rs["step_fraction"] * pl.col("reference_limit")
-    if step:
-        reduced = (reduced / step).floor() * step
-        restored = (restored / step).floor() * step
+    if step:  # round down to a multiple of round_to (after float noise: 0.2 * 30000)
+        reduced = (reduced / step).round(6).floor() * step
+        restored = (restored / step).round(6).floor() * step
     restored = pl.min_horizontal(pl.col("reference_limit"), restored)
     d = d.with_columns(
         pl.when(pl.col("action") == "suspend")

@@ -30,7 +30,7 @@ REASONS: dict[str, dict[str, str]] = {
         "en": "borrowed from {n_lenders} different lenders within {days} days",
     },
     "LOAN_STACKING": {
-        "zh": "同时有{n_loans}笔来自不同机构的借款未还清",
+        "zh": "曾同时有{n_loans}笔来自不同机构的借款未还清",
         "en": "had {n_loans} loans from different lenders outstanding at the same time",
     },
     "SMALL_LOAN_BURST": {
@@ -170,7 +170,7 @@ ACTION_TEXT: dict[str, dict[str, str]] = {
         "en": "Your limit has been reduced from {before} to {after}.",
     },
     "relapse": {
-        "zh": "您的额度在此前调整后再次出现同类情况，已由{before}元进一步调整为{after}元。",
+        "zh": "额度调整后再次出现下述情况，您的额度已由{before}元进一步调整为{after}元。",
         "en": "The behaviour came back after an earlier cut: your limit has been reduced "
         "further, from {before} to {after}.",
     },
@@ -213,10 +213,12 @@ GLUE = {
         "保持按时还款、避免在多个平台借款，有助于获得额度。",
         "hold_more": "自上次发现上述情况已{clean}天；保持{clean_days}天无上述情况后，"
         "额度将逐步恢复，{review}前会重新评估。",
-        "restore_more": "自上次发现{behaviours}已{clean}天。继续保持良好记录，额度将继续逐步恢复"
+        "restore_more": "已连续{clean}天未发现{behaviours}。继续保持良好记录，额度将继续逐步恢复"
         "至{reference}元，{review}前会再次评估。",
-        "restored_more": "自上次发现{behaviours}已{clean}天。继续保持良好记录，"
+        "restored_more": "已连续{clean}天未发现{behaviours}。继续保持良好记录，"
         "自{opens}起将重新开放提额。",
+        "remedy_hold": "如能{remedies}，并保持{clean_days}天无上述情况（目前已{clean}天），"
+        "额度将逐步恢复，{review}前会重新评估。",
         "and": "、",
         "no_reason": "目前没有发现异常借款或转账行为。",
         "nothing": "上述情况",
@@ -238,11 +240,14 @@ GLUE = {
         "hold_more": "It is {clean} days since this was last seen; after {clean_days} days "
         "clear of it the limit will come back step by step; it will be reviewed again by "
         "{review}.",
-        "restore_more": "It is {clean} days since {behaviours} was last seen. Keep your record "
-        "clean and the limit will keep coming back step by step, up to {reference}; it will be "
-        "reviewed again by {review}.",
-        "restored_more": "It is {clean} days since {behaviours} was last seen. Keep your "
+        "restore_more": "For {clean} days we have seen none of this: {behaviours}. Keep your "
+        "record clean and the limit will keep coming back step by step, up to {reference}; it "
+        "will be reviewed again by {review}.",
+        "restored_more": "For {clean} days we have seen none of this: {behaviours}. Keep your "
         "record clean and increases will open again from {opens}.",
+        "remedy_hold": "If you {remedies} and stay clear of this for {clean_days} days (so far: "
+        "{clean}), the limit will come back step by step; it will be reviewed again by "
+        "{review}.",
         "and": ", ",
         "no_reason": "We found no unusual borrowing or transfers.",
         "nothing": "this behaviour",
@@ -425,7 +430,7 @@ def customer_text(
             because += g["end"]
         parts = [head, because] if because else [head]
         if remedies:
-            parts.append(g["remedy"].format(**more))
+            parts.append(g["remedy_hold"].format(**more))
         else:
             parts.append(g["hold_more"].format(**more))
         return sp.join(parts)

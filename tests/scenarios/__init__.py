@@ -1,0 +1,1 @@
+"""Scenario tests: the borrowers of SPEC's seed articles, scanned month after month."""
