@@ -1,0 +1,70 @@
+"""External check on IBM AMLSim data (``shared/data/amlsim``, see its README).
+
+Targets: members of AMLSim ``cycle`` alerts flagged TRANSFER_CYCLE with recall >= 0.8, and at
+most 5% of ``clean`` accounts carrying any transfer code. In the ``1K`` set one of the four
+cycle alerts (7 of its 29 members) never closes: its last hop is missing from AMLSim's output
+(the account it should return to receives no transfer in two years), so no cycle search can
+find it. Recall there is asserted over the members of alerts whose loop is closed in the data
+(found from the transfers among the labelled members, not from ids), and the raw recall is
+asserted at that ceiling (22 / 29).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import networkx as nx
+import polars as pl
+import pytest
+
+from graphrisk.context import ScanContext
+from graphrisk.detectors import REGISTRY
+from graphrisk.io import load
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "amlsim"
+TRANSFER_CODES = {
+    "TRANSFER_CYCLE",
+    "SCATTER_GATHER",
+    "FAN_OUT_AFTER_LOAN",
+    "FAN_IN_COLLECTOR",
+    "ASSOCIATED_TRANSFER",
+}
+DETECTORS = ["transfer_cycle", "scatter_gather", "fan_out_after_loan", "fan_in_collector",
+             "associated_transfer"]  # fmt: skip
+
+
+def _scan(name: str) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    path = DATA / name
+    if not (path / "labels.parquet").exists():
+        pytest.fail(f"AMLSim data missing: {path} (expected shared/ beside the repository)")
+    tables = load(path)
+    ctx = ScanContext.build(tables, lookback_days=800)
+    flags = pl.concat(
+        [REGISTRY[d]().detect(ctx).flags for d in DETECTORS if d in REGISTRY], how="vertical"
+    )
+    return pl.read_parquet(path / "labels.parquet"), flags, ctx.transfers
+
+
+def _closed_cycle_members(labels: pl.DataFrame, transfers: pl.DataFrame) -> set[str]:
+    """Cycle-labelled accounts on a directed loop of transfers among cycle-labelled accounts."""
+    members = labels.filter(pl.col("pattern") == "cycle")["account_id"]
+    inner = transfers.filter(
+        pl.col("src_account").is_in(members.implode())
+        & pl.col("dst_account").is_in(members.implode())
+    )
+    g = nx.DiGraph(inner.select("src_account", "dst_account").rows())
+    return {n for comp in nx.strongly_connected_components(g) if len(comp) > 1 for n in comp}
+
+
+@pytest.mark.parametrize(("name", "raw_floor"), [("typologies", 0.8), ("1K", 22 / 29)])
+def test_amlsim_cycles_found_and_clean_accounts_kept(name, raw_floor):
+    labels, flags, transfers = _scan(name)
+    cycle = set(labels.filter(pl.col("pattern") == "cycle")["account_id"])
+    hit = set(flags.filter(pl.col("code") == "TRANSFER_CYCLE")["account_id"])
+    closed = _closed_cycle_members(labels, transfers)
+    assert len(closed) >= 0.7 * len(cycle)
+    assert len(closed & hit) / len(closed) >= 0.8, sorted(closed - hit)
+    assert len(cycle & hit) / len(cycle) >= raw_floor - 1e-9
+    clean = set(labels.filter(pl.col("pattern") == "clean")["account_id"])
+    coded = set(flags.filter(pl.col("code").is_in(list(TRANSFER_CODES)))["account_id"])
+    assert len(clean & coded) / len(clean) <= 0.05
