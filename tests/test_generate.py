@@ -330,3 +330,21 @@ def test_lookalikes(world):
         .agg(pl.col("src_account").n_unique())
     )
     assert payers["src_account"].min() >= 30
+
+
+def test_sample_dataset_is_reproducible(tmp_path):
+    sample = Path(__file__).resolve().parents[1] / "datasets" / "sample"
+    if not sample.exists():
+        pytest.skip("datasets/sample not present")
+    generate_world(tmp_path / "s", accounts=4000, seed=7)
+    size = sum(p.stat().st_size for p in sample.iterdir())
+    assert size < 5_000_000
+    for t in TABLES:
+        fresh = pl.read_parquet(tmp_path / "s" / f"{t}.parquet")
+        assert fresh.equals(pl.read_parquet(sample / f"{t}.parquet")), t
+
+
+def test_small_world_refused(tmp_path):
+    with pytest.raises(ValueError, match="at least 2000"):
+        generate_world(tmp_path / "x", accounts=100)
+    assert not (tmp_path / "x").exists()

@@ -33,10 +33,11 @@ def _count(w: World, frac: float = PLANTED_FRAC, floor: int = FLOOR) -> int:
     return max(floor, round(w.n * frac))
 
 
-def _groups(w: World, lo: int, hi: int, target: int, p: np.ndarray | None = None):
+def _groups(w: World, lo: int, hi: int, target: int, p: np.ndarray | None = None,
+            min_groups: int = 2):  # fmt: skip
     """Group sizes in ``[lo, hi]`` whose sum reaches ``target``; members; (group, pos)."""
-    sizes = w.rng.choice(np.arange(lo, hi + 1), max(1, 2 * target // lo + 2), p=p)
-    k = int(np.searchsorted(np.cumsum(sizes), target)) + 1
+    sizes = w.rng.choice(np.arange(lo, hi + 1), max(min_groups, 2 * target // lo + 2), p=p)
+    k = max(min_groups, int(np.searchsorted(np.cumsum(sizes), target)) + 1)
     sizes = sizes[:k]
     members = w.take(int(sizes.sum()))
     g, pos = ragged(sizes)
@@ -458,7 +459,7 @@ def office_shared_ip(w: World) -> None:
     """20-60 colleagues log in from their own devices through one office IP on workdays."""
     rng = w.rng
     target = max(20, round(w.n * 0.008))
-    sizes, mem, g, _pos, starts = _groups(w, 20, 60, target)
+    sizes, mem, g, _pos, starts = _groups(w, 20, 60, target, min_groups=1)
     ng = sizes.size
     w.home_city[mem] = w.home_city[mem[starts[g]]]
     ip = OFFICE_NET + rng.integers(0, 1 << 24, ng)
