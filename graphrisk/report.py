@@ -108,7 +108,7 @@ th { text-align:left; color:var(--muted); font-weight:600; font-size:12px;
 td { border-bottom:1px solid var(--line); padding:5px 8px; vertical-align:top; }
 td.n, th.n { text-align:right; font-variant-numeric:tabular-nums; white-space:nowrap; }
 tr:last-child td { border-bottom:none; }
-.bar { background:#eef1f5; border-radius:3px; height:12px; min-width:120px; }
+.bar { background:#eef1f5; border-radius:3px; height:12px; min-width:60px; }
 .bar span { display:block; height:12px; border-radius:3px; background:var(--accent); }
 .badge { display:inline-block; padding:1px 8px; border-radius:10px; font-size:12px;
   font-weight:600; color:#fff; white-space:nowrap; }
