@@ -95,11 +95,11 @@ def generate_world(
     w.base_population()
     w.loan_applications()
     w.label_accidental_proximity()
-    tables = w.tables(end)
-    write_tables(Path(out), tables)
-    patterns = tables["labels"].group_by("pattern").len().sort("pattern")
+    counts, labels = write_tables(Path(out), w.tables(end))
+    assert labels is not None
+    patterns = labels.group_by("pattern").len().sort("pattern")
     return {
-        "tables": {name: df.height for name, df in tables.items()},
+        "tables": counts,
         "patterns": dict(
             zip(patterns["pattern"].to_list(), patterns["len"].to_list(), strict=True)
         ),

@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -313,8 +314,11 @@ class World:
             self.label(extra, "risk_proximity")
 
     # ----------------------------------------------------------------- output
-    def tables(self, end: datetime) -> dict[str, pl.DataFrame]:
-        """The six tables as polars DataFrames with SPEC.md columns, sorted."""
+    def tables(self, end: datetime) -> Iterator[tuple[str, pl.DataFrame]]:
+        """The six tables as polars DataFrames with SPEC.md columns, sorted, one at a time.
+
+        Each event buffer is released once its table is built, to keep memory low.
+        """
         rng, n, T = self.rng, self.n, self.T
         # the latest event of the world: a login two minutes before `end`
         last = rng.integers(0, n, 1)
@@ -376,6 +380,9 @@ class World:
             pl.col("city").map_batches(lambda s: city_names.gather(s), return_dtype=pl.String),
         )
 
+        yield "accounts", accounts
+        del accounts
+
         # loans: overdue_days = most days past due so far (as of the end of the world)
         lo = cat(self.loans, ["a", "lender", "amount", "issued", "due", "repaid"])
         lo = lo.sort(["issued", "a", "lender", "amount", "due", "repaid"])
@@ -394,7 +401,13 @@ class World:
             .alias("overdue_days"),
         )
 
+        self.loans = []
+        del lo
+        yield "loans", loans
+        del loans
+
         tr = cat(self.transfers, ["src", "dst", "amount", "ts"])
+        self.transfers = []
         tr = tr.filter((pl.col("src") != pl.col("dst")) & (pl.col("amount") > 0))
         tr = tr.sort(["ts", "src", "dst", "amount"])
         w_tr = len(str(tr.height))
@@ -406,7 +419,12 @@ class World:
             ts("ts").alias("ts"),
         )
 
+        del tr
+        yield "transfers", transfers
+        del transfers
+
         dv = cat(self.logins, ["a", "dev", "ts", "ip", "city"])
+        self.logins = []
         dv = dv.sort(["ts", "a", "dev", "ip", "city"])
         devices = dv.select(
             party("a").alias("account_id"),
@@ -416,12 +434,20 @@ class World:
             pl.col("city").map_batches(lambda s: city_names.gather(s), return_dtype=pl.String),
         )
 
+        del dv
+        yield "devices", devices
+        del devices
+
         ap = cat(self.apps, ["a", "lender", "ts"]).sort(["ts", "a", "lender"])
+        self.apps = []
         applications = ap.select(
             party("a").alias("account_id"),
             ids("L", "lender", 2).alias("lender_id"),
             ts("ts").alias("applied_at"),
         )
+
+        yield "applications", applications
+        del applications, ap
 
         lab = pl.concat(
             [pl.DataFrame({"a": a, "pattern": [p] * a.size}) for a, p in self.labels]
@@ -432,23 +458,26 @@ class World:
         labels = lab.sort(["a", "pattern"]).select(
             ids("A", "a", w_acc).alias("account_id"), pl.col("pattern")
         )
-        return {
-            "accounts": accounts,
-            "loans": loans,
-            "transfers": transfers,
-            "devices": devices,
-            "applications": applications,
-            "labels": labels,
-        }
+        yield "labels", labels
 
 
-def write_tables(out: Path, tables: dict[str, pl.DataFrame]) -> None:
-    """Write ``OUT/NAME.parquet`` for every table, atomically (temp dir, then rename)."""
+def write_tables(
+    out: Path, tables: Iterator[tuple[str, pl.DataFrame]]
+) -> tuple[dict[str, int], pl.DataFrame | None]:
+    """Write ``OUT/NAME.parquet`` for every table, atomically (temp dir, then rename).
+
+    Returns the row count of every table and the ``labels`` table.
+    """
+    counts: dict[str, int] = {}
+    labels = None
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:
-        for name, df in tables.items():
+        for name, df in tables:
+            counts[name] = df.height
+            if name == "labels":
+                labels = df
             df.write_parquet(tmp / f"{name}.parquet", compression="zstd", compression_level=3,
                              statistics=True)  # fmt: skip
         old = None
@@ -462,3 +491,4 @@ def write_tables(out: Path, tables: dict[str, pl.DataFrame]) -> None:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    return counts, labels
