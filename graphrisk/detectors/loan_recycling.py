@@ -3,29 +3,32 @@
 **Direct.** A *refinance* is a pair of the account's own loans: an old loan repaid inside the
 lookback and a newer loan from a *different* lender issued at most ``max_gap_days`` before
 that repayment (or at the very moment), for an amount within ``amount_tolerance`` of the old
-one, when the old loan had already run ``min_age_days`` (a refinance replaces a loan that has
-run its course; loans taken days apart in one burst do not refinance each other). The pairs come from an equi-join of the account's loans with itself, on candidate
-accounts only (enough loans, two lenders), filtered by the time and amount bounds. One
-refinance is ordinary; ``min_repeats`` distinct old loans refinanced this way (each by a
-distinct new loan) raise the flag.
+one, when the old loan had already run ``min_age_days`` (a refinance replaces a loan that
+has run its course; loans taken days apart in one burst do not refinance each other). The
+pairs come from an equi-join of the account's loans with itself, on candidate accounts only
+(enough loans, two lenders), filtered by the time and amount bounds. One refinance is
+ordinary; ``min_repeats`` distinct old loans refinanced this way (each by a distinct new
+loan) raise the flag.
 
 **Through a linked account.** Loan money of account X is followed for ``transfer_days``
-after the payout: every internal transfer X makes is attached to each of X's loans issued at
-most that long before it (an as-of join by account finds these transfers, a join bounded by
-account and time attaches them), and the transfers to each receiver Y are summed per loan. When they reach ``min_share`` of X's loan, and Y repays one of its own older
-loans within ``repay_days`` of receiving the money, with the money covering at least
-``min_share`` of that loan, the step is a *linked recycle* - if X and Y are linked: they log
-in on a common device (one used by at most ``max_device_accounts`` accounts) or transferred
-money between them before X's loan. A pair (X, Y) that recycles ``min_repeats_linked``
-times flags both accounts; a single recycle flags them at ``single_severity`` (watch) only
-when it is tight: a shared device and the money matching Y's loan within
-``amount_tolerance``. A repeated pair counts as linked once it had transferred before one of
-its steps, so its own earlier recycle links it. Pairs that recycle are joined into connected chains, returned as groups
-of kind ``recycling_chain`` with roles ``borrower`` (X) and ``repayer`` (Y).
+after the payout: every internal transfer X makes is attached to each of X's loans issued
+at most that long before it (an as-of join by account finds these transfers, a join bounded
+by account and time attaches them), and the transfers to each receiver Y are summed per
+loan. When they reach ``min_share`` of X's loan, and Y repays one of its own older loans
+within ``repay_days`` of receiving the money, with the money covering at least
+``min_share`` of that loan, the step is a *linked recycle* - if X and Y are linked: they
+log in on a common device (one used by at most ``max_device_accounts`` accounts) or
+transferred money between them before one of their steps (so a repeated pair is linked by
+its own earlier recycle). A pair (X, Y) that recycles ``min_repeats_linked`` times flags
+both accounts; a single recycle flags them at ``single_severity`` (watch) only when it is
+tight: a shared device and the money matching Y's loan within ``amount_tolerance``. Pairs
+that recycle are joined into connected chains, returned as groups of kind
+``recycling_chain`` with roles ``borrower`` (X) and ``repayer`` (Y).
 
 One flag per account: the evidence names the refinanced loans, lenders, amounts and gaps in
-days (``direct``), and the linked steps with the transfers (``linked``); the window runs from
-the first step's new loan to the last step's repayment.
+days (``direct``), and the linked steps with the transfers, the linked accounts and how
+they are linked (``linked``); the window runs from the first step's new loan to the last
+step's repayment.
 """
 
 from __future__ import annotations
@@ -53,7 +56,6 @@ from graphrisk.detectors.base import (
 )
 
 _DAY_US = 86_400_000_000
-_EVENT_ORDER = ("start", "loan_id", "y_loan")
 
 
 def _days(a: pl.Expr, b: pl.Expr) -> pl.Expr:
