@@ -15,7 +15,7 @@ def threshold(**values: Any) -> pl.Expr:
 def best_per_account(df: pl.DataFrame, *order: str) -> pl.DataFrame:
     """One row per ``account_id``: the row that is largest in ``order`` (ties: the last)."""
     return (
-        df.sort("account_id", *order, nulls_last=False)
+        df.sort("account_id", *order, nulls_last=False, maintain_order=True)
         .group_by("account_id", maintain_order=True)
         .last()
     )
