@@ -468,7 +468,8 @@ def test_fatal_problem_is_reported_and_stops_the_scan(case: Fatal, tmp_path: Pat
     where = case.table + (f".{case.column}" if case.column else "")
     ran = cli("validate", data)
     ran.assert_clean_failure(3)
-    assert (where in ran.err and case.rule in ran.err) or where in ran.err
+    assert where in ran.err
+    assert "(0 rows)" not in ran.err  # a missing table or file has no rows to count
     assert ran.out == ""
 
     ran = cli("validate", data, "--json")
