@@ -359,6 +359,7 @@ def transfer_cycle(w: World) -> None:
     src = mem[starts[cyc] + hp]
     dst = mem[starts[cyc] + (hp + 1) % k]
     w.add_transfers(src, dst, amount, ts)
+    w.strangers[mem] = True
     w.label(mem, "transfer_cycle")
 
 

@@ -94,6 +94,8 @@ class World:
         self.n_devices = n + int(has2.sum())
         self.n_ext = max(50, n // 50)
         self.base_until = np.full(n, self.T, dtype=np.int64)
+        # accounts that must have no ordinary relation with one another (transfer cycles)
+        self.strangers = np.zeros(n, dtype=bool)
         self.loans: list[tuple[np.ndarray, ...]] = []
         self.transfers: list[tuple[np.ndarray, ...]] = []
         self.logins: list[tuple[np.ndarray, ...]] = []
@@ -236,6 +238,8 @@ class World:
         k = 1 + (rng.random(n) < 0.5)
         a, _ = ragged(k)
         b = self.other_accounts(a)
+        keep = ~(self.strangers[a] & self.strangers[b])
+        a, b = a[keep], b[keep]
         per = rng.poisson(3.0, a.size) + 1
         e, _ = ragged(per)
         m = e.size
