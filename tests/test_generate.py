@@ -215,16 +215,20 @@ def test_overdue_and_risk_proximity(world):
         lo.filter(pl.col("repaid_at").is_null() & (pl.col("overdue_days") >= 90))["account_id"]
     )
     assert len(defaulted) >= 10 and defaulted <= set(acc)
-    dv, tr = t["devices"], t["transfers"]
-    dev_of = dv.group_by("device_id").agg(pl.col("account_id").unique())
-    for a in members(t, "risk_proximity"):
-        my_dev = set(dv.filter(pl.col("account_id") == a)["device_id"])
-        linked = set()
-        for row in dev_of.filter(pl.col("device_id").is_in(list(my_dev))).iter_rows():
-            linked |= set(row[1])
-        tt = tr.filter((pl.col("src_account") == a) | (pl.col("dst_account") == a))
-        linked |= set(tt["src_account"]) | set(tt["dst_account"])
-        assert len(linked & defaulted) >= 2, a
+    dv = t["devices"].select("account_id", "device_id").unique()
+    tr = t["transfers"]
+    links = pl.concat(
+        [
+            dv.join(dv, on="device_id").select("account_id", pl.col("account_id_right").alias("o")),
+            tr.select(pl.col("src_account").alias("account_id"), pl.col("dst_account").alias("o")),
+            tr.select(pl.col("dst_account").alias("account_id"), pl.col("src_account").alias("o")),
+        ]
+    ).filter((pl.col("account_id") != pl.col("o")) & pl.col("o").is_in(list(defaulted)))
+    near = links.group_by("account_id").agg(pl.col("o").n_unique()).filter(pl.col("o") >= 2)
+    prox = set(members(t, "risk_proximity"))
+    assert prox <= set(near["account_id"])
+    clean = set(members(t, "clean"))
+    assert not clean & set(near["account_id"])
 
 
 def test_transfer_cycles(world):
