@@ -33,6 +33,25 @@ from graphrisk.detectors.base import (
 )
 
 
+def _bursty(tr: pl.DataFrame, who: str, other: str, seconds: float, k: int) -> pl.DataFrame:
+    """Transfers of ``who`` accounts with ``k``+ distinct ``other`` ends in two adjacent buckets."""
+    size = max(int(seconds * 1_000_000), 1)
+    df = tr.with_columns((pl.col("ts").dt.epoch("us") // size).alias("bucket"))
+    cnt = df.group_by(who, "bucket").agg(pl.col(other).n_unique().alias("c"))
+    nxt = cnt.select(who, (pl.col("bucket") - 1).alias("bucket"), pl.col("c").alias("c_next"))
+    prv = cnt.select(who, (pl.col("bucket") + 1).alias("bucket"), pl.col("c").alias("c_prev"))
+    ok = (
+        cnt.join(nxt, on=[who, "bucket"], how="left")
+        .join(prv, on=[who, "bucket"], how="left")
+        .filter(
+            (pl.col("c") + pl.col("c_next").fill_null(0) >= k)
+            | (pl.col("c") + pl.col("c_prev").fill_null(0) >= k)
+        )
+        .select(who, "bucket")
+    )
+    return df.join(ok, on=[who, "bucket"], how="semi").drop("bucket")
+
+
 @dataclass
 class ScatterGather(Detector):
     """A source scatters to ``min_intermediaries``+ accounts that forward it to one sink.
@@ -77,7 +96,12 @@ class ScatterGather(Detector):
             "transfer_id",
         ).with_columns(pl.col("ts").min().over("src", "dst").alias("first_paid"))
         gather = timedelta(days=self.gather_days)
-        scatter = tr.select(
+        k = self.min_intermediaries
+        # cheap supersets first: senders with k+ recipients and receivers with k+ senders
+        # inside two adjacent time buckets (a window of the right length lies in two buckets)
+        src_ok = _bursty(tr, "src", "dst", self.scatter_hours * 3600, k)
+        sink_ok = _bursty(tr, "dst", "src", self.scatter_hours * 3600 + self.gather_days * 86400, k)
+        scatter = src_ok.select(
             pl.col("src").alias("source"),
             pl.col("dst").alias("mid"),
             pl.col("amount").alias("sent"),
@@ -85,13 +109,15 @@ class ScatterGather(Detector):
             pl.col("transfer_id").alias("scatter_id"),
             (pl.col("first_paid") >= pl.col("ts")).alias("new_relation"),
         )
-        forward = tr.select(
+        forward = sink_ok.select(
             pl.col("src").alias("mid"),
             pl.col("dst").alias("sink"),
             pl.col("amount").alias("fwd"),
             pl.col("ts").alias("fwd_at"),
             pl.col("transfer_id").alias("forward_id"),
         )
+        scatter = scatter.join(forward.select("mid").unique(), on="mid", how="semi")
+        forward = forward.join(scatter.select("mid").unique(), on="mid", how="semi")
         legs = (
             scatter.lazy()
             .join(forward.lazy(), on="mid")

@@ -65,16 +65,38 @@ def fresh_transfers(
     >>> fresh_transfers(tr, 10, 60, 60).to_list()
     [False, False, False, True, True]
     """
-    lo = pl.min_horizontal("src", "dst")
-    hi = pl.max_horizontal("src", "dst")
-    first = pl.col("t").min().over(lo, hi)
-    last = pl.col("t").max().over(lo, hi)
-    seen = (pl.col("t") >= min_history_days) | (last <= pl.col("t") + window_days)
-    return tr.select(
-        ((first >= pl.col("t") - window_days) & (last - first <= max_relation_days) & seen).alias(
-            "fresh"
-        )
-    )["fresh"]
+    key = (
+        pl.min_horizontal("src", "dst").cast(pl.UInt64) * (1 << 32)
+        + pl.max_horizontal("src", "dst").cast(pl.UInt64)
+    ).alias("pair")
+    df = tr.select(key, "t")
+    span = df.group_by("pair").agg(
+        pl.col("t").min().alias("first"), pl.col("t").max().alias("last")
+    )
+    df = df.join(span, on="pair", how="left", maintain_order="left")
+    seen = (pl.col("t") >= min_history_days) | (pl.col("last") <= pl.col("t") + window_days)
+    fresh = (
+        (pl.col("first") >= pl.col("t") - window_days)
+        & (pl.col("last") - pl.col("first") <= max_relation_days)
+        & seen
+    )
+    return df.select(fresh.alias("fresh"))["fresh"]
+
+
+def _pair_neighbours(src: np.ndarray, dst: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Time of the previous and the next transfer of the same (src, dst) pair (or -inf / inf).
+
+    Transfers must be sorted by time.
+    """
+    key = src.astype(np.int64) * (int(max(src.max(), dst.max())) + 1) + dst.astype(np.int64)
+    order = np.argsort(key, kind="stable")  # time order kept inside a pair
+    k, tt = key[order], t[order]
+    same = k[1:] == k[:-1]
+    prev = np.full(t.size, -np.inf)
+    nxt = np.full(t.size, np.inf)
+    prev[order[1:][same]] = tt[:-1][same]
+    nxt[order[:-1][same]] = tt[1:][same]
+    return prev, nxt
 
 
 def _near_fresh(
@@ -87,16 +109,25 @@ def _near_fresh(
     """
     node = np.concatenate([src[fresh], dst[fresh]])
     when = np.concatenate([t[fresh], t[fresh]])
+    touched = np.zeros(int(max(src.max(), dst.max())) + 1, dtype=bool)
+    touched[node] = True
+    cand = np.flatnonzero(~fresh & touched[src] & touched[dst])
     span = float(t.max() - t.min()) + 4 * window + 1
     key = np.sort(node.astype(np.float64) * span + (when - t.min()))
 
     def near(v: np.ndarray) -> np.ndarray:
-        base = v.astype(np.float64) * span + (t - t.min())
-        lo = np.searchsorted(key, base - window, side="left")
-        hi = np.searchsorted(key, base + window, side="right")
-        return hi > lo
+        base = v.astype(np.float64) * span + (t[cand] - t.min())
+        order = np.argsort(base)  # sorted queries: cache-friendly look-ups
+        out = np.empty(base.size, dtype=bool)
+        q = base[order]
+        out[order] = np.searchsorted(key, q + window, side="right") > np.searchsorted(
+            key, q - window, side="left"
+        )
+        return out
 
-    return ~fresh & near(src) & near(dst)
+    result = np.zeros(src.size, dtype=bool)
+    result[cand] = near(src[cand]) & near(dst[cand])
+    return result
 
 
 @dataclass
@@ -176,10 +207,7 @@ class TransferCycle(Detector):
         idx = np.flatnonzero(search)
         keep[idx] = window_scc_edges(src[idx], dst[idx], t[idx], g.nodes.height, self.window_days)
         # neighbouring transfers of the same (sender, receiver) pair, for the single-hop rule
-        pair_t = tr.select(
-            pl.col("t").shift(1).over("src", "dst", order_by="t").fill_null(-np.inf).alias("p"),
-            pl.col("t").shift(-1).over("src", "dst", order_by="t").fill_null(np.inf).alias("n"),
-        )
+        prev_t, next_t = _pair_neighbours(src, dst, t)
         cyc = window_cycles(
             src,
             dst,
@@ -192,8 +220,8 @@ class TransferCycle(Detector):
             max_old_branch=max(2, self.max_branch // 2),
             max_paths=self.max_paths,
             search=keep,
-            prev_t=pair_t["p"].to_numpy(),
-            next_t=pair_t["n"].to_numpy(),
+            prev_t=prev_t,
+            next_t=next_t,
         )
         if cyc.length.size == 0:
             return Findings(empty_flags())
