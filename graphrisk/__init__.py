@@ -9,15 +9,49 @@ The public API::
     result.flags, result.decisions, result.groups         # polars DataFrames
     result.to_networkx(group_id)                          # a networkx view of one group
     from graphrisk.detectors import MultiLender           # any detector, on its own
+
+Most names are imported on first use; the graph kernels load when a scan needs them.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-from graphrisk.context import ScanContext
-from graphrisk.errors import DataError, GraphriskError, UsageError
-from graphrisk.io import Tables, load
-from graphrisk.policy import Policy
-from graphrisk.scan import ScanResult, scan
+_EXPORTS = {
+    "ScanContext": "graphrisk.context",
+    "DataError": "graphrisk.errors",
+    "GraphriskError": "graphrisk.errors",
+    "UsageError": "graphrisk.errors",
+    "Tables": "graphrisk.io",
+    "load": "graphrisk.io",
+    "Policy": "graphrisk.policy",
+}
+
+# ``scan`` is both a submodule and the function: import it eagerly so the function wins
+# (a lazy import would let ``import graphrisk.scan`` rebind the name to the module).
+from graphrisk.scan import ScanResult, scan  # noqa: E402
+
+if TYPE_CHECKING:
+    from graphrisk.context import ScanContext
+    from graphrisk.errors import DataError, GraphriskError, UsageError
+    from graphrisk.io import Tables, load
+    from graphrisk.policy import Policy
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'graphrisk' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*_EXPORTS, "__version__"])
+
 
 __all__ = [
     "DataError",

@@ -163,7 +163,13 @@ def explain(account_id: str, run: Path, audience: str, lang: str, as_json: bool)
 
 @cli.command()
 @click.argument("out", type=click.Path(path_type=Path))
-@click.option("--accounts", type=click.IntRange(min=10), default=5000, show_default=True)
+@click.option(
+    "--accounts",
+    type=click.IntRange(min=2000),
+    default=5000,
+    show_default=True,
+    help="accounts in the world (at least 2000, so every pattern fits)",
+)
 @click.option("--seed", type=int, default=0, show_default=True)
 def generate(out: Path, accounts: int, seed: int) -> None:
     """Write a synthetic world with planted patterns and labels.parquet to OUT."""

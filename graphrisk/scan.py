@@ -6,6 +6,7 @@ directory of SPEC.md completely or not at all.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import platform
@@ -16,9 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import networkx as nx
 import polars as pl
 
 from graphrisk import __version__
@@ -28,6 +28,9 @@ from graphrisk.detectors.base import FLAG_SCHEMA, GROUP_SCHEMA, Findings
 from graphrisk.errors import UsageError
 from graphrisk.io import Tables, atomic_dir, load
 from graphrisk.policy import Policy
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 Progress = Callable[[str], None]
 
@@ -94,20 +97,21 @@ class ScanResult:
         from graphrisk.report import render_report
 
         out = Path(out)
-        with self.stages.timed("write", progress), atomic_dir(out) as tmp:
-            self.flags.write_parquet(tmp / "flags.parquet")
-            self.decisions.write_parquet(tmp / "decisions.parquet")
-            self.groups.write_parquet(tmp / "groups.parquet")
-            if self.trace is not None:
-                from graphrisk.explain import TRACE_FILE
+        with atomic_dir(out) as tmp:
+            with self.stages.timed("write", progress):
+                self.flags.write_parquet(tmp / "flags.parquet")
+                self.decisions.write_parquet(tmp / "decisions.parquet")
+                self.groups.write_parquet(tmp / "groups.parquet")
+                if self.trace is not None:
+                    from graphrisk.explain import TRACE_FILE
 
-                self.trace.write_parquet(tmp / TRACE_FILE)
-            if self.quarantine:
-                (tmp / "quarantine").mkdir()
-                for name, df in sorted(self.quarantine.items()):
-                    df.write_parquet(tmp / "quarantine" / f"{name}.parquet")
-            (tmp / "report.html").write_text(render_report(self), encoding="utf-8")
+                    self.trace.write_parquet(tmp / TRACE_FILE)
+                if self.quarantine:
+                    (tmp / "quarantine").mkdir()
+                    for name, df in sorted(self.quarantine.items()):
+                        df.write_parquet(tmp / "quarantine" / f"{name}.parquet")
             self.summary["timings"] = self.stages.rows
+            (tmp / "report.html").write_text(render_report(self), encoding="utf-8")
             (tmp / "summary.json").write_text(
                 json.dumps(self.summary, indent=2, ensure_ascii=False, default=str) + "\n",
                 encoding="utf-8",
@@ -127,12 +131,28 @@ def _fingerprint(ctx: ScanContext) -> str:
     return h.hexdigest()
 
 
+def effective_policy(policy: Policy) -> dict[str, Any]:
+    """The policy with every detector's parameters filled in (what the scan really used)."""
+    from graphrisk.detectors import REGISTRY
+
+    data = copy.deepcopy(policy.data)
+    given = data.get("detectors", {})
+    data["detectors"] = {
+        name: {
+            "enabled": given.get(name, {}).get("enabled", True),
+            **policy.detector(name).get_params(),
+        }
+        for name in sorted(REGISTRY)
+    }
+    return data
+
+
 def run_id_for(ctx: ScanContext, policy: Policy) -> str:
-    """A run id determined by the data in the window, ``as_of`` and the policy."""
+    """A run id determined by the data in the window, ``as_of`` and the effective policy."""
     h = hashlib.sha1()
     h.update(_fingerprint(ctx).encode())
     h.update(ctx.as_of.isoformat().encode())
-    h.update(policy.to_json().encode())
+    h.update(json.dumps(effective_policy(policy), sort_keys=True, default=str).encode())
     return h.hexdigest()[:16]
 
 
@@ -312,5 +332,5 @@ def _summary(
             "polars": pl.__version__,
             "platform": platform.platform(),
         },
-        "policy": policy.data,
+        "policy": effective_policy(policy),
     }
