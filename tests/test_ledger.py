@@ -1,0 +1,244 @@
+"""The ledger: append-only, atomic, idempotent; and a real scan killed at any point."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from graphrisk.decisions import FLAG_COLUMNS, decide_with_trace
+from graphrisk.ledger import ENTRY_COLUMNS, Ledger, entry
+from graphrisk.policy import Policy
+from graphrisk.scan import commit_ledger, scan
+from graphrisk.testing import tables, write
+
+RUN_FILES = ("flags.parquet", "decisions.parquet", "groups.parquet", "decision_trace.parquet")
+
+
+def _entry(as_of: datetime, run_id: str, limit: float = 5000.0) -> pl.DataFrame:
+    acc = pl.DataFrame({"account_id": ["a", "b"], "credit_limit": [limit, 0.0]})
+    d, t = decide_with_trace(
+        acc, pl.DataFrame(schema=FLAG_COLUMNS), Policy.default(), as_of, run_id
+    )
+    return entry(d, t)
+
+
+def test_append_is_idempotent_per_run_id(tmp_path):
+    led = Ledger(tmp_path / "L")
+    e = _entry(datetime(2026, 1, 31), "r1")
+    assert list(e.columns) == list(ENTRY_COLUMNS)
+    first = led.append(e, "r1")
+    assert first is not None and first.is_file()
+    assert led.append(e, "r1") is None
+    assert led.files() == [first] and led.has_run("r1") and not led.has_run("r2")
+    assert_frame_equal(pl.read_parquet(first), e)
+
+
+def test_prior_reads_strictly_earlier_entries_latest_append_wins(tmp_path):
+    led = Ledger(tmp_path / "L")
+    jan, feb = datetime(2026, 1, 31), datetime(2026, 2, 28)
+    cut = _entry(jan, "r1").with_columns(
+        pl.lit(1000.0).alias("limit_after"),
+        pl.lit(5000.0).alias("reference_limit"),
+        pl.lit(jan).alias("last_cut_at"),
+    )
+    led.append(cut, "r1")
+    assert led.prior(jan).height == 0  # its own as_of is not prior
+    p = led.prior(feb)
+    assert p.filter(pl.col("account_id") == "a")["current_limit"].to_list() == [1000.0]
+    # a second scan with the same as_of appended later (another policy): it wins
+    led.append(cut.with_columns(pl.lit(2000.0).alias("limit_after")), "r0")
+    assert led.prior(feb).filter(pl.col("account_id") == "a")["current_limit"].item() == 2000.0
+
+
+def test_failed_append_leaves_nothing(tmp_path, monkeypatch):
+    led = Ledger(tmp_path / "L")
+
+    def boom(*a, **k):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "rename", boom)
+    with pytest.raises(OSError):
+        led.append(_entry(datetime(2026, 1, 31), "r1"), "r1")
+    assert led.files() == [] and list(led.entries.iterdir()) == []
+
+
+def test_leftover_temp_file_is_ignored_then_removed(tmp_path):
+    led = Ledger(tmp_path / "L")
+    led.entries.mkdir(parents=True)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    tmp = led.entries / f".20260131T000000--000000--r9.parquet.{dead.pid}.tmp"
+    tmp.write_bytes(b"PAR1 half written")
+    assert led.files() == [] and led.prior(datetime(2026, 3, 1)).height == 0
+    led.append(_entry(datetime(2026, 1, 31), "r1"), "r1")
+    assert not tmp.exists()
+    assert [p.name.split("--")[-1] for p in led.files()] == ["r1.parquet"]
+
+
+def test_ledger_path_must_be_a_directory(tmp_path):
+    from graphrisk.errors import UsageError
+
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(UsageError, match="not a directory"):
+        Ledger(tmp_path / "f")
+
+
+def _small_data(tmp_path: Path) -> Path:
+    loans = [
+        ("a", f"P{i}", 2000, f"2026-01-{3 * i + 1:02d}", "2026-03-01", "2026-02-20")
+        for i in range(6)
+    ]
+    return write(tables(loans=[*loans, ("b", "BANK", 800, "2026-01-02")]), tmp_path / "data")
+
+
+def test_rerun_same_scan_is_identical_and_applies_no_second_step(tmp_path):
+    data = _small_data(tmp_path)
+    L = tmp_path / "L"
+    runs = []
+    for i, as_of in enumerate(["2026-01-31", "2026-05-31", "2026-05-31", "2026-06-30"]):
+        r = scan(data, as_of=as_of, ledger=L)
+        r.write(tmp_path / f"run{i}")
+        commit_ledger(r)
+        runs.append(r)
+    cut, step, again, step2 = (r.decisions.filter(pl.col("account_id") == "a") for r in runs)
+    assert cut["action"].item() in ("reduce", "suspend")
+    assert (step["action"].item(), step["limit_after"].item()) == (
+        "restore",
+        cut["limit_after"].item() + 2500,
+    )
+    assert_frame_equal(step, again)  # the re-run: same run id, same decision, no second step
+    assert runs[1].run_id == runs[2].run_id
+    for f in RUN_FILES:
+        assert_frame_equal(
+            pl.read_parquet(tmp_path / "run1" / f), pl.read_parquet(tmp_path / "run2" / f)
+        )
+    assert len(Ledger(L).files()) == 3
+    assert step2["limit_after"].item() == step["limit_after"].item() + 2500
+
+
+# ---------------------------------------------------------------------------------------
+# a real scan killed with SIGKILL while it computes, writes its run, or appends the ledger
+
+
+def _read_run(out: Path) -> str | None:
+    """The run id of a run directory, checking every file is whole; None if absent."""
+    if not out.exists():
+        return None
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    frames = {f: pl.read_parquet(out / f) for f in RUN_FILES}
+    assert (out / "report.html").stat().st_size > 0
+    assert frames["decisions.parquet"].height > 0
+    assert set(frames["decisions.parquet"]["run_id"]) == {summary["run_id"]}
+    return summary["run_id"]
+
+
+def _cmd(data: Path, out: Path, ledger: Path, as_of: str) -> list[str]:
+    return [sys.executable, "-m", "graphrisk", "scan", str(data), "--out", str(out),
+            "--ledger", str(ledger), "--as-of", as_of, "--json"]  # fmt: skip
+
+
+def _run(cmd: list[str]) -> str:
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr
+    return json.loads(p.stdout)["run_id"]
+
+
+def _kill_when(cmd: list[str], out: Path, ledger: Path, how: str, rng: random.Random) -> str:
+    """Start the scan, kill it (SIGKILL) at the point ``how`` names; what was seen."""
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    entries = ledger / "entries"
+    t0 = time.monotonic()
+    seen = "delay"
+    try:
+        if how == "delay":
+            time.sleep(rng.uniform(1.0, 7.0))
+        else:
+            while p.poll() is None and time.monotonic() - t0 < 120:
+                names = os.listdir(out.parent)
+                if how == "run_tmp" and any(n.startswith(f".{out.name}.") for n in names):
+                    time.sleep(rng.uniform(0, 0.25))
+                    seen = "run_tmp"
+                    break
+                if (
+                    how == "ledger_tmp"
+                    and entries.is_dir()
+                    and any(n.endswith(".tmp") for n in os.listdir(entries))
+                ):
+                    seen = "ledger_tmp"
+                    break
+                if how == "run_done" and (out / "decision_trace.parquet").exists():
+                    try:
+                        if json.loads((out / "summary.json").read_text())["as_of"] > "2026-06-0":
+                            seen = "run_done"
+                            break
+                    except (OSError, ValueError):
+                        pass
+                time.sleep(0.0005)
+    finally:
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+    return seen if p.returncode == -signal.SIGKILL else "finished"
+
+
+@pytest.fixture(scope="module")
+def big_world(tmp_path_factory) -> Path:
+    from graphrisk.generate import generate_world
+
+    out = tmp_path_factory.mktemp("kill") / "data"
+    generate_world(out, accounts=50_000, seed=11)
+    return out
+
+
+def test_scan_killed_at_any_point_leaves_ledger_and_run_consistent(big_world, tmp_path):
+    base = tmp_path / "base"
+    base.mkdir()
+    t0, t1 = "2026-05-31", "2026-06-29"
+    # the state before: one earlier scan (run directory and ledger entry)
+    prev_id = _run(_cmd(big_world, base / "run", base / "L", t0))
+    # the uninterrupted result of the next scan, for comparison
+    ref = tmp_path / "ref"
+    shutil.copytree(base, ref)
+    new_id = _run(_cmd(big_world, ref / "run", ref / "L", t1))
+    assert new_id != prev_id
+    ref_entry = pl.read_parquet(Ledger(ref / "L").files()[-1])
+
+    rng = random.Random(20260629)
+    ways = ["delay", "run_tmp", "run_tmp", "run_done", "ledger_tmp"]
+    seen = []
+    for i, how in enumerate(ways):
+        work = tmp_path / f"try{i}"
+        shutil.copytree(base, work)
+        out, led = work / "run", work / "L"
+        seen.append(_kill_when(_cmd(big_world, out, led, t1), out, led, how, rng))
+        # run directory: absent, the previous run, or the new one complete
+        assert _read_run(out) in (None, prev_id, new_id), seen
+        # ledger: the earlier entry whole, and either no new entry or the whole new one
+        files = Ledger(led).files()
+        assert 1 <= len(files) <= 2, files
+        assert pl.read_parquet(files[0]).height == 50_000
+        if len(files) == 2:
+            assert_frame_equal(pl.read_parquet(files[1]), ref_entry)
+        # the re-run completes and gives what the uninterrupted scan gave
+        assert _run(_cmd(big_world, out, led, t1)) == new_id
+        assert _read_run(out) == new_id
+        for f in RUN_FILES:
+            assert_frame_equal(pl.read_parquet(out / f), pl.read_parquet(ref / "run" / f))
+        files = Ledger(led).files()
+        assert len(files) == 2 and not any(n.endswith(".tmp") for n in os.listdir(led / "entries"))
+        assert_frame_equal(pl.read_parquet(files[1]), ref_entry)
+    print("kill points:", seen)
+    # the kills did land inside the scan, in its writing phases too
+    assert sum(s != "finished" for s in seen) >= 3, seen
+    assert {"run_tmp"} <= set(seen), seen
