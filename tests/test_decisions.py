@@ -1,0 +1,189 @@
+"""decide / decide_with_trace: severity, linkage, recency, repetition, zero limits, restore."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+
+import polars as pl
+import pytest
+
+from graphrisk.decisions import (
+    DECISION_SCHEMA,
+    FLAG_COLUMNS,
+    PRIOR_SCHEMA,
+    TRACE_SCHEMA,
+    decide_with_trace,
+)
+from graphrisk.policy import Policy
+
+AS_OF = datetime(2026, 6, 30)
+EV = {
+    "MULTI_LENDER": {"n_lenders": 6, "threshold": {"window_days": 30}},
+    "OVERDUE_HISTORY": {"max_days_overdue": 40},
+}
+
+
+def flag(acc: str, code: str, sev: int, ended_days_ago: float = 5, lasted: float = 10) -> dict:
+    end = AS_OF - timedelta(days=ended_days_ago)
+    return {
+        "account_id": acc,
+        "code": code,
+        "severity": sev,
+        "score": 1.0,
+        "evidence": json.dumps(EV.get(code, {})),
+        "window_start": end - timedelta(days=lasted),
+        "window_end": end,
+    }
+
+
+def decide(flags, limits=None, prior=None, policy=None, as_of=AS_OF):
+    limits = limits or {a: 10_000.0 for a in sorted({f["account_id"] for f in flags} | {"z"})}
+    acc = pl.DataFrame({"account_id": list(limits), "credit_limit": list(limits.values())})
+    fl = pl.DataFrame(flags, schema=FLAG_COLUMNS) if flags else pl.DataFrame(schema=FLAG_COLUMNS)
+    pr = None if prior is None else pl.DataFrame(prior, schema=PRIOR_SCHEMA)
+    d, t = decide_with_trace(acc, fl, policy or Policy.default(), as_of, "run", pr)
+    return {r["account_id"]: r for r in d.join(t, on="account_id").iter_rows(named=True)}, d, t
+
+
+def test_one_decision_per_account_with_the_spec_schema():
+    out, d, t = decide([flag("a", "MULTI_LENDER", 2), flag("a", "MULTI_LENDER", 1)])
+    assert d.schema == pl.Schema(DECISION_SCHEMA) and t.schema == pl.Schema(TRACE_SCHEMA)
+    assert d["account_id"].to_list() == ["a", "z"]
+    assert out["z"]["action"] == "keep" and out["z"]["increase_allowed"]
+
+
+@pytest.mark.parametrize(
+    ("sev", "action", "after"),
+    [(3, "suspend", 0), (2, "reduce", 5_000), (1, "freeze_increase", 10_000)],
+)
+def test_severity_to_action(sev, action, after):
+    out, _, _ = decide([flag("a", "OVERDUE_HISTORY", sev)])
+    a = out["a"]
+    assert (a["action"], a["limit_before"], a["limit_after"]) == (action, 10_000, after)
+    assert not a["increase_allowed"] and a["reason_codes"] == ["OVERDUE_HISTORY"]
+    assert a["rule"].startswith(f"actions.severity_{sev} = {action}")
+
+
+def test_linkage_alone_never_cuts():
+    flags = [
+        flag("a", "IP_HOPPING", 3),
+        flag("a", "RISK_PROXIMITY", 3),
+        flag("a", "RISK_PROXIMITY", 2),
+    ]
+    out, _, _ = decide(flags)
+    assert (out["a"]["action"], out["a"]["limit_after"]) == ("freeze_increase", 10_000)
+    # not even three linkage codes escalate
+    assert out["a"]["severity"] == 1
+
+
+def test_repetition_depth_and_escalation():
+    two = [flag("a", "MULTI_LENDER", 2), flag("a", "LOAN_STACKING", 2)]
+    out, _, _ = decide(two)
+    assert (out["a"]["action"], out["a"]["limit_after"]) == ("reduce", 2_000)  # 0.8 deep
+    out, _, _ = decide([*two, flag("a", "SMALL_LOAN_BURST", 2)])
+    assert out["a"]["action"] == "suspend"  # three cut-level codes: severity 3
+
+
+def test_recency_weighs_old_flags_less():
+    out, _, _ = decide([flag("a", "MULTI_LENDER", 2, ended_days_ago=90)])
+    assert out["a"]["action"] == "freeze_increase"
+    out, _, _ = decide([flag("a", "MULTI_LENDER", 3, ended_days_ago=90)])
+    assert out["a"]["action"] == "reduce"
+    out, _, _ = decide([flag("a", "MULTI_LENDER", 3, ended_days_ago=150)])
+    assert out["a"]["action"] == "freeze_increase"
+
+
+def test_code_rules_disable_and_override():
+    p = Policy.from_dict(
+        {"codes": {"MULTI_LENDER": {"enabled": False}, "OVERDUE_HISTORY": {"severity": 3}}}
+    )
+    out, _, _ = decide([flag("a", "MULTI_LENDER", 3), flag("b", "OVERDUE_HISTORY", 2)], policy=p)
+    assert (out["a"]["action"], out["a"]["reason_codes"]) == ("keep", [])
+    assert out["b"]["action"] == "suspend"
+
+
+def test_zero_limit_has_reasons_but_nothing_to_cut():
+    out, _, _ = decide([flag("a", "MULTI_LENDER", 3)], limits={"a": 0.0, "z": 0.0})
+    a, z = out["a"], out["z"]
+    assert (a["action"], a["limit_after"], a["situation"]) == ("freeze_increase", 0, "zero_limit")
+    assert a["reason_codes"] == ["MULTI_LENDER"] and not a["increase_allowed"]
+    assert a["last_cut_at"] is None
+    assert "6家不同机构" in a["explanation"] and "使额度保持为0" in a["explanation"]
+    assert (z["action"], z["increase_allowed"], z["situation"]) == ("keep", True, "zero_limit")
+
+
+def _cut(days_ago: int, current: float = 2_500.0, step_days_ago: int | None = None, sev: int = 2):
+    at = AS_OF - timedelta(days=days_ago)
+    step = AS_OF - timedelta(days=step_days_ago if step_days_ago is not None else days_ago)
+    return [
+        {
+            "account_id": "a",
+            "reference_limit": 10_000.0,
+            "current_limit": current,
+            "last_cut_at": at,
+            "cut_severity": sev,
+            "cut_reasons": ["MULTI_LENDER"],
+            "last_step_at": step,
+            "last_bad_at": at - timedelta(days=3),
+        }
+    ]
+
+
+def test_behaviour_already_cut_is_held_not_cut_again():
+    # the flag that caused the cut 20 days ago is still recent: hold, never a second cut
+    old = flag("a", "MULTI_LENDER", 2, ended_days_ago=23)
+    out, _, _ = decide([old], prior=_cut(20))
+    a = out["a"]
+    assert (a["action"], a["limit_before"], a["limit_after"]) == ("freeze_increase", 2_500, 2_500)
+    assert a["situation"] == "hold" and not a["increase_allowed"]
+    assert "调整前为10,000元" in a["explanation"]
+
+
+def test_relapse_cuts_again_deeper():
+    new = flag("a", "OVERDUE_HISTORY", 2, ended_days_ago=2, lasted=5)  # started after the cut
+    out, _, _ = decide([new], prior=_cut(40))
+    a = out["a"]
+    assert (a["action"], a["situation"]) == ("reduce", "relapse")
+    assert (a["limit_before"], a["limit_after"]) == (2_500, 500)  # 0.8 deep, not 0.5
+    assert a["reference_limit"] == 10_000  # still measured against the pre-cut limit
+    # after a full restore, a relapse also cuts 0.8 deep
+    restored = _cut(200, current=10_000.0, step_days_ago=20)
+    restored[0]["reference_limit"] = None
+    out, _, _ = decide([new], prior=restored)
+    assert (out["a"]["action"], out["a"]["limit_after"]) == ("reduce", 2_000)
+
+
+def test_worse_behaviour_than_the_cut_escalates():
+    worse = flag("a", "OVERDUE_HISTORY", 3, ended_days_ago=0, lasted=60)  # started before
+    out, _, _ = decide([worse], prior=_cut(30, sev=2))
+    assert (out["a"]["action"], out["a"]["limit_after"]) == ("suspend", 0)
+
+
+def test_restore_only_when_clean_since_the_cut():
+    # cut 100 days ago; cut-level behaviour (started before the cut) went on until 70 days
+    # ago. Recency has weighed it down to a watch, but it is only 70 days clean: with
+    # clean_days = 90 there is no restore yet.
+    p = Policy.from_dict({"restore": {"clean_days": 90}})
+    lingering = flag("a", "MULTI_LENDER", 2, ended_days_ago=70, lasted=40)
+    out, _, _ = decide([lingering], prior=_cut(100), policy=p)
+    assert (out["a"]["action"], out["a"]["clean_days"]) == ("freeze_increase", 70)
+    out, _, _ = decide([lingering], prior=_cut(100), policy=p, as_of=AS_OF + timedelta(days=20))
+    assert (out["a"]["action"], out["a"]["limit_after"]) == ("restore", 5_000)
+
+
+def test_restore_steps_are_paced_and_capped():
+    out, _, _ = decide([], prior=_cut(90, step_days_ago=10), limits={"a": 2_500.0})
+    assert out["a"]["action"] == "freeze_increase"  # min_days_between_steps = 30
+    out, _, _ = decide([], prior=_cut(90, step_days_ago=30), limits={"a": 2_500.0})
+    a = out["a"]
+    assert (a["action"], a["limit_after"], a["situation"]) == ("restore", 5_000, "restore")
+    assert "恢复至5,000元" in a["explanation"] and "多头借款" in a["explanation"]
+    out, _, _ = decide([], prior=_cut(90, current=9_000.0, step_days_ago=30), limits={"a": 9e3})
+    a = out["a"]
+    assert (a["limit_after"], a["situation"], a["reference_limit"]) == (10_000, "restored", None)
+
+
+def test_no_ledger_no_memory():
+    out, _, _ = decide([flag("a", "MULTI_LENDER", 2, ended_days_ago=23)])
+    assert out["a"]["action"] == "reduce" and out["a"]["limit_before"] == 10_000
