@@ -183,6 +183,15 @@ def risk_proximity(w: World, defaulters: np.ndarray) -> None:
     g, pos = ragged(k)
     a, d = acc[g], defaulters[pick[g, pos]]
     dev_link = rng.random(g.size) < 0.4
+    # at most two targets log in on one defaulter's phone (family, a close friend); more
+    # would make that phone a small device farm, which is another pattern: the rest of those
+    # links become transfer links
+    idx = np.flatnonzero(dev_link)
+    order = idx[np.argsort(d[idx], kind="stable")]
+    ds = d[order]
+    first = np.r_[True, ds[1:] != ds[:-1]] if ds.size else np.zeros(0, dtype=bool)
+    rank = np.arange(ds.size) - np.maximum.accumulate(np.where(first, np.arange(ds.size), 0))
+    dev_link[order[rank >= 2]] = False
     # device links: 2-4 logins on the defaulter's own device at the defaulter's home
     da, dd = a[dev_link], d[dev_link]
     x, _ = ragged(rng.integers(2, 5, da.size))
