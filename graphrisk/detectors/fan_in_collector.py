@@ -70,27 +70,27 @@ class FanInCollector(Detector):
     feeder_severity: int = param(2, "severity of each feeder's flag", min=1, max=3)
 
     def run(self, ctx: ScanContext) -> Findings:
-        loans = ctx.loans.filter(pl.col("issued_at") >= ctx.start).select(
-            pl.col("account_id").alias("feeder"),
+        g = ctx.graph  # integer node ids for the big joins; ids mapped on the feeds left
+        loans = g.loans.filter(pl.col("issued_at") >= ctx.start).select(
+            pl.col("acc").alias("feeder"),
             "loan_id",
             pl.col("amount").alias("loan_amount"),
             "issued_at",
         )
-        tr = (
-            ctx.transfers.select(
-                pl.col("src_account").alias("feeder"),
-                pl.col("dst_account").alias("collector"),
-                "amount",
-                "ts",
-                "transfer_id",
-            )
-            .with_columns(pl.col("ts").min().over("feeder", "collector").alias("first_paid"))
-            .join(loans.select("feeder").unique(), on="feeder", how="semi")
+        tr = g.transfers.select(
+            pl.col("src").alias("feeder"),
+            pl.col("dst").alias("collector"),
+            "amount",
+            "ts",
+            "transfer_id",
         )
         lag = timedelta(days=self.max_lag_days)
         feeds = (
             loans.lazy()
-            .join(tr.lazy(), on="feeder")
+            .join(
+                tr.lazy().join(loans.lazy().select("feeder").unique(), on="feeder", how="semi"),
+                on="feeder",
+            )
             .filter(pl.col("ts").is_between(pl.col("issued_at"), pl.col("issued_at") + lag))
             .group_by("collector", "feeder", "loan_id")
             .agg(
@@ -99,11 +99,29 @@ class FanInCollector(Detector):
                 pl.col("ts").max().alias("fed_at"),
                 pl.col("amount").sum().alias("fed"),
                 pl.col("transfer_id").sort().alias("transfers"),
-                (pl.col("first_paid") >= pl.col("issued_at")).all().alias("new_relation"),
             )
             .filter(pl.col("fed") >= self.min_share * pl.col("loan_amount"))
             .collect()
         )
+        many = feeds.group_by("collector").agg(pl.col("feeder").n_unique().alias("n"))
+        feeds = feeds.join(many.filter(pl.col("n") >= self.min_feeders), on="collector", how="semi")
+        first = (
+            tr.join(
+                feeds.select("feeder", "collector").unique(), on=["feeder", "collector"], how="semi"
+            )
+            .group_by("feeder", "collector")
+            .agg(pl.col("ts").min().alias("first_paid"))
+        )
+        feeds = feeds.join(first, on=["feeder", "collector"], how="left").with_columns(
+            (pl.col("first_paid") >= pl.col("issued_at")).alias("new_relation")
+        )
+        ids = g.nodes.select("idx", "id")
+        for col in ("feeder", "collector"):
+            feeds = (
+                feeds.join(ids.rename({"idx": col}), on=col, how="left")
+                .with_columns(pl.col("id").alias(col))
+                .drop("id")
+            )
         many = feeds.group_by("collector").agg(pl.col("feeder").n_unique().alias("n"))
         feeds = feeds.join(
             many.filter(pl.col("n") >= self.min_feeders), on="collector", how="semi"
@@ -219,15 +237,23 @@ class FanInCollector(Detector):
 
     def _linked(self, ctx: ScanContext, members: pl.DataFrame) -> pl.DataFrame:
         """Add ``linked``: the feeder shares a device with its collector or another feeder."""
-        dev = ctx.devices.select("account_id", "device_id").unique()
-        busy = dev.group_by("device_id").len().filter(pl.col("len") > self.max_device_accounts)
-        dev = dev.join(busy, on="device_id", how="anti")
         people = pl.concat(
             [
                 members.select("collector", pl.col("feeder").alias("account_id")),
                 members.select("collector", pl.col("collector").alias("account_id")),
             ]
         ).unique()
+        devices = ctx.devices.select("account_id", "device_id")
+        dev = devices.join(people.select("account_id").unique(), on="account_id", how="semi")
+        dev = dev.unique()
+        # devices used by too many accounts overall (public terminals) do not link
+        busy = (
+            devices.join(dev.select("device_id").unique(), on="device_id", how="semi")
+            .group_by("device_id")
+            .agg(pl.col("account_id").n_unique().alias("n"))
+            .filter(pl.col("n") > self.max_device_accounts)
+        )
+        dev = dev.join(busy, on="device_id", how="anti")
         used = people.join(dev, on="account_id")
         shared = (
             used.group_by("collector", "device_id")

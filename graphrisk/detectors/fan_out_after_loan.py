@@ -54,39 +54,39 @@ class FanOutAfterLoan(Detector):
     severity: int = param(2, "severity of the flag (1 watch, 2 suppress, 3 suspend)", min=1, max=3)
 
     def run(self, ctx: ScanContext) -> Findings:
-        loans = ctx.loans.filter(pl.col("issued_at") >= ctx.start).select(
-            "account_id", "loan_id", "lender_id", pl.col("amount").alias("loan_amount"), "issued_at"
+        g = ctx.graph  # integer node ids for the big joins; ids mapped on the few legs left
+        loans = g.loans.filter(pl.col("issued_at") >= ctx.start).select(
+            pl.col("acc").alias("src"),
+            "account_id",
+            "loan_id",
+            "lender_id",
+            pl.col("amount").alias("loan_amount"),
+            "issued_at",
         )
-        tr = ctx.transfers.select(
-            pl.col("src_account").alias("account_id"),
-            pl.col("dst_account").alias("recipient"),
-            "amount",
-            "ts",
-            "transfer_id",
-        ).with_columns(
-            pl.col("ts").min().over("account_id", "recipient").alias("first_paid"),
-            pl.col("ts").max().over("account_id", "recipient").alias("last_paid"),
-        )
+        tr = g.transfers.select("src", "dst", "amount", "ts", "transfer_id")
         seen_from = tr["ts"].min() if tr.height else ctx.start
-        tr = tr.join(loans.select("account_id").unique(), on="account_id", how="semi")
         window = timedelta(days=self.window_days)
         legs = (
             loans.lazy()
-            .join(tr.lazy(), on="account_id")
-            .filter(
-                (pl.col("ts") >= pl.col("issued_at"))
-                & (pl.col("ts") <= pl.col("issued_at") + window)
-                & (pl.col("first_paid") >= pl.col("issued_at"))
-                & (
-                    (
-                        pl.col("issued_at") - pl.lit(seen_from)
-                        >= timedelta(days=self.min_history_days)
-                    )
-                    | (pl.col("last_paid") <= pl.col("issued_at") + window)
-                )
+            .join(
+                tr.lazy().join(loans.lazy().select("src").unique(), on="src", how="semi"), on="src"
             )
+            .filter(pl.col("ts").is_between(pl.col("issued_at"), pl.col("issued_at") + window))
             .collect()
         )
+        pairs = legs.select("src", "dst").unique()
+        span = (
+            tr.join(pairs, on=["src", "dst"], how="semi")
+            .group_by("src", "dst")
+            .agg(pl.col("ts").min().alias("first_paid"), pl.col("ts").max().alias("last_paid"))
+        )
+        history = pl.col("issued_at") - pl.lit(seen_from) >= timedelta(days=self.min_history_days)
+        legs = legs.join(span, on=["src", "dst"], how="left").filter(
+            (pl.col("first_paid") >= pl.col("issued_at"))
+            & (history | (pl.col("last_paid") <= pl.col("issued_at") + window))
+        )
+        ids = g.nodes.select(pl.col("idx").alias("dst"), pl.col("id").alias("recipient"))
+        legs = legs.join(ids, on="dst", how="left")
         hits = (
             legs.sort("ts", "transfer_id")
             .group_by("account_id", "loan_id", maintain_order=True)

@@ -88,19 +88,16 @@ class ScatterGather(Detector):
     severity: int = param(2, "severity of the flag (1 watch, 2 suppress, 3 suspend)", min=1, max=3)
 
     def run(self, ctx: ScanContext) -> Findings:
-        tr = ctx.transfers.select(
-            pl.col("src_account").alias("src"),
-            pl.col("dst_account").alias("dst"),
-            "amount",
-            "ts",
-            "transfer_id",
-        ).with_columns(pl.col("ts").min().over("src", "dst").alias("first_paid"))
+        g = ctx.graph  # integer node ids: joins and group-bys on integers, ids mapped at the end
+        tr = g.transfers.select("src", "dst", "amount", "ts", "transfer_id")
         gather = timedelta(days=self.gather_days)
         k = self.min_intermediaries
         # cheap supersets first: senders with k+ recipients and receivers with k+ senders
         # inside two adjacent time buckets (a window of the right length lies in two buckets)
         src_ok = _bursty(tr, "src", "dst", self.scatter_hours * 3600, k)
         sink_ok = _bursty(tr, "dst", "src", self.scatter_hours * 3600 + self.gather_days * 86400, k)
+        first = tr.group_by("src", "dst").agg(pl.col("ts").min().alias("first_paid"))
+        src_ok = src_ok.join(first, on=["src", "dst"], how="left")
         scatter = src_ok.select(
             pl.col("src").alias("source"),
             pl.col("dst").alias("mid"),
@@ -137,6 +134,13 @@ class ScatterGather(Detector):
             .filter(pl.col("fwd") >= self.min_forward_share * pl.col("sent"))
             .collect()
         )
+        ids = g.nodes.select("idx", "id")
+        for col in ("source", "mid", "sink"):
+            legs = (
+                legs.join(ids.rename({"idx": col}), on=col, how="left")
+                .with_columns(pl.col("id").alias(col))
+                .drop("id")
+            )
         many = legs.group_by("source", "sink").agg(pl.col("mid").n_unique().alias("n"))
         legs = legs.join(
             many.filter(pl.col("n") >= self.min_intermediaries), on=["source", "sink"], how="semi"
