@@ -5,15 +5,24 @@ colleagues), so a loop alone proves nothing. What marks a laundering loop is tha
 *fresh* relations: the two accounts had not transacted before the window (new relation) and
 their relation does not go on for months afterwards (not a standing relation). Method:
 
-1. Internal transfers of the lookback, times in days. Each transfer is *fresh* when its pair
-   of accounts (either direction) has no transfer earlier than ``window_days`` before it and
-   all the pair's transfers lie within ``max_relation_days``.
+1. Internal transfers of the lookback, times in days. A transfer is *fresh* when its pair of
+   accounts (either direction) has no transfer earlier than ``window_days`` before it, all
+   the pair's transfers lie within ``max_relation_days``, and either ``min_history_days`` of
+   history precede it (the pair's absence was seen) or the pair never transacts again (at
+   the start of the data a standing relation's earlier payments are simply not there).
+   On the loop, a fresh hop must also be the only transfer from its sender to its receiver
+   inside the loop's time span: laundering moves the money once per hop, whereas bursts of
+   repeated payments between two people are ordinary.
 2. The search graph is the fresh transfers plus "bridge" transfers between accounts that have
-   fresh transfers; it is pruned to edges inside a strongly connected component of a
-   sliding two-window layer (:func:`~graphrisk.detectors._paths.window_scc_edges`).
+   fresh transfers within ``window_days``; it is pruned to edges inside a strongly connected
+   component of a sliding two-window layer
+   (:func:`~graphrisk.detectors._paths.window_scc_edges`).
 3. A breadth-first array search (:func:`~graphrisk.detectors._paths.window_cycles`) lists
-   the simple cycles of 2..``max_length`` hops whose transfers all lie inside ``window_days``,
-   with at most a ``1 - min_new_share`` part of non-fresh hops, and capped work.
+   the simple cycles of up to ``max_length`` hops whose transfers all lie inside
+   ``window_days``, with at most a ``1 - min_new_share`` part of non-fresh hops, dropping a
+   path as soon as its span reaches a second transfer of one of its fresh hops' pairs. Work
+   is capped (``max_branch`` out-transfers per path and step, ``max_paths`` paths per step;
+   ``search_capped`` in the evidence says when a cap cut the search).
 4. Each cycle is scored: its fresh share (0..1), plus 1 when it is time-respecting (each hop
    after the previous one, the money coming back to where it started), plus 1 when every
    account but one passes on an amount within ``amount_tolerance`` of what it received.
@@ -342,9 +351,11 @@ class TransferCycle(Detector):
                 window=window_json(pl.col("window_start"), pl.col("window_end")),
                 threshold=pl.struct(
                     pl.lit(self.window_days).alias("window_days"),
+                    pl.lit(self.min_length).alias("min_length"),
                     pl.lit(self.max_length).alias("max_length"),
                     pl.lit(self.min_new_share).alias("min_new_share"),
                     pl.lit(self.max_relation_days).alias("max_relation_days"),
+                    pl.lit(self.min_history_days).alias("min_history_days"),
                     pl.lit(self.amount_tolerance).alias("amount_tolerance"),
                 ),
             ).alias("evidence")
