@@ -96,15 +96,12 @@ class ScatterGather(Detector):
         # inside two adjacent time buckets (a window of the right length lies in two buckets)
         src_ok = _bursty(tr, "src", "dst", self.scatter_hours * 3600, k)
         sink_ok = _bursty(tr, "dst", "src", self.scatter_hours * 3600 + self.gather_days * 86400, k)
-        first = tr.group_by("src", "dst").agg(pl.col("ts").min().alias("first_paid"))
-        src_ok = src_ok.join(first, on=["src", "dst"], how="left")
         scatter = src_ok.select(
             pl.col("src").alias("source"),
             pl.col("dst").alias("mid"),
             pl.col("amount").alias("sent"),
             pl.col("ts").alias("sent_at"),
             pl.col("transfer_id").alias("scatter_id"),
-            (pl.col("first_paid") >= pl.col("ts")).alias("new_relation"),
         )
         forward = sink_ok.select(
             pl.col("src").alias("mid"),
@@ -115,6 +112,17 @@ class ScatterGather(Detector):
         )
         scatter = scatter.join(forward.select("mid").unique(), on="mid", how="semi")
         forward = forward.join(scatter.select("mid").unique(), on="mid", how="semi")
+        # new relation: the scatter transfer is the source's first payment to the intermediary
+        pairs = scatter.select(pl.col("source").alias("src"), pl.col("mid").alias("dst")).unique()
+        first = (
+            tr.join(pairs, on=["src", "dst"], how="semi")
+            .group_by("src", "dst")
+            .agg(pl.col("ts").min().alias("first_paid"))
+            .rename({"src": "source", "dst": "mid"})
+        )
+        scatter = scatter.join(first, on=["source", "mid"], how="left").with_columns(
+            (pl.col("first_paid") >= pl.col("sent_at")).alias("new_relation")
+        )
         legs = (
             scatter.lazy()
             .join(forward.lazy(), on="mid")
