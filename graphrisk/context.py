@@ -24,6 +24,27 @@ if TYPE_CHECKING:
 DEFAULT_LOOKBACK_DAYS = 180
 
 
+IDX = pl.UInt32
+
+
+def sort_rows(df: pl.DataFrame, *by: str, maintain_order: bool = False) -> pl.DataFrame:
+    """``df`` sorted by ``by``.
+
+    A multi-column ``DataFrame.sort`` moves every column through the sort; sorting only the
+    row indices and gathering the rows once is faster on millions of rows.
+    """
+    if df.height < 2:
+        return df
+    order = df.select(pl.arg_sort_by(*by, maintain_order=maintain_order)).to_series()
+    return df.select(pl.all().gather(order))
+
+
+def dense_ids(values: pl.Series, name: str) -> pl.DataFrame:
+    """Sorted unique values (nulls left out) with their dense ``idx``."""
+    uniq = values.drop_nulls().unique().sort()
+    return pl.DataFrame({name: uniq, "idx": pl.arange(0, uniq.len(), dtype=IDX, eager=True)})
+
+
 def latest_timestamp(tables: Tables) -> datetime:
     """The default ``as_of``: the latest event timestamp in the inputs (``due_at`` excluded)."""
     candidates: list[datetime] = []
@@ -103,7 +124,7 @@ class ScanContext:
 
     @cached_property
     def accounts(self) -> pl.DataFrame:
-        return self.tables.accounts.sort("account_id")
+        return sort_rows(self.tables.accounts, "account_id")
 
     def _events(self, name: str) -> pl.DataFrame | None:
         df = self.tables.get(name)
@@ -125,26 +146,48 @@ class ScanContext:
         )
         repaid = pl.when(pl.col("repaid_at") <= as_of).then(pl.col("repaid_at"))
         late = ((pl.lit(as_of) - pl.col("due_at")).dt.total_days()).clip(lower_bound=0)
-        return (
-            df.with_columns(repaid.alias("repaid_at"))
-            .with_columns(
-                pl.when(pl.col("repaid_at").is_null() & pl.col("due_at").is_not_null())
-                .then(pl.max_horizontal(pl.col("overdue_days"), late))
-                .otherwise(pl.col("overdue_days"))
-                .cast(pl.Int64)
-                .alias("overdue_days")
-            )
-            .sort("account_id", "issued_at", "loan_id")
+        df = df.with_columns(repaid.alias("repaid_at")).with_columns(
+            pl.when(pl.col("repaid_at").is_null() & pl.col("due_at").is_not_null())
+            .then(pl.max_horizontal(pl.col("overdue_days"), late))
+            .otherwise(pl.col("overdue_days"))
+            .cast(pl.Int64)
+            .alias("overdue_days")
         )
+        return sort_rows(df, "account_id", "issued_at", "loan_id")
 
     @cached_property
     def transfers(self) -> pl.DataFrame:
         df = self._events("transfers")
         assert df is not None
-        return df.sort("ts", "transfer_id")
+        return sort_rows(df, "ts", "transfer_id")
+
+    @cached_property
+    def _devices_keyed(self) -> tuple[pl.DataFrame, pl.DataFrame] | None:
+        """Logins in the window sorted by (account_id, ts, device_id), with ``__acc`` (index
+        in :attr:`accounts`) and ``__dev`` (index in the sorted device ids) added; and the
+        device id frame. None if a login's account is not in accounts (unvalidated tables).
+
+        Both ids sort like their strings (the frames they index are sorted), so the sort
+        runs on three integer keys instead of two strings and a timestamp; the graph reuses
+        the integer ids.
+        """
+        df = self._events("devices")
+        assert df is not None
+        acc = self.accounts.select("account_id").with_row_index("__acc")
+        devices = dense_ids(df["device_id"], "device_id")
+        keyed = df.join(acc, on="account_id", how="left", maintain_order="left").join(
+            devices.rename({"idx": "__dev"}), on="device_id", how="left", maintain_order="left"
+        )
+        if keyed["__acc"].null_count():
+            return None
+        keyed = sort_rows(keyed, "__acc", "ts", "__dev", maintain_order=True)
+        return keyed, devices
 
     @cached_property
     def devices(self) -> pl.DataFrame:
+        keyed = self._devices_keyed
+        if keyed is not None:
+            return keyed[0].drop("__acc", "__dev")
         df = self._events("devices")
         assert df is not None
         return df.sort("account_id", "ts", "device_id")
@@ -152,7 +195,7 @@ class ScanContext:
     @cached_property
     def applications(self) -> pl.DataFrame | None:
         df = self._events("applications")
-        return None if df is None else df.sort("account_id", "applied_at", "lender_id")
+        return None if df is None else sort_rows(df, "account_id", "applied_at", "lender_id")
 
     @cached_property
     def graph(self) -> Graph:

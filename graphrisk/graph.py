@@ -37,16 +37,13 @@ import polars as pl
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
+from graphrisk.context import IDX, dense_ids
+
 if TYPE_CHECKING:
     from graphrisk.context import ScanContext
 
-IDX = pl.UInt32
 
-
-def _dense(values: pl.Series, name: str) -> pl.DataFrame:
-    """Sorted unique values with their dense index."""
-    uniq = values.drop_nulls().unique().sort()
-    return pl.DataFrame({name: uniq, "idx": pl.arange(0, uniq.len(), dtype=IDX, eager=True)})
+_dense = dense_ids
 
 
 @dataclass
@@ -80,37 +77,70 @@ class Graph:
     def build(cls, ctx: ScanContext) -> Graph:
         acc = ctx.accounts.select(pl.col("account_id").alias("id")).with_row_index("idx")
         n = acc.height
-        ends = pl.concat([ctx.transfers["src_account"], ctx.transfers["dst_account"]]).unique()
-        ext = ends.filter(~ends.is_in(acc["id"].implode())).sort()
+        # transfer ends: accounts by one join per end (left order kept, so the frame stays
+        # in ctx.transfers' (ts, transfer_id) order); the ends no account matched are the
+        # external counterparties, numbered after the accounts in sorted order
+        tr = ctx.transfers.select("src_account", "dst_account", "amount", "ts", "transfer_id")
+        for end, col in (("src", "src_account"), ("dst", "dst_account")):
+            tr = tr.join(
+                acc.rename({"id": col, "idx": end}), on=col, how="left", maintain_order="left"
+            )
+        ext = (
+            pl.concat(
+                [
+                    tr.filter(pl.col("src").is_null())["src_account"],
+                    tr.filter(pl.col("dst").is_null())["dst_account"],
+                ]
+            )
+            .unique()
+            .sort()
+        )
         ext_df = pl.DataFrame({"id": ext}).with_row_index("idx", offset=n)
         nodes = pl.concat([acc, ext_df]).with_columns(pl.col("idx").cast(IDX))
-        devices = _dense(ctx.devices["device_id"], "device_id")
-        ips = _dense(ctx.devices["ip"], "ip")
-        lenders = _dense(ctx.loans["lender_id"], "lender_id")
+        if ext_df.height:
+            for end, col in (("src", "src_account"), ("dst", "dst_account")):
+                tr = tr.join(
+                    ext_df.rename({"id": col, "idx": "__ext"}),
+                    on=col,
+                    how="left",
+                    maintain_order="left",
+                ).with_columns(pl.coalesce(end, "__ext").alias(end))
+                tr = tr.drop("__ext")
+        transfers = tr.with_columns(
+            pl.col("src").cast(IDX),
+            pl.col("dst").cast(IDX),
+            ((pl.col("src") < n) & (pl.col("dst") < n)).alias("internal"),
+        ).select("src", "dst", "amount", "ts", "transfer_id", "internal")
         amap = nodes.rename({"id": "account_id", "idx": "acc"})
-        logins = (
-            ctx.devices.join(amap, on="account_id", how="left")
-            .join(devices.rename({"idx": "dev"}), on="device_id", how="left")
-            .join(ips.rename({"idx": "ip_idx"}), on="ip", how="left")
-            .select("acc", "dev", pl.col("ip_idx").alias("ip"), "city", "ts")
-        )
-        transfers = (
-            ctx.transfers.join(
-                amap.rename({"account_id": "src_account", "acc": "src"}),
-                on="src_account",
-                how="left",
+        ips = _dense(ctx.devices["ip"], "ip")
+        keyed = ctx._devices_keyed
+        if keyed is not None:  # ctx.devices already carries account and device indices
+            frame, devices = keyed
+            logins = frame.select(
+                pl.col("__acc").cast(IDX).alias("acc"),
+                pl.col("__dev").alias("dev"),
+                "ip",
+                "city",
+                "ts",
             )
-            .join(
-                amap.rename({"account_id": "dst_account", "acc": "dst"}),
-                on="dst_account",
-                how="left",
+        else:
+            devices = _dense(ctx.devices["device_id"], "device_id")
+            logins = (
+                ctx.devices.join(amap, on="account_id", how="left", maintain_order="left")
+                .join(
+                    devices.rename({"idx": "dev"}),
+                    on="device_id",
+                    how="left",
+                    maintain_order="left",
+                )
+                .select("acc", "dev", "ip", "city", "ts")
             )
-            .with_columns(((pl.col("src") < n) & (pl.col("dst") < n)).alias("internal"))
-            .select("src", "dst", "amount", "ts", "transfer_id", "internal")
-            .sort("ts", "transfer_id")
-        )
-        loans = ctx.loans.join(amap, on="account_id", how="left").join(
-            lenders.rename({"idx": "lender"}), on="lender_id", how="left"
+        logins = logins.join(
+            ips.rename({"idx": "ip_idx"}), on="ip", how="left", maintain_order="left"
+        ).select("acc", "dev", pl.col("ip_idx").alias("ip"), "city", "ts")
+        lenders = _dense(ctx.loans["lender_id"], "lender_id")
+        loans = ctx.loans.join(amap, on="account_id", how="left", maintain_order="left").join(
+            lenders.rename({"idx": "lender"}), on="lender_id", how="left", maintain_order="left"
         )
         return cls(nodes, n, devices, ips, lenders, logins, transfers, loans)
 
