@@ -90,10 +90,14 @@ def links(
     transfers: bool = True,
 ) -> pl.DataFrame:
     """The union of device, IP and (optionally) transfer pairs: ``a, b, kind, via, n``."""
-    parts = [hub_pairs(ctx, "dev", max_device_accounts), hub_pairs(ctx, "ip", max_ip_accounts)]
-    if transfers:
-        parts.append(transfer_pairs(ctx).select(list(LINK_SCHEMA)))
-    return pl.concat(parts).sort("a", "b", "kind")
+
+    def make() -> pl.DataFrame:
+        parts = [hub_pairs(ctx, "dev", max_device_accounts), hub_pairs(ctx, "ip", max_ip_accounts)]
+        if transfers:
+            parts.append(transfer_pairs(ctx).select(list(LINK_SCHEMA)))
+        return pl.concat(parts).sort("a", "b", "kind")
+
+    return ctx.cached(f"_links.links.{max_device_accounts}.{max_ip_accounts}.{transfers}", make)
 
 
 def both_ways(edges: pl.DataFrame) -> pl.DataFrame:

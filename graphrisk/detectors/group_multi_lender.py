@@ -6,28 +6,35 @@ nobody) and transfers between accounts that both carry such an identity link (mo
 between people who share devices or addresses; the population's friend transfers alone
 make no group). Links are weighted: ``device_weight`` per shared
 device, ``ip_weight`` per shared address, ``transfer_weight`` per pair that sent money.
-Connected components of at most ``max_component`` accounts are groups as they are. Larger
-ones (ordinary friends paying each other make one giant component) are split by Leiden
-with the Constant Potts Model (``resolution``; seeded, deterministic), which keeps only
-communities denser than the resolution: devices hold a group together, a chain of one-off
-friend transfers does not. Communities with ``min_members`` to ``max_group`` accounts are
-kept; they are cached on the scan context (``group_multi_lender.communities``).
+Components that cannot hold a flagged group (fewer than ``min_members`` accounts, or fewer
+than ``min_lenders`` distinct lenders since the start of the lookback) are dropped. The
+others, when larger than ``max_component`` accounts (default: all of them), are split by
+Leiden with the Constant Potts Model (``resolution``; igraph's implementation, seeded,
+deterministic; one call for all components), which keeps only communities denser than the
+resolution: two parts joined by links of weight ``w`` stay together only when ``w`` exceeds
+``resolution`` times the product of their sizes. Devices hold a group together; with the
+defaults one friend transfer (weight 1) does not join a family of three (shared home device
+and address) to a ring of four or more, nor two families of four, even in a small component. Communities with ``min_members`` to
+``max_group`` accounts are kept; they are cached on the scan context
+(``group_multi_lender.communities``).
 
-Lending. A sliding window of ``window_days`` ends at each loan of a group; the group is
-flagged when inside one window its members together borrow from ``min_lenders`` or more
-distinct lenders while no member alone borrows from more than ``member_max_lenders``
-(one more and MULTI_LENDER, default 5, would flag that member itself). The latest such
-window is the evidence; every member that borrowed in it is flagged.
+Lending. A sliding window of ``window_days`` ends at each loan of a group; a window
+qualifies when inside it the members together borrow from ``min_lenders`` or more distinct
+lenders while no member alone borrows from more than ``member_max_lenders`` (one more and
+MULTI_LENDER, default 5, would flag that member itself). Every qualifying window counts (a
+group may qualify twice, months apart): each member that borrowed in one is flagged, with
+the latest qualifying window it borrowed in as its evidence (lenders, loans and per-member
+figures of that window). The other members of the group are listed with role ``linked``.
 """
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import ClassVar
 
 import igraph as ig
-import leidenalg
 import numpy as np
 import polars as pl
 import scipy.sparse as sp
@@ -75,7 +82,7 @@ class GroupMultiLender(Detector):
     )
     min_members: int = param(3, "smallest group", min=2)
     max_group: int = param(30, "largest group (larger communities are not one group)", min=2)
-    max_component: int = param(30, "components larger than this are split by Leiden", min=2)
+    max_component: int = param(2, "components larger than this are split by Leiden", min=2)
     resolution: float = param(0.1, "Leiden CPM resolution: least link weight per pair", min=0.0)
     device_weight: float = param(10.0, "link weight of one shared device", min=0.0)
     ip_weight: float = param(5.0, "link weight of one shared address", min=0.0)
@@ -102,70 +109,105 @@ class GroupMultiLender(Detector):
             self.seed,
             self.min_members,
             self.max_group,
+            self.min_lenders,
         )
         return ctx.cached(repr(key), lambda: self._communities(ctx))
 
-    def _edges(self, ctx: ScanContext) -> pl.DataFrame:
-        weight = {
-            "device": self.device_weight,
-            "ip": self.ip_weight,
-            "transfer": self.transfer_weight,
-        }
-        edges = _links.links(ctx, self.max_device_accounts, self.max_ip_accounts)
-        ident = edges.filter(pl.col("kind") != "transfer")
-        tied = pl.concat([ident["a"], ident["b"]]).unique().implode()
-        edges = edges.filter(
-            (pl.col("kind") != "transfer") | (pl.col("a").is_in(tied) & pl.col("b").is_in(tied))
+    def _edges(self, ctx: ScanContext) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Weighted undirected edges ``a < b`` (int64, int64, float64), one per linked pair."""
+        n = ctx.graph.n_accounts
+        parts = [
+            (_links.hub_pairs(ctx, "dev", self.max_device_accounts), self.device_weight),
+            (_links.hub_pairs(ctx, "ip", self.max_ip_accounts), self.ip_weight),
+        ]
+        tied = np.zeros(n, dtype=bool)  # accounts with a device or address link
+        cols: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        for pairs, weight in parts:
+            a = pairs["a"].to_numpy().astype(np.int64)
+            b = pairs["b"].to_numpy().astype(np.int64)
+            tied[a] = True
+            tied[b] = True
+            if weight > 0:
+                cols.append((a, b, weight * pairs["n"].to_numpy().astype(np.float64)))
+        if self.transfer_weight > 0:
+            tr = _links.transfer_pairs(ctx)
+            a = tr["a"].to_numpy().astype(np.int64)
+            b = tr["b"].to_numpy().astype(np.int64)
+            keep = tied[a] & tied[b]  # money between identity-linked accounts only
+            cols.append((a[keep], b[keep], np.full(int(keep.sum()), self.transfer_weight)))
+        if not cols:
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty, np.zeros(0)
+        a = np.concatenate([c[0] for c in cols])
+        b = np.concatenate([c[1] for c in cols])
+        w = np.concatenate([c[2] for c in cols])
+        m = sp.coo_matrix((w, (a, b)), shape=(n, n)).tocsr()  # sums the kinds of a pair
+        m.sum_duplicates()
+        m = m.tocoo()
+        return m.row.astype(np.int64), m.col.astype(np.int64), m.data.astype(np.float64)
+
+    def _candidates(self, ctx: ScanContext, label: np.ndarray, size: np.ndarray) -> np.ndarray:
+        """Components that may hold a flagged group: ``min_members`` accounts and together
+        ``min_lenders`` distinct lenders since the start of the lookback (a community is a
+        part of its component, so no community of any other component can qualify)."""
+        loans = ctx.graph.loans.filter(pl.col("issued_at") >= ctx.start)
+        acc = loans["acc"].to_numpy().astype(np.int64)
+        comp = label[acc]
+        ok = size[comp] >= self.min_members
+        per = (
+            pl.DataFrame({"comp": comp[ok], "lender": loans["lender_id"].filter(pl.Series(ok))})
+            .unique()
+            .group_by("comp")
+            .len()
+            .filter(pl.col("len") >= self.min_lenders)
         )
-        w = pl.col("kind").replace_strict(weight, return_dtype=pl.Float64)
-        w = pl.when(pl.col("kind") == "transfer").then(w).otherwise(w * pl.col("n"))
-        return (
-            edges.with_columns(w.alias("w"))
-            .filter(pl.col("w") > 0)
-            .group_by("a", "b")
-            .agg(pl.col("w").sum())
-            .sort("a", "b")
-        )
+        keep = np.zeros(size.size, dtype=bool)
+        keep[per["comp"].to_numpy()] = True
+        return keep
 
     def _communities(self, ctx: ScanContext) -> pl.DataFrame:
         n = ctx.graph.n_accounts
-        e = self._edges(ctx)
-        if e.is_empty():
-            return pl.DataFrame(schema={"acc": pl.UInt32, "comm": pl.Int64})
-        a = e["a"].to_numpy().astype(np.int64)
-        b = e["b"].to_numpy().astype(np.int64)
+        empty = pl.DataFrame(schema={"acc": pl.UInt32, "comm": pl.Int64})
+        a, b, w = self._edges(ctx)
+        if a.size == 0:
+            return empty
         m = sp.csr_matrix((np.ones(a.size, dtype=np.int8), (a, b)), shape=(n, n))
         _, label = connected_components(m, directed=False)
         size = np.bincount(label)
-        comm = label.astype(np.int64).copy()
-        big = np.flatnonzero(size > self.max_component)
-        nxt = n  # community ids of split components start after every component id
-        w = e["w"].to_numpy()
-        edge_comp = label[a]
-        for c in big.tolist():  # a handful of large components; Leiden itself is compiled
-            nodes = np.flatnonzero(label == c)
+        keep = self._candidates(ctx, label, size)
+        comm = label.astype(np.int64)
+        # Components larger than max_component are split by Leiden, all in one call (CPM is
+        # local: no community spans two components).
+        split = keep & (size > self.max_component)
+        nodes = np.flatnonzero(split[label])
+        if nodes.size:
             local = np.full(n, -1, dtype=np.int64)
             local[nodes] = np.arange(nodes.size)
-            sel = edge_comp == c
+            sel = split[label[a]]
             graph = ig.Graph(
                 n=int(nodes.size),
                 edges=np.column_stack([local[a[sel]], local[b[sel]]]).tolist(),
                 directed=False,
             )
-            part = leidenalg.find_partition(
-                graph,
-                leidenalg.CPMVertexPartition,
-                weights=w[sel].tolist(),
-                resolution_parameter=self.resolution,
-                n_iterations=-1,
-                seed=self.seed,
-            )
-            memb = np.asarray(part.membership, dtype=np.int64)
-            comm[nodes] = nxt + memb
-            nxt += int(memb.max()) + 1
+            # igraph's own Leiden (CPM, node weights 1), seeded through a private generator
+            ig.set_random_number_generator(random.Random(self.seed))
+            try:
+                part = graph.community_leiden(
+                    objective_function="CPM",
+                    weights=w[sel],
+                    resolution=self.resolution,
+                    n_iterations=-1,
+                )
+            finally:
+                ig.set_random_number_generator(random)
+            # community ids of split components start after every component id
+            comm[nodes] = n + np.asarray(part.membership, dtype=np.int64)
         linked = np.zeros(n, dtype=bool)
         linked[a] = True
         linked[b] = True
+        linked &= keep[label]
+        if not linked.any():
+            return empty
         out = pl.DataFrame(
             {
                 "acc": pl.Series(np.flatnonzero(linked), dtype=pl.UInt32),
@@ -210,13 +252,11 @@ class GroupMultiLender(Detector):
             pl.col("loan_id").sort().alias("loans"),
             pl.col("amount").sum().alias("amount"),
         )
-        per_window = (
+        windows = (
             inside.group_by("comm", "window_end")
             .agg(
-                pl.col("lender_id").unique().sort().alias("lenders"),
+                pl.col("lender_id").n_unique().alias("n_lenders"),
                 pl.col("issued_at").min().alias("window_start"),
-                pl.len().alias("n_loans"),
-                pl.col("amount").sum().alias("amount"),
             )
             .join(
                 per_member.group_by("comm", "window_end").agg(
@@ -225,17 +265,37 @@ class GroupMultiLender(Detector):
                 on=["comm", "window_end"],
             )
             .filter(
-                (pl.col("lenders").list.len() >= self.min_lenders)
+                (pl.col("n_lenders") >= self.min_lenders)
                 & (pl.col("max_member") <= self.member_max_lenders)
             )
-            .sort("comm", "window_end")
-            .group_by("comm", maintain_order=True)
-            .last()
+            .select("comm", "window_end")
         )
-        if per_window.is_empty():
+        if windows.is_empty():
             return Findings(empty_flags())
+        # Every qualifying window counts (a group may qualify twice, or a ring inside a
+        # larger community earlier than the rest); each borrower is flagged with the latest
+        # qualifying window it borrowed in, and that window is its evidence.
+        borrowers = (
+            per_member.join(windows, on=["comm", "window_end"])
+            .sort("comm", "acc", "window_end")
+            .group_by("comm", "acc", maintain_order=True)
+            .last()
+            .with_columns(_links.ids(ctx, "acc").alias("account_id"))
+            .sort("comm", "window_end", "account_id")
+        )
+        used = borrowers.select("comm", "window_end").unique()
+        per_window = (
+            inside.join(used, on=["comm", "window_end"])
+            .group_by("comm", "window_end")
+            .agg(
+                pl.col("lender_id").unique().sort().alias("lenders"),
+                pl.col("issued_at").min().alias("window_start"),
+                pl.len().alias("n_loans"),
+                pl.col("amount").sum().alias("amount"),
+            )
+        )
         members = (
-            comm.join(per_window.select("comm"), on="comm")
+            comm.join(used.select("comm").unique(), on="comm")
             .with_columns(_links.ids(ctx, "acc").alias("account_id"))
             .sort("comm", "account_id")
         )
@@ -244,27 +304,30 @@ class GroupMultiLender(Detector):
             .agg(pl.col("account_id").alias("members"))
             .with_columns(group_id("lending_group", pl.col("members")).alias("group_id"))
         )
-        borrowers = (
-            per_member.join(per_window.select("comm", "window_end"), on=["comm", "window_end"])
+        lenders_per_member = (
+            per_member.join(used, on=["comm", "window_end"])
             .with_columns(_links.ids(ctx, "acc").alias("account_id"))
-            .sort("comm", "account_id")
-        )
-        lenders_per_member = borrowers.group_by("comm", maintain_order=True).agg(
-            pl.struct(
-                "account_id",
-                pl.col("lenders").list.len().alias("n_lenders"),
-                "lenders",
-                "loans",
-                pl.col("amount").round(2),
-            ).alias("per_member")
+            .sort("comm", "window_end", "account_id")
+            .group_by("comm", "window_end", maintain_order=True)
+            .agg(
+                pl.struct(
+                    "account_id",
+                    pl.col("lenders").list.len().alias("n_lenders"),
+                    "lenders",
+                    "loans",
+                    pl.col("amount").round(2),
+                ).alias("per_member")
+            )
         )
         link_rows = self._group_links(ctx, members)
         table = (
             per_window.join(gid, on="comm")
-            .join(lenders_per_member, on="comm")
+            .join(lenders_per_member, on=["comm", "window_end"])
             .join(link_rows, on="comm", how="left")
         )
-        flags = borrowers.select("comm", "account_id").join(table, on="comm")
+        flags = borrowers.select("comm", "window_end", "account_id").join(
+            table, on=["comm", "window_end"]
+        )
         flags = flags.select(
             "account_id",
             pl.lit("GROUP_MULTI_LENDER").alias("code"),
@@ -308,8 +371,10 @@ class GroupMultiLender(Detector):
         """Per community, the links between its members: ``{a, b, kind, via, n}``."""
         edges = _links.links(ctx, self.max_device_accounts, self.max_ip_accounts)
         m = members.select("comm", "acc", "account_id")
+        accs = m["acc"].implode()
         inner = (
-            edges.join(m.rename({"acc": "a", "account_id": "a_id"}), on="a")
+            edges.filter(pl.col("a").is_in(accs) & pl.col("b").is_in(accs))
+            .join(m.rename({"acc": "a", "account_id": "a_id"}), on="a")
             .join(m.rename({"acc": "b", "account_id": "b_id", "comm": "comm_b"}), on="b")
             .filter(pl.col("comm") == pl.col("comm_b"))
             .sort("comm", "a_id", "b_id", "kind")

@@ -70,3 +70,69 @@ def test_threshold_edges_and_overrides():
     ctx = world(devices=dev, loans=loans)
     assert GroupMultiLender().detect(ctx).flags.is_empty()
     assert GroupMultiLender(member_max_lenders=5).detect(ctx).flags.height == 4
+
+
+def household(name: str, size: int, lenders: list[str], day: int = 2) -> tuple[list, list]:
+    """A family on one home device and home address; member i borrows from lenders[i]."""
+    members = [f"{name}{i}" for i in range(size)]
+    dev = [(m, f"H-{name}", "2026-01-01", f"10.0.0.{len(name)}{size}") for m in members]
+    dev += [(m, f"own-{m}", "2026-01-01") for m in members]
+    loans = [
+        (m, lender, 800, f"2026-01-{day + i:02d}")
+        for i, (m, lender) in enumerate(zip(members, lenders, strict=False))
+    ]
+    return dev, loans
+
+
+def test_two_households_joined_by_one_friend_transfer_stay_clean():
+    # 8 lenders together within a week, every member ordinary; the only tie between the two
+    # families is one friend who paid the other (weaker than their shared devices: Leiden
+    # keeps them apart although the whole component is small)
+    dev_a, loans_a = household("a", 4, ["L1", "L2", "L3", "L4"])
+    dev_b, loans_b = household("bb", 4, ["L5", "L6", "L7", "L8"])
+    tr = [("a0", "bb0", 200, "2025-12-20"), ("bb0", "a0", 150, "2026-01-05")]
+    ctx = world(devices=dev_a + dev_b, transfers=tr, loans=loans_a + loans_b)
+    assert GroupMultiLender().detect(ctx).flags.is_empty()
+    # the same eight people on one device are one group
+    one = [
+        (f"{m}", "D1", "2026-01-01") for m in ["a0", "a1", "a2", "a3", "bb0", "bb1", "bb2", "bb3"]
+    ]
+    flags = GroupMultiLender().detect(world(devices=one, loans=loans_a + loans_b)).flags
+    assert flags.height == 8
+
+
+def test_household_befriending_a_ring_is_not_flagged_with_it():
+    ring = [f"r{i}" for i in range(6)]
+    dev = [(m, "RING", "2026-01-01", "36.1.1.1") for m in ring]
+    loans = ring_loans(ring, per=2, start=2)  # 12 lenders within two weeks
+    dev_h, loans_h = household("h", 3, ["L20", "L21", "L22"], day=5)
+    tr = [("h0", "r0", 300, "2026-01-06")]  # a family member pays a ring member once
+    found = GroupMultiLender().detect(
+        world(devices=dev + dev_h, transfers=tr, loans=loans + loans_h)
+    )
+    assert sorted(found.flags["account_id"]) == ring
+    assert set(found.groups["account_id"]) == set(ring)
+
+
+def test_every_qualifying_window_is_flagged_with_its_own_evidence():
+    members = ["a", "b", "c", "d"]
+    dev = [(m, "D1", "2026-01-01") for m in members]
+    early = [
+        (m, f"E{4 * i + j}", 1000, f"2026-01-{2 + 4 * i + j:02d}")
+        for i, m in enumerate("ab")
+        for j in range(4)
+    ]
+    late = [
+        (m, f"F{4 * i + j}", 1000, f"2026-03-{2 + 4 * i + j:02d}")
+        for i, m in enumerate("cd")
+        for j in range(4)
+    ]
+    flags = GroupMultiLender().detect(world(devices=dev, loans=early + late)).flags
+    assert sorted(flags["account_id"]) == members
+    assert len(set(flags["group_id"])) == 1
+    ev = {r["account_id"]: json.loads(r["evidence"]) for r in flags.iter_rows(named=True)}
+    assert ev["a"]["window"]["end"].startswith("2026-01") and ev["c"]["window"]["end"].startswith(
+        "2026-03"
+    )
+    assert sorted(ev["a"]["lenders"]) == [f"E{i}" for i in range(8)]
+    assert [p["account_id"] for p in ev["c"]["per_member"]] == ["c", "d"]
