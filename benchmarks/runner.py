@@ -1,0 +1,458 @@
+"""The benchmark run: worlds, one fresh subprocess per measured scan, the baseline, the report."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import resource
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+from benchmarks.machine import load_average, machine, source_state
+from benchmarks.worlds import existing, world_dir
+
+HERE = Path(__file__).resolve().parent
+TARGETS = {
+    "scan_1m_wall_seconds": 120,
+    "scan_1m_peak_rss_mb": 8192,
+    "baseline_ratio_100k": 20,
+}
+SHARED = ("load", "context")  # stages the baseline reuses from graphrisk (same rows)
+
+
+def parse_size(text: str) -> int:
+    """``10k`` -> 10000, ``1m`` -> 1000000, ``2500`` -> 2500."""
+    t = text.strip().lower().replace("_", "")
+    mult = {"k": 1_000, "m": 1_000_000}.get(t[-1:], 1)
+    return int(float(t[:-1] if mult > 1 else t) * mult)
+
+
+def label(n: int) -> str:
+    if n % 1_000_000 == 0:
+        return f"{n // 1_000_000}m"
+    if n % 1_000 == 0:
+        return f"{n // 1_000}k"
+    return str(n)
+
+
+def _children_cpu() -> float:
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+def _run(cmd: list[str], timeout: float | None = None) -> tuple[int | None, str, float, float]:
+    """Run ``cmd`` in its own session: (exit code or None on timeout, stdout, wall, cpu)."""
+    cpu0, t0 = _children_cpu(), time.perf_counter()
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, text=True, start_new_session=True, cwd=HERE.parent
+    )
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+        code: int | None = proc.returncode
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, _ = proc.communicate()
+        code = None
+    return code, out, time.perf_counter() - t0, _children_cpu() - cpu0
+
+
+def ensure_world(workdir: Path, n: int, seed: int) -> tuple[Path, dict[str, Any]]:
+    path = world_dir(workdir, n, seed)
+    meta = existing(path, n, seed)
+    if meta is not None:
+        print(f"[{label(n)}] reusing world {path}", file=sys.stderr)
+        return path, {**meta, "reused": True}
+    print(f"[{label(n)}] generating world {path}", file=sys.stderr)
+    cmd = [sys.executable, "-m", "benchmarks.worker", "generate", str(path)]
+    code, out, _, _ = _run([*cmd, "--accounts", str(n), "--seed", str(seed)])
+    if code != 0:
+        raise SystemExit(f"generating {path} failed ({code})")
+    return path, {**json.loads(out), "reused": False}
+
+
+def run_scan(world: Path, run: Path, profile: Path | None = None) -> dict[str, Any]:
+    cmd = [sys.executable, "-m", "benchmarks.worker", "scan", str(world), str(run)]
+    if profile is not None:
+        cmd += ["--profile", str(profile)]
+    before = load_average()
+    code, out, wall, _ = _run(cmd)
+    if code != 0:
+        raise SystemExit(f"scan of {world} failed ({code})")
+    res = json.loads(out)
+    res["process_wall_seconds"] = round(wall, 3)
+    res["loadavg_before"], res["loadavg_after"] = before, load_average()
+    return res
+
+
+def run_baseline(world: Path, progress: Path, timeout: float) -> dict[str, Any]:
+    progress.unlink(missing_ok=True)
+    cmd = [sys.executable, "-m", "benchmarks.baseline_nx", str(world), "--progress", str(progress)]
+    before = load_average()
+    code, out, wall, cpu = _run(cmd, timeout=timeout)
+    stages = []
+    if progress.exists():
+        stages = [json.loads(x) for x in progress.read_text(encoding="utf-8").splitlines() if x]
+    res: dict[str, Any] = {
+        "stages": stages,
+        "capped": code is None,
+        "timeout_seconds": timeout,
+        "process_wall_seconds": round(wall, 3),
+        "cpu_seconds": round(cpu, 3),
+        "loadavg_before": before,
+        "loadavg_after": load_average(),
+    }
+    if code == 0:
+        done = json.loads(out.strip().splitlines()[-1])
+        res["flags"], res["peak_rss_mb"] = done["flags"], done["peak_rss_mb"]
+    elif code is not None:
+        raise SystemExit(f"baseline on {world} failed ({code})")
+    res["seconds"] = round(wall if code is None else sum(r["seconds"] for r in stages), 3)
+    return res
+
+
+def ratios(gr: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
+    """Baseline seconds / graphrisk seconds: whole scan, graph + detectors, and per stage.
+
+    The baseline has no decide or write stage, so the whole-scan ratio compares the baseline's
+    load..detectors with graphrisk's load..write (which favours the baseline). A capped
+    baseline gives lower bounds (``"lower_bound": true``): it would have taken longer.
+    """
+    g = {r["stage"]: r["seconds"] for r in gr["stages"]}
+    b = {r["stage"]: r["seconds"] for r in base["stages"]}
+    capped = base["capped"]
+    g_total = sum(g.values())
+    analysis = [s for s in g if s not in SHARED and s not in ("decide", "write")]
+    g_an = sum(g[s] for s in analysis)
+    b_an = (
+        (base["seconds"] - sum(b.get(s, 0.0) for s in SHARED))
+        if capped
+        else sum(b.get(s, 0.0) for s in analysis)
+    )
+    per = {s: round(b[s] / g[s], 1) for s in analysis if s in b and g[s] > 0}
+    return {
+        "lower_bound": capped,
+        "whole_scan": round(base["seconds"] / g_total, 1),
+        "graph_and_detectors": round(b_an / g_an, 1) if g_an else None,
+        "cpu_whole_scan": round(base["cpu_seconds"] / gr["cpu_seconds"], 1),
+        "per_stage": per,
+    }
+
+
+def scaling(results: dict[str, Any]) -> dict[str, Any]:
+    """Growth of total wall and CPU seconds between consecutive sizes (linear = size factor)."""
+    out = {}
+    items = list(results["sizes"].items())
+    for (la, a), (lb, b) in pairwise(items):
+        out[f"{la}->{lb}"] = {
+            "size_x": round(b["accounts"] / a["accounts"], 2),
+            "wall_x": round(b["scan"]["total_seconds"] / a["scan"]["total_seconds"], 2),
+            "cpu_x": round(b["scan"]["cpu_seconds"] / a["scan"]["cpu_seconds"], 2),
+            "peak_rss_x": round(b["scan"]["peak_rss_mb"] / a["scan"]["peak_rss_mb"], 2),
+        }
+    return out
+
+
+def target_check(results: dict[str, Any]) -> dict[str, Any]:
+    """The targets against what was measured (``None`` where the size was not run)."""
+    big = results["sizes"].get("1m")
+    mid = results["sizes"].get("100k")
+    ratio = mid.get("ratio") if mid else None
+    return {
+        "scan_1m_wall_seconds": big and big["scan"]["total_seconds"],
+        "scan_1m_wall_ok": big and big["scan"]["total_seconds"] < TARGETS["scan_1m_wall_seconds"],
+        "scan_1m_peak_rss_mb": big and big["scan"]["peak_rss_mb"],
+        "scan_1m_peak_rss_ok": big and big["scan"]["peak_rss_mb"] < TARGETS["scan_1m_peak_rss_mb"],
+        "baseline_ratio_100k": ratio and ratio["whole_scan"],
+        "baseline_ratio_100k_lower_bound": ratio and ratio["lower_bound"],
+        "baseline_ratio_100k_ok": ratio and ratio["whole_scan"] >= TARGETS["baseline_ratio_100k"],
+    }
+
+
+def _fmt_ratio(r: dict[str, Any] | None, key: str = "whole_scan") -> str:
+    if not r or r.get(key) is None:
+        return "-"
+    return f"{'> ' if r['lower_bound'] else ''}{r[key]}x"
+
+
+def summary_table(results: dict[str, Any]) -> str:
+    """The markdown table of the results: one row per size."""
+    head = (
+        "| accounts | load | context | graph | detectors | decide | write | **total s** "
+        "| CPU s | peak RSS MB | baseline s | ratio (whole) | ratio (graph+detectors) | load avg |\n"
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+    )
+    lines = []
+    for lab, r in results["sizes"].items():
+        st = {x["stage"]: x["seconds"] for x in r["scan"]["stages"]}
+        det = sum(v for k, v in st.items() if k.startswith("detector:"))
+        base = r.get("baseline")
+        b = "-" if not base else f"{'> ' if base['capped'] else ''}{base['seconds']:.1f}"
+        la = r["scan"]["loadavg_before"][:1] + r["scan"]["loadavg_after"][:1]
+        lines.append(
+            f"| {lab} | {st.get('load', 0):.2f} | {st.get('context', 0):.2f} "
+            f"| {st.get('graph', 0):.2f} | {det:.2f} | {st.get('decide', 0):.2f} "
+            f"| {st.get('write', 0):.2f} | **{sum(st.values()):.1f}** "
+            f"| {r['scan']['cpu_seconds']:.1f} | {r['scan']['peak_rss_mb']:.0f} | {b} | {_fmt_ratio(r.get('ratio'))} "
+            f"| {_fmt_ratio(r.get('ratio'), 'graph_and_detectors')} "
+            f"| {' → '.join(f'{x:.1f}' for x in la)} |"
+        )
+    return head + "\n".join(lines) + "\n"
+
+
+def detector_table(results: dict[str, Any]) -> str:
+    """Seconds per detector stage and size, with the baseline ratio where measured."""
+    sizes = list(results["sizes"])
+    stages: list[str] = []
+    for r in results["sizes"].values():
+        for x in r["scan"]["stages"]:
+            if x["stage"] not in stages:
+                stages.append(x["stage"])
+    head = "| stage | " + " | ".join(f"{s} s" for s in sizes) + " | "
+    head += " | ".join(f"baseline ratio {s}" for s in sizes if results["sizes"][s].get("ratio"))
+    head += " |\n|---|" + "---:|" * (head.count("|") - 2) + "\n"
+    lines = []
+    for st in stages:
+        cells = []
+        for s in sizes:
+            row = {x["stage"]: x["seconds"] for x in results["sizes"][s]["scan"]["stages"]}
+            cells.append(f"{row[st]:.2f}" if st in row else "-")
+        for s in sizes:
+            rat = results["sizes"][s].get("ratio")
+            if rat:
+                v = rat["per_stage"].get(st)
+                cells.append("-" if v is None else f"{v}x")
+        lines.append(f"| {st} | " + " | ".join(cells) + " |")
+    return head + "\n".join(lines) + "\n"
+
+
+def scaling_table(results: dict[str, Any]) -> str:
+    rows = ["| sizes | size x | wall x | CPU x | peak RSS x |", "|---|---:|---:|---:|---:|"]
+    for k, v in results.get("scaling", {}).items():
+        rows.append(f"| {k} | {v['size_x']} | {v['wall_x']} | {v['cpu_x']} | {v['peak_rss_x']} |")
+    return "\n".join(rows) + "\n"
+
+
+def quality_table(results: dict[str, Any]) -> str:
+    head = "| accounts | min recall | suppression precision | max look-alike suppressed |\n"
+    head += "|---:|---:|---:|---:|\n"
+    rows = []
+    for lab, r in results["sizes"].items():
+        q = r["scan"].get("quality")
+        if q:
+            rows.append(
+                f"| {lab} | {q['min_recall']} | {q['suppression_precision']} "
+                f"| {q['max_lookalike_suppressed_rate']} |"
+            )
+    return head + "\n".join(rows) + "\n"
+
+
+def hot_spot_table(profile: dict[str, Any], n: int = 3, min_seconds: float = 0.5) -> str:
+    """Top project functions per profiled stage (stages under ``min_seconds`` left out)."""
+    lines = [
+        "| stage | function (file:line:name) | local s incl. library calls | cum s |",
+        "|---|---|---:|---:|",
+    ]
+    for stage, v in profile.items():
+        spots = [s for s in v["hot_spots"][:n] if s["local_incl_libs"] >= min_seconds / n]
+        if not spots or spots[0]["cumtime"] < min_seconds:
+            continue
+        for s in spots:
+            lines.append(
+                f"| {stage} | `{s['function']}` | {s['local_incl_libs']:.2f} | {s['cumtime']:.2f} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def write_csv(results: dict[str, Any], path: Path) -> None:
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["accounts", "engine", "stage", "seconds", "peak_rss_mb", "capped"])
+        for lab, r in results["sizes"].items():
+            for x in r["scan"]["stages"]:
+                w.writerow([lab, "graphrisk", x["stage"], x["seconds"], x["peak_rss_mb"], False])
+            w.writerow(
+                [
+                    lab,
+                    "graphrisk",
+                    "TOTAL",
+                    r["scan"]["total_seconds"],
+                    r["scan"]["peak_rss_mb"],
+                    False,
+                ]
+            )
+            base = r.get("baseline")
+            if base:
+                for x in base["stages"]:
+                    w.writerow([lab, "networkx", x["stage"], x["seconds"], x["peak_rss_mb"], False])
+                w.writerow(
+                    [
+                        lab,
+                        "networkx",
+                        "TOTAL",
+                        base["seconds"],
+                        base.get("peak_rss_mb"),
+                        base["capped"],
+                    ]
+                )
+
+
+def update_readme(results: dict[str, Any], readme: Path) -> None:
+    """Replace the text between the results markers of ``readme`` with the latest tables."""
+    start, end = "<!-- results:start -->", "<!-- results:end -->"
+    text = readme.read_text(encoding="utf-8")
+    if start not in text or end not in text:
+        return
+    m = results["machine"]
+    body = [
+        f"Measured {results['finished']} on {m['cpu']}, {m['cores']} cores, "
+        f"{m['memory_gb']} GB; Python {m['python']}, polars {m['polars']}, "
+        f"networkx {m['networkx']}. Load average (1 min) before → after each scan in the "
+        "last column: the machine was shared, so wall times are upper bounds.\n",
+        f"graphrisk checkout: `{results.get('source', {}).get('commit', '?')[:12]}` plus "
+        f"{len(results.get('source', {}).get('graphrisk_changed_files', []))} files changed "
+        "in the working tree by concurrent work.\n",
+        summary_table(results),
+        "\nGrowth of the total between sizes (linear = the size factor):\n",
+        scaling_table(results),
+        "\nSeconds per stage (graphrisk) and the baseline's ratio for the same stage:\n",
+        detector_table(results),
+        "\nDetection quality (`graphrisk.evaluate.evaluate_frames` on the same scan):\n",
+        quality_table(results),
+    ]
+    if results.get("profile"):
+        body += [
+            f"\nHot spots of the profiled {results['profile']['accounts']} scan (cProfile per "
+            "stage; profiled times are inflated):\n",
+            hot_spot_table(results["profile"]["stages"]),
+        ]
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    readme.write_text(head + start + "\n" + "\n".join(body) + end + tail, encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    ap.add_argument(
+        "--sizes", default="10k,100k,1m", help="accounts per world (default %(default)s)"
+    )
+    ap.add_argument(
+        "--baseline-sizes",
+        default="10k,100k",
+        help="sizes to run the networkx baseline on ('' for none)",
+    )
+    ap.add_argument("--out", type=Path, default=HERE / "results" / "latest.json")
+    ap.add_argument(
+        "--workdir",
+        type=Path,
+        default=HERE / "worlds",
+        help="worlds and run directories (ignored by git)",
+    )
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument(
+        "--baseline-timeout",
+        type=float,
+        default=1800.0,
+        help="seconds before the baseline is stopped (ratio becomes a lower bound)",
+    )
+    ap.add_argument(
+        "--profile-size",
+        default="largest",
+        help="size to profile per stage with cProfile: a size, 'largest' or 'none'",
+    )
+    ap.add_argument(
+        "--readme",
+        type=Path,
+        default=HERE / "README.md",
+        help="README whose results section is rewritten ('' to leave it)",
+    )
+    ap.add_argument(
+        "--report-only",
+        action="store_true",
+        help="measure nothing: print the tables of --out and rewrite the README",
+    )
+    args = ap.parse_args(argv)
+    if args.report_only:
+        results = json.loads(args.out.read_text(encoding="utf-8"))
+        report(results, args)
+        return 0
+
+    sizes = sorted({parse_size(s) for s in args.sizes.split(",") if s.strip()})
+    base_sizes = {parse_size(s) for s in args.baseline_sizes.split(",") if s.strip()}
+    workdir = args.workdir.resolve()
+    results: dict[str, Any] = {
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "source": source_state(str(HERE.parent)),
+        "loadavg_before": load_average(),
+        "seed": args.seed,
+        "targets": TARGETS,
+        "sizes": {},
+    }
+    for n in sizes:
+        lab = label(n)
+        world, meta = ensure_world(workdir, n, args.seed)
+        print(f"[{lab}] graphrisk scan (fresh subprocess)", file=sys.stderr)
+        scan = run_scan(world, workdir / "runs" / f"graphrisk_{lab}")
+        scan["total_seconds"] = round(sum(x["seconds"] for x in scan["stages"]), 3)
+        entry: dict[str, Any] = {"accounts": n, "world": {"path": str(world), **meta}, "scan": scan}
+        print(
+            f"[{lab}] total {scan['total_seconds']:.1f} s, peak {scan['peak_rss_mb']:.0f} MB, "
+            f"load {scan['loadavg_before']} -> {scan['loadavg_after']}",
+            file=sys.stderr,
+        )
+        if n in base_sizes:
+            print(
+                f"[{lab}] networkx baseline (timeout {args.baseline_timeout:.0f} s)",
+                file=sys.stderr,
+            )
+            base = run_baseline(world, workdir / f"baseline_{lab}.jsonl", args.baseline_timeout)
+            entry["baseline"] = base
+            entry["ratio"] = ratios(scan, base)
+            print(
+                f"[{lab}] baseline {base['seconds']:.1f} s, ratio {_fmt_ratio(entry['ratio'])}",
+                file=sys.stderr,
+            )
+        results["sizes"][lab] = entry
+    prof = args.profile_size.strip().lower()
+    if prof not in ("none", "") and sizes:
+        n = sizes[-1] if prof == "largest" else parse_size(prof)
+        world, _ = ensure_world(workdir, n, args.seed)
+        print(f"[{label(n)}] profiled scan (cProfile per stage)", file=sys.stderr)
+        pdir = workdir / "profiles" / label(n)
+        res = run_scan(world, workdir / "runs" / f"profiled_{label(n)}", profile=pdir)
+        results["profile"] = {
+            "accounts": label(n),
+            "prof_dir": str(pdir),
+            "stages": res.pop("profile"),
+            "stage_seconds_profiled": res["stages"],
+            "loadavg_before": res["loadavg_before"],
+            "loadavg_after": res["loadavg_after"],
+        }
+    results["scaling"] = scaling(results)
+    results["target_check"] = target_check(results)
+    results["loadavg_after"] = load_average()
+    results["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = args.out.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(args.out)
+    write_csv(results, args.out.with_suffix(".csv"))
+    report(results, args)
+    return 0
+
+
+def report(results: dict[str, Any], args: argparse.Namespace) -> None:
+    """Print the tables and rewrite the README's results section."""
+    if args.readme and Path(args.readme).is_file():
+        update_readme(results, Path(args.readme))
+    print(summary_table(results))
+    print(quality_table(results))
+    print(f"results: {args.out} and {args.out.with_suffix('.csv')}")
