@@ -39,6 +39,31 @@ def sort_rows(df: pl.DataFrame, *by: str, maintain_order: bool = False) -> pl.Da
     return df.select(pl.all().gather(order))
 
 
+def positions(values: pl.Series, ids: pl.Series) -> pl.Series:
+    """Index (``UInt32``) of each value in ``ids`` (unique strings); null where absent.
+
+    Joins on 64-bit hashes, which is several times cheaper than a join on the strings, and
+    checks every match against the string it claims; a hash collision (between two ids, or a
+    value and an id) falls back to the join on the strings, so the result is always exact.
+    """
+    idx = pl.arange(0, len(ids), dtype=IDX, eager=True)
+    h = ids.hash(7)
+    if h.n_unique() == len(ids):
+        found = (
+            pl.DataFrame({"h": values.hash(7), "v": values})
+            .join(pl.DataFrame({"h": h, "i": idx}), on="h", how="left", maintain_order="left")
+            .select(pl.when(pl.col("v").is_not_null()).then(pl.col("i")).alias("i"))
+            .to_series()
+        )
+        if bool((ids.gather(found) == values).fill_null(True).all()):
+            return found
+    return (
+        pl.DataFrame({"v": values})
+        .join(pl.DataFrame({"v": ids, "i": idx}), on="v", how="left", maintain_order="left")
+        .to_series(1)
+    )
+
+
 def dense_ids(values: pl.Series, name: str) -> pl.DataFrame:
     """Sorted unique values (nulls left out) with their dense ``idx``."""
     uniq = values.drop_nulls().unique().sort()
@@ -173,10 +198,10 @@ class ScanContext:
         """
         df = self._events("devices")
         assert df is not None
-        acc = self.accounts.select("account_id").with_row_index("__acc")
         devices = dense_ids(df["device_id"], "device_id")
-        keyed = df.join(acc, on="account_id", how="left", maintain_order="left").join(
-            devices.rename({"idx": "__dev"}), on="device_id", how="left", maintain_order="left"
+        keyed = df.with_columns(
+            positions(df["account_id"], self.accounts["account_id"]).alias("__acc"),
+            positions(df["device_id"], devices["device_id"]).alias("__dev"),
         )
         if keyed["__acc"].null_count():
             return None

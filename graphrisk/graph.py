@@ -37,7 +37,7 @@ import polars as pl
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
-from graphrisk.context import IDX, dense_ids
+from graphrisk.context import IDX, dense_ids, positions
 
 if TYPE_CHECKING:
     from graphrisk.context import ScanContext
@@ -81,10 +81,10 @@ class Graph:
         # in ctx.transfers' (ts, transfer_id) order); the ends no account matched are the
         # external counterparties, numbered after the accounts in sorted order
         tr = ctx.transfers.select("src_account", "dst_account", "amount", "ts", "transfer_id")
-        for end, col in (("src", "src_account"), ("dst", "dst_account")):
-            tr = tr.join(
-                acc.rename({"id": col, "idx": end}), on=col, how="left", maintain_order="left"
-            )
+        tr = tr.with_columns(
+            positions(tr["src_account"], acc["id"]).alias("src"),
+            positions(tr["dst_account"], acc["id"]).alias("dst"),
+        )
         ext = (
             pl.concat(
                 [
@@ -98,14 +98,10 @@ class Graph:
         ext_df = pl.DataFrame({"id": ext}).with_row_index("idx", offset=n)
         nodes = pl.concat([acc, ext_df]).with_columns(pl.col("idx").cast(IDX))
         if ext_df.height:
-            for end, col in (("src", "src_account"), ("dst", "dst_account")):
-                tr = tr.join(
-                    ext_df.rename({"id": col, "idx": "__ext"}),
-                    on=col,
-                    how="left",
-                    maintain_order="left",
-                ).with_columns(pl.coalesce(end, "__ext").alias(end))
-                tr = tr.drop("__ext")
+            tr = tr.with_columns(
+                pl.coalesce("src", positions(tr["src_account"], ext) + n).alias("src"),
+                pl.coalesce("dst", positions(tr["dst_account"], ext) + n).alias("dst"),
+            )
         transfers = tr.with_columns(
             pl.col("src").cast(IDX),
             pl.col("dst").cast(IDX),
@@ -135,12 +131,11 @@ class Graph:
                 )
                 .select("acc", "dev", "ip", "city", "ts")
             )
-        logins = logins.join(
-            ips.rename({"idx": "ip_idx"}), on="ip", how="left", maintain_order="left"
-        ).select("acc", "dev", pl.col("ip_idx").alias("ip"), "city", "ts")
+        logins = logins.with_columns(positions(logins["ip"], ips["ip"]).alias("ip"))
         lenders = _dense(ctx.loans["lender_id"], "lender_id")
-        loans = ctx.loans.join(amap, on="account_id", how="left", maintain_order="left").join(
-            lenders.rename({"idx": "lender"}), on="lender_id", how="left", maintain_order="left"
+        loans = ctx.loans.with_columns(
+            positions(ctx.loans["account_id"], nodes["id"]).alias("acc"),
+            positions(ctx.loans["lender_id"], lenders["lender_id"]).alias("lender"),
         )
         return cls(nodes, n, devices, ips, lenders, logins, transfers, loans)
 
