@@ -120,8 +120,10 @@ class ScanContext:
         All accounts (not cut by time).
     loans
         Loans active inside the window: issued in it, or issued earlier and not repaid
-        by ``start``. ``repaid_at`` after ``as_of`` is set to null; ``overdue_days`` is
-        raised to the days past due at ``as_of`` for loans still outstanding.
+        by ``start``. ``repaid_at`` after ``as_of`` is set to null. For loans still open at
+        ``as_of``, ``overdue_days`` is the days past due at ``as_of``; at or after the data's
+        snapshot (its latest event) the table's own value stands when it is larger, before it
+        (a re-run at an earlier ``as_of``) later lateness is not seen.
     transfers, devices, applications
         Events with their timestamp in ``[start, as_of]``.
     """
@@ -159,6 +161,11 @@ class ScanContext:
         return df.filter(pl.col(col).is_between(self.start, self.as_of))
 
     @cached_property
+    def snapshot(self) -> datetime:
+        """The data's own reference time: its latest event timestamp."""
+        return latest_timestamp(self.tables)
+
+    @cached_property
     def loans(self) -> pl.DataFrame:
         as_of = self.as_of
         df = self.tables.loans.filter(
@@ -171,9 +178,15 @@ class ScanContext:
         )
         repaid = pl.when(pl.col("repaid_at") <= as_of).then(pl.col("repaid_at"))
         late = ((pl.lit(as_of) - pl.col("due_at")).dt.total_days()).clip(lower_bound=0)
+        # ``overdue_days`` in the table is "so far" at the data's snapshot. At (or after) the
+        # snapshot it stands, raised to the days past due at as_of for loans still open. Before
+        # the snapshot (a re-run at an earlier as_of) a loan still open at as_of cannot know its
+        # later lateness: its days past due at as_of are used instead.
+        at_snapshot = as_of >= self.snapshot
+        open_late = pl.max_horizontal(pl.col("overdue_days"), late) if at_snapshot else late
         df = df.with_columns(repaid.alias("repaid_at")).with_columns(
             pl.when(pl.col("repaid_at").is_null() & pl.col("due_at").is_not_null())
-            .then(pl.max_horizontal(pl.col("overdue_days"), late))
+            .then(open_late)
             .otherwise(pl.col("overdue_days"))
             .cast(pl.Int64)
             .alias("overdue_days")
