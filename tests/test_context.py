@@ -24,7 +24,7 @@ LOANS = [
         "amount": 1000,
         "issued_at": "2026-01-01",
         "due_at": "2026-02-01",
-        "overdue_days": 50,
+        "overdue_days": 60,
     },
     {"account_id": "c", "lender_id": "L3", "amount": 1000, "issued_at": "2026-03-23"},
 ]
