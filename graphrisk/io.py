@@ -176,6 +176,32 @@ def _read_plain(f: Path, spec: Table, schema: pa.Schema, present: list[str]) -> 
     )
 
 
+def unreadable_file(table: str, f: Path, exc: Exception) -> Problem:
+    """The problem of a file that cannot be read (shared by every engine)."""
+    return Problem(
+        table, None, "unreadable_file", 0, f"cannot read {f}: {type(exc).__name__}: {exc}"
+    )
+
+
+def missing_column(table: str, column: str, rows: int, f: Path) -> Problem:
+    """The problem of a required column missing in one file."""
+    return Problem(table, column, "missing_column", rows, f"required column is missing in {f.name}")
+
+
+def wrong_type(
+    table: str, column: Column, rows: int, t: pa.DataType, examples: list[dict]
+) -> Problem:
+    """The problem of a column whose Arrow type is not its SPEC kind."""
+    return Problem(
+        table,
+        column.name,
+        "wrong_type",
+        rows,
+        f"has type {t}, expected {column.kind.replace('_', ' ')}",
+        examples,
+    )
+
+
 def _read_table(path: Path, spec: Table, problems: list[Problem]) -> pl.DataFrame | None:
     files = _files(path, spec.name)
     if files is None or not files:
@@ -199,15 +225,7 @@ def _read_table(path: Path, spec: Table, problems: list[Problem]) -> pl.DataFram
             schema = pq.read_schema(f)
             present = [n for n in known if n in schema.names]
         except Exception as exc:  # pyarrow raises several types for a broken file
-            problems.append(
-                Problem(
-                    spec.name,
-                    None,
-                    "unreadable_file",
-                    0,
-                    f"cannot read {f}: {type(exc).__name__}: {exc}",
-                )
-            )
+            problems.append(unreadable_file(spec.name, f, exc))
             continue
         plain = _read_plain(f, spec, schema, present)
         if plain is not None:
@@ -216,27 +234,11 @@ def _read_table(path: Path, spec: Table, problems: list[Problem]) -> pl.DataFram
         try:
             table = pq.read_table(f, columns=present)
         except Exception as exc:  # pyarrow raises several types for a broken file
-            problems.append(
-                Problem(
-                    spec.name,
-                    None,
-                    "unreadable_file",
-                    0,
-                    f"cannot read {f}: {type(exc).__name__}: {exc}",
-                )
-            )
+            problems.append(unreadable_file(spec.name, f, exc))
             continue
         missing = [c for c in spec.columns if c.required and c.name not in present]
         for c in missing:
-            problems.append(
-                Problem(
-                    spec.name,
-                    c.name,
-                    "missing_column",
-                    table.num_rows,
-                    f"required column is missing in {f.name}",
-                )
-            )
+            problems.append(missing_column(spec.name, c.name, table.num_rows, f))
         bad_type = False
         arrays: dict[str, pa.ChunkedArray] = {}
         for c in spec.columns:
@@ -246,16 +248,7 @@ def _read_table(path: Path, spec: Table, problems: list[Problem]) -> pl.DataFram
             if not _arrow_kind_ok(c.kind, col.type):
                 bad_type = True
                 examples = [{c.name: v} for v in col.drop_null().slice(0, N_EXAMPLES).to_pylist()]
-                problems.append(
-                    Problem(
-                        spec.name,
-                        c.name,
-                        "wrong_type",
-                        table.num_rows,
-                        f"has type {col.type}, expected {c.kind.replace('_', ' ')}",
-                        examples,
-                    )
-                )
+                problems.append(wrong_type(spec.name, c, table.num_rows, col.type, examples))
                 continue
             try:
                 arrays[c.name] = _normalise(col, c)

@@ -51,7 +51,17 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from graphrisk.errors import DataError, Problem, UsageError
-from graphrisk.io import N_EXAMPLES, Tables, _arrow_kind_ok, _examples, _files, _normalise
+from graphrisk.io import (
+    N_EXAMPLES,
+    Tables,
+    _arrow_kind_ok,
+    _examples,
+    _files,
+    _normalise,
+    missing_column,
+    unreadable_file,
+    wrong_type,
+)
 from graphrisk.schema import DTYPES, TABLE_ORDER, TABLES, Column, Table
 
 if TYPE_CHECKING:
@@ -314,28 +324,12 @@ def _inspect(root: Path, spec: Table, problems: list[Problem]) -> list[_Part] | 
             pf = pq.ParquetFile(f)
             schema, rows = pf.schema_arrow, pf.metadata.num_rows
         except Exception as exc:  # pyarrow raises several types for a broken file
-            problems.append(
-                Problem(
-                    spec.name,
-                    None,
-                    "unreadable_file",
-                    0,
-                    f"cannot read {f}: {type(exc).__name__}: {exc}",
-                )
-            )
+            problems.append(unreadable_file(spec.name, f, exc))
             continue
         present = [n for n in known if n in schema.names]
         missing = [c for c in spec.columns if c.required and c.name not in present]
         for c in missing:
-            problems.append(
-                Problem(
-                    spec.name,
-                    c.name,
-                    "missing_column",
-                    rows,
-                    f"required column is missing in {f.name}",
-                )
-            )
+            problems.append(missing_column(spec.name, c.name, rows, f))
         bad_type = False
         for c in spec.columns:
             if c.name not in present:
@@ -343,16 +337,7 @@ def _inspect(root: Path, spec: Table, problems: list[Problem]) -> list[_Part] | 
             t = schema.field(c.name).type
             if not _arrow_kind_ok(c.kind, t):
                 bad_type = True
-                problems.append(
-                    Problem(
-                        spec.name,
-                        c.name,
-                        "wrong_type",
-                        rows,
-                        f"has type {t}, expected {c.kind.replace('_', ' ')}",
-                        _type_examples(f, c.name),
-                    )
-                )
+                problems.append(wrong_type(spec.name, c, rows, t, _type_examples(f, c.name)))
             elif _may_not_convert(pf, c, t):
                 problem = _conversion_problem(spec, f, c, rows)
                 if problem is not None:
