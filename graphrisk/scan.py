@@ -26,7 +26,7 @@ from graphrisk.context import ScanContext
 from graphrisk.decisions import decide_with_trace
 from graphrisk.detectors.base import FLAG_SCHEMA, GROUP_SCHEMA, Findings
 from graphrisk.errors import UsageError
-from graphrisk.io import Tables, atomic_dir, load
+from graphrisk.io import Tables, atomic_dir
 from graphrisk.policy import Policy
 
 if TYPE_CHECKING:
@@ -232,14 +232,10 @@ def scan(
     with stages.timed("load", progress):
         if isinstance(data, Tables):
             tables = data
-        elif engine == "local":
-            tables = load(data, quarantine=quarantine)
-        elif engine == "spark":
-            from graphrisk.engines.spark import load_with_spark
-
-            tables = load_with_spark(data, quarantine=quarantine)
         else:
-            raise UsageError(f"--engine must be local or spark, got {engine!r}")
+            from graphrisk.engines import get_engine
+
+            tables = get_engine(engine).load(data, quarantine=quarantine)
     with stages.timed("context", progress):
         ctx = ScanContext.build(
             tables, as_of=as_of, lookback_days=lookback_days or policy.lookback_days
