@@ -215,9 +215,9 @@ def detector_table(results: dict[str, Any]) -> str:
         for x in r["scan"]["stages"]:
             if x["stage"] not in stages:
                 stages.append(x["stage"])
-    head = "| stage | " + " | ".join(f"{s} s" for s in sizes) + " | "
-    head += " | ".join(f"baseline ratio {s}" for s in sizes if results["sizes"][s].get("ratio"))
-    head += " |\n|---|" + "---:|" * (head.count("|") - 2) + "\n"
+    ratio_sizes = [s for s in sizes if results["sizes"][s].get("ratio")]
+    cols = ["stage", *(f"{s} s" for s in sizes), *(f"baseline ratio {s}" for s in ratio_sizes)]
+    head = "| " + " | ".join(cols) + " |\n|---|" + "---:|" * (len(cols) - 1) + "\n"
     lines = []
     for st in stages:
         cells = []
