@@ -216,3 +216,70 @@ def json_dumps(obj: Any) -> str:
         return str(o)
 
     return json.dumps(obj, sort_keys=True, ensure_ascii=False, default=default)
+
+
+def member_findings(
+    found: pl.DataFrame,
+    ctx: ScanContext,
+    code: str,
+    kind: str,
+    roles: list[tuple[str, str, int]],
+    one_role_per_member: bool = False,
+) -> Findings:
+    """Flags and groups rows for every member of the groups a detector found.
+
+    Parameters
+    ----------
+    found
+        One row per group with ``group_id, score, evidence, window_start, window_end`` and,
+        per role, a column holding one account id or a list of them.
+    ctx
+        The scan context; members that are not accounts (external counterparties) are left out.
+    code, kind
+        The reason code of the flags and the ``kind`` of the groups rows.
+    roles
+        ``(column, role, severity)`` per role, in order of precedence.
+    one_role_per_member
+        Keep one row per (group, account), the first role listed (e.g. a source that is
+        also the sink).
+
+    Examples
+    --------
+    >>> from graphrisk.testing import world
+    >>> from datetime import datetime
+    >>> ctx = world(transfers=[("s", "m", 10, "2026-01-01"), ("m", "X1", 10, "2026-01-02")])
+    >>> found = pl.DataFrame({"group_id": ["g"], "score": [1.0], "evidence": ["{}"],
+    ...     "window_start": [datetime(2026, 1, 1)], "window_end": [datetime(2026, 1, 2)],
+    ...     "src": ["s"], "mids": [["m", "X1"]]})
+    >>> f = member_findings(found, ctx, "SCATTER_GATHER", "scatter_gather",
+    ...                     [("src", "source", 2), ("mids", "intermediary", 1)])
+    >>> f.groups.select("account_id", "role").rows()
+    [('s', 'source'), ('m', 'intermediary')]
+    """
+    keep = ["group_id", "score", "evidence", "window_start", "window_end"]
+    parts = []
+    for column, role, severity in roles:
+        part = found.select(pl.col(column).alias("account_id"), *keep)
+        if isinstance(part.schema["account_id"], pl.List):
+            part = part.explode("account_id")
+        parts.append(
+            part.with_columns(
+                pl.lit(role).alias("role"), pl.lit(severity, pl.Int8).alias("severity")
+            )
+        )
+    rows = pl.concat(parts).filter(pl.col("account_id").is_in(ctx.accounts["account_id"].implode()))
+    if one_role_per_member:
+        rows = rows.unique(["group_id", "account_id"], keep="first", maintain_order=True)
+    flags = rows.select(
+        "account_id",
+        pl.lit(code).alias("code"),
+        "severity",
+        "score",
+        "group_id",
+        "evidence",
+        "window_start",
+        "window_end",
+    )
+    return Findings(
+        flags, rows.select("group_id", pl.lit(kind).alias("kind"), "account_id", "role")
+    )

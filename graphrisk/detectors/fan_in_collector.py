@@ -28,6 +28,7 @@ from graphrisk.detectors.base import (
     empty_flags,
     evidence,
     group_id,
+    member_findings,
     param,
     window_json,
 )
@@ -196,44 +197,16 @@ class FanInCollector(Detector):
                 ),
             ).alias("evidence"),
         )
-        rows = pl.concat(
+        return member_findings(
+            schemes,
+            ctx,
+            "FAN_IN_COLLECTOR",
+            "collector_scheme",
             [
-                schemes.select(
-                    pl.col("collector").alias("account_id"),
-                    pl.lit("collector").alias("role"),
-                    pl.lit(self.severity).alias("severity"),
-                    "group_id",
-                    "score",
-                    "evidence",
-                    "window_start",
-                    "window_end",
-                ),
-                schemes.explode("feeders").select(
-                    pl.col("feeders").alias("account_id"),
-                    pl.lit("feeder").alias("role"),
-                    pl.lit(self.feeder_severity).alias("severity"),
-                    "group_id",
-                    "score",
-                    "evidence",
-                    "window_start",
-                    "window_end",
-                ),
-            ]
-        ).filter(pl.col("account_id").is_in(ctx.accounts["account_id"].implode()))
-        flags = rows.select(
-            "account_id",
-            pl.lit("FAN_IN_COLLECTOR").alias("code"),
-            pl.col("severity").cast(pl.Int8),
-            "score",
-            "group_id",
-            "evidence",
-            "window_start",
-            "window_end",
+                ("collector", "collector", self.severity),
+                ("feeders", "feeder", self.feeder_severity),
+            ],
         )
-        groups = rows.select(
-            "group_id", pl.lit("collector_scheme").alias("kind"), "account_id", "role"
-        )
-        return Findings(flags, groups)
 
     def _linked(self, ctx: ScanContext, members: pl.DataFrame) -> pl.DataFrame:
         """Add ``linked``: the feeder shares a device with its collector or another feeder."""

@@ -28,6 +28,7 @@ from graphrisk.detectors.base import (
     empty_flags,
     evidence,
     group_id,
+    member_findings,
     param,
     window_json,
 )
@@ -226,32 +227,15 @@ class ScatterGather(Detector):
                 ),
             ).alias("evidence"),
         )
-        keep = ["group_id", "score", "evidence", "window_start", "window_end"]
-        rows = pl.concat(
+        return member_findings(
+            found,
+            ctx,
+            "SCATTER_GATHER",
+            "scatter_gather",
             [
-                found.select(
-                    pl.col("source").alias("account_id"), pl.lit("source").alias("role"), *keep
-                ),
-                found.explode("mids").select(
-                    pl.col("mids").alias("account_id"), pl.lit("intermediary").alias("role"), *keep
-                ),
-                found.select(
-                    pl.col("sink").alias("account_id"), pl.lit("sink").alias("role"), *keep
-                ),
-            ]
-        ).filter(pl.col("account_id").is_in(ctx.accounts["account_id"].implode()))
-        rows = rows.unique(["group_id", "account_id"], keep="first", maintain_order=True)
-        flags = rows.select(
-            "account_id",
-            pl.lit("SCATTER_GATHER").alias("code"),
-            pl.lit(self.severity).alias("severity"),
-            "score",
-            "group_id",
-            "evidence",
-            "window_start",
-            "window_end",
+                ("source", "source", self.severity),
+                ("mids", "intermediary", self.severity),
+                ("sink", "sink", self.severity),
+            ],
+            one_role_per_member=True,
         )
-        groups = rows.select(
-            "group_id", pl.lit("scatter_gather").alias("kind"), "account_id", "role"
-        )
-        return Findings(flags, groups)
