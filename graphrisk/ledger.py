@@ -178,14 +178,7 @@ def entry(decisions: pl.DataFrame, trace: pl.DataFrame) -> pl.DataFrame:
     >>> entry(d, t).columns == list(ENTRY_COLUMNS)
     True
     """
-    state = trace.select(
-        "account_id",
-        "situation",
-        "reference_limit",
-        "last_cut_at",
-        "cut_severity",
-        "cut_reasons",
-        "last_step_at",
-        "last_bad_at",
-    ).cast({k: TRACE_SCHEMA[k] for k in ("reference_limit", "last_cut_at")})  # type: ignore[dict-item]
+    state = trace.select("account_id", "situation", *_STATE).cast(
+        {k: TRACE_SCHEMA[k] for k in ("reference_limit", "last_cut_at")}
+    )  # type: ignore[dict-item]
     return decisions.join(state, on="account_id", how="left").select(list(ENTRY_COLUMNS))
