@@ -176,6 +176,18 @@ def _read_plain(f: Path, spec: Table, schema: pa.Schema, present: list[str]) -> 
     )
 
 
+def missing_table(table: str, files: list[Path] | None, root: Path) -> Problem:
+    """The problem of a required table with no file (``files`` None) or an empty folder."""
+    what = "no file" if files is None else "an empty folder"
+    return Problem(
+        table,
+        None,
+        "missing_table",
+        0,
+        f"table is missing: {what} {table}.parquet or {table}/ in {root}",
+    )
+
+
 def unreadable_file(table: str, f: Path, exc: Exception) -> Problem:
     """The problem of a file that cannot be read (shared by every engine)."""
     return Problem(
@@ -207,16 +219,7 @@ def _read_table(path: Path, spec: Table, problems: list[Problem]) -> pl.DataFram
     if files is None or not files:
         if spec.optional:
             return None
-        what = "no file" if files is None else "an empty folder"
-        problems.append(
-            Problem(
-                spec.name,
-                None,
-                "missing_table",
-                0,
-                f"table is missing: {what} {spec.name}.parquet or {spec.name}/ in {path}",
-            )
-        )
+        problems.append(missing_table(spec.name, files, path))
         return None
     frames: list[pl.DataFrame] = []
     known = [c.name for c in spec.columns]

@@ -59,6 +59,7 @@ from graphrisk.io import (
     _files,
     _normalise,
     missing_column,
+    missing_table,
     unreadable_file,
     wrong_type,
 )
@@ -306,16 +307,7 @@ def _inspect(root: Path, spec: Table, problems: list[Problem]) -> list[_Part] | 
     if files is None or not files:
         if spec.optional:
             return None
-        what = "no file" if files is None else "an empty folder"
-        problems.append(
-            Problem(
-                spec.name,
-                None,
-                "missing_table",
-                0,
-                f"table is missing: {what} {spec.name}.parquet or {spec.name}/ in {root}",
-            )
-        )
+        problems.append(missing_table(spec.name, files, root))
         return None
     parts: list[_Part] = []
     known = [c.name for c in spec.columns]
