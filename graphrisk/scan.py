@@ -302,7 +302,11 @@ def _summary(
         "source": tables.source,
         "engine": engine,
         "rows": {
-            "read": tables.counts(),
+            # what the files held: the rows kept plus the rows set aside by --quarantine
+            "read": {
+                n: k + (tables.quarantine[n].height if n in tables.quarantine else 0)
+                for n, k in tables.counts().items()
+            },
             "in_window": {
                 n: getattr(ctx, n).height
                 for n in ("accounts", "loans", "transfers", "devices", "applications")

@@ -318,3 +318,25 @@ def test_library_api(world: Path, frames) -> None:
     assert g.number_of_edges() > 0
     with pytest.raises(KeyError):
         result.to_networkx("no-such-group")
+
+
+def test_rows_read_counts_quarantined_rows_too(tmp_path: Path) -> None:
+    """``rows.read`` is what the files hold: the rows kept plus the rows quarantined."""
+    import pyarrow as pa
+
+    t = base_tables()
+    t["loans"] = set_col(t["loans"], "amount", [500.0, -1.0, 1200.0])  # L2 bad
+    extra = t["devices"].slice(0, 1)
+    extra = set_col(extra, "account_id", ["nobody"])  # dangling reference
+    t["devices"] = pa.concat_tables([t["devices"], extra])
+    data = write_data(tmp_path / "data", t)
+    raw = {n: pl.scan_parquet(data / f"{n}.parquet").select(pl.len()).collect().item() for n in t}
+    result = graphrisk.scan(data, quarantine=True)
+    s = result.summary
+    assert s["quarantine"] == {"devices": 1, "loans": 1}
+    assert s["rows"]["read"] == raw
+    kept = graphrisk.load(data, quarantine=True).counts()
+    for name in raw:
+        assert s["rows"]["read"][name] == kept[name] + s["quarantine"].get(name, 0), name
+        assert s["rows"]["in_window"][name] <= kept[name], name
+    assert s["rows"]["in_window"]["loans"] == 2 and s["rows"]["in_window"]["devices"] == 2
