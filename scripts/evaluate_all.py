@@ -4,11 +4,12 @@
 
 1. Generated worlds: for each ``N:SEED`` (default: the shipped sample, then 50,000 accounts with
    seed 11) generate the world (the 4,000/7 one is ``datasets/sample`` itself), scan it with the
-   default policy and score it with :func:`graphrisk.evaluate.evaluate_frames`.
+   default policy and score it with :func:`graphrisk.evaluate.evaluate_frames`; then again with
+   the ``policies/slow_layering.toml`` preset (overall figures only).
 2. AMLSim (``../shared/data/amlsim/{typologies,1K}``, data no one here wrote): scan with a
    lookback covering its two years and report, per AMLSim typology, the share of its members
-   flagged TRANSFER_CYCLE and flagged with any transfer code, and the share of clean accounts
-   given any transfer code.
+   flagged TRANSFER_CYCLE, SCATTER_GATHER and any transfer code (the last two also with the
+   ``policies/slow_layering.toml`` preset), and the share of clean accounts so flagged.
 
 Prints markdown tables and writes the figures as JSON.
 """
@@ -30,6 +31,7 @@ from graphrisk.generate import generate_world
 
 ROOT = Path(__file__).resolve().parents[1]
 AMLSIM = ROOT.parent / "shared" / "data" / "amlsim"
+SLOW_LAYERING = ROOT / "policies" / "slow_layering.toml"
 TRANSFER_CODES = [
     "TRANSFER_CYCLE",
     "SCATTER_GATHER",
@@ -55,35 +57,48 @@ def generated(n: int, seed: int, work: Path) -> dict:
         "path": str(path),
         "scan_seconds": round(seconds, 2),
     }
+    slow = graphrisk.scan(path, policy=SLOW_LAYERING)
+    labels = pl.read_parquet(path / "labels.parquet")
+    ev["slow_layering"] = evaluate_frames(slow.flags, slow.decisions, labels)["overall"]
     return ev
 
 
-def amlsim(name: str) -> dict:
-    path = AMLSIM / name
-    result = graphrisk.scan(path, lookback_days=800)
+def _amlsim_counts(path: Path, policy: Path | None) -> pl.DataFrame:
+    result = graphrisk.scan(path, lookback_days=800, policy=policy)
     labels = pl.read_parquet(path / "labels.parquet")
     codes = result.flags.group_by("account_id").agg(pl.col("code").unique())
     lab = labels.join(codes, on="account_id", how="left").with_columns(pl.col("code").fill_null([]))
-    lab = lab.with_columns(
-        pl.col("code").list.contains("TRANSFER_CYCLE").alias("cycle"),
-        pl.col("code")
-        .list.eval(pl.element().is_in(TRANSFER_CODES))
-        .list.any()
-        .alias("any_transfer"),
-    )
-    per = (
+    return (
         lab.group_by("pattern")
-        .agg(pl.len().alias("accounts"), pl.col("cycle").sum(), pl.col("any_transfer").sum())
+        .agg(
+            pl.len().alias("accounts"),
+            pl.col("code").list.contains("TRANSFER_CYCLE").sum().alias("transfer_cycle"),
+            pl.col("code").list.contains("SCATTER_GATHER").sum().alias("scatter_gather"),
+            pl.col("code")
+            .list.eval(pl.element().is_in(TRANSFER_CODES))
+            .list.any()
+            .sum()
+            .alias("any_transfer_code"),
+        )
         .sort("pattern")
     )
-    return {
-        r["pattern"]: {
-            "accounts": r["accounts"],
-            "transfer_cycle": r["cycle"],
-            "any_transfer_code": r["any_transfer"],
+
+
+def amlsim(name: str) -> dict:
+    """Per AMLSim typology: members flagged, with the default policy and the slow preset."""
+    path = AMLSIM / name
+    default = _amlsim_counts(path, None)
+    slow = _amlsim_counts(path, SLOW_LAYERING).rename(
+        {
+            "scatter_gather": "scatter_gather_slow_layering",
+            "any_transfer_code": "any_transfer_code_slow_layering",
         }
-        for r in per.to_dicts()
-    }
+    )
+    per = default.join(
+        slow.select("pattern", "scatter_gather_slow_layering", "any_transfer_code_slow_layering"),
+        on="pattern",
+    )
+    return {r.pop("pattern"): r for r in per.to_dicts()}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -133,16 +148,30 @@ def main(argv: list[str] | None = None) -> int:
             f"- {k}: suppression precision {s['precision']} ({s['correct']}/{s['suppressed']}), "
             f"scan {out['generated'][k]['world']['scan_seconds']} s"
         )
+        o = out["generated"][k]["slow_layering"]
+        print(
+            f"- {k} with policies/slow_layering.toml: min recall {o['min_recall']}, "
+            f"suppression precision {o['suppression_precision']}, "
+            f"max look-alike suppressed {o['max_lookalike_suppressed_rate']}"
+        )
     print()
-    print("| AMLSim set | typology | members | TRANSFER_CYCLE | any transfer code |")
-    print("|---|---|---:|---:|---:|")
+    print(
+        "| AMLSim set | typology | members | TRANSFER_CYCLE | SCATTER_GATHER | any transfer code "
+        "| SCATTER_GATHER, slow_layering | any transfer code, slow_layering |"
+    )
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    cols = (
+        "transfer_cycle",
+        "scatter_gather",
+        "any_transfer_code",
+        "scatter_gather_slow_layering",
+        "any_transfer_code_slow_layering",
+    )
     for name, per in out["amlsim"].items():
         for pat, v in per.items():
             n = v["accounts"]
-            print(
-                f"| {name} | {pat} | {n} | {v['transfer_cycle']} ({v['transfer_cycle'] / n:.3f}) | "
-                f"{v['any_transfer_code']} ({v['any_transfer_code'] / n:.3f}) |"
-            )
+            cells = " | ".join(f"{v[c]} ({v[c] / n:.3f})" for c in cols)
+            print(f"| {name} | {pat} | {n} | {cells} |")
     if args.out:
         Path(args.out).write_text(json.dumps(out, indent=2, default=str) + "\n", encoding="utf-8")
     return 0

@@ -68,3 +68,23 @@ def test_amlsim_cycles_found_and_clean_accounts_kept(name, raw_floor):
     clean = set(labels.filter(pl.col("pattern") == "clean")["account_id"])
     coded = set(flags.filter(pl.col("code").is_in(list(TRANSFER_CODES)))["account_id"])
     assert len(clean & coded) / len(clean) <= 0.05
+
+
+def test_slow_layering_preset_finds_amlsim_scatter_gather():
+    """AMLSim's scatter_gather spreads over weeks: the defaults (48 h / 3 days) miss it, the
+    ``policies/slow_layering.toml`` windows find its members, and clean accounts stay clean."""
+    from graphrisk.policy import Policy
+
+    preset = Path(__file__).resolve().parents[1] / "policies" / "slow_layering.toml"
+    params = Policy.load(preset).detector("scatter_gather").get_params()
+    path = DATA / "typologies"
+    tables = load(path)
+    ctx = ScanContext.build(tables, lookback_days=800)
+    labels = pl.read_parquet(path / "labels.parquet")
+    members = set(labels.filter(pl.col("pattern") == "scatter_gather")["account_id"])
+    clean = set(labels.filter(pl.col("pattern") == "clean")["account_id"])
+    default = set(REGISTRY["scatter_gather"]().detect(ctx).flags["account_id"])
+    slow = set(REGISTRY["scatter_gather"](**params).detect(ctx).flags["account_id"])
+    assert len(members & slow) / len(members) >= 0.8, sorted(members - slow)
+    assert len(clean & slow) / len(clean) <= 0.05
+    assert len(members & default) < len(members & slow)
