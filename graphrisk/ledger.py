@@ -9,9 +9,15 @@ decision of that scan plus the state restore needs (``reference_limit``, ``last_
   disk, then renamed (and the directory flushed). A scan killed at any point leaves either
   no entry or the whole entry; a temporary file left by a dead process is removed by the
   next append and is never read.
-* Idempotent: a scan whose run id is already in the ledger (same data, as_of and policy)
-  appends nothing, and it reads its prior state from entries with an earlier ``as_of``
-  only, so re-running it gives the same decisions and never applies a second restore step.
+* Idempotent: a scan reads its prior state from entries with an earlier ``as_of`` only,
+  and its run id covers that state (with the data, ``as_of`` and policy; see
+  :func:`graphrisk.scan.run_id_for`). Re-running it against the same ledger reads the same
+  state, gets the same run id and decisions, appends nothing and never applies a second
+  restore step.
+* Backfill: an entry with an earlier ``as_of`` appended after a later scan changes what
+  that later scan reads. Its re-run is then another decision set under another run id, and
+  is appended beside the first (both stay: nothing is rewritten); for one ``as_of`` the
+  entry appended last is the state later scans read.
 
 Examples
 --------

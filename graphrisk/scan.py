@@ -147,12 +147,34 @@ def effective_policy(policy: Policy) -> dict[str, Any]:
     return data
 
 
-def run_id_for(ctx: ScanContext, policy: Policy) -> str:
-    """A run id determined by the data in the window, ``as_of`` and the effective policy."""
+def prior_digest(prior: pl.DataFrame | None) -> str | None:
+    """A digest of the ledger state a scan read (``PRIOR_SCHEMA``); ``None`` when it is empty.
+
+    One row per account, so the digest ignores row order.
+    """
+    if prior is None or not prior.height:
+        return None
+    from graphrisk.decisions import PRIOR_SCHEMA
+
+    df = prior.select(list(PRIOR_SCHEMA)).cast(PRIOR_SCHEMA)  # type: ignore[arg-type]
+    return f"{df.height}:{int(df.hash_rows(seed=7).sum())}"
+
+
+def run_id_for(ctx: ScanContext, policy: Policy, prior: pl.DataFrame | None = None) -> str:
+    """A run id determined by what decides the run: the data in the window, ``as_of``, the
+    effective policy and the ledger state read (``prior``).
+
+    The decisions are a function of these, so one run id names one decision set: the same
+    scan against a ledger with another history before ``as_of`` gets another run id. An
+    absent or empty ledger (no state before ``as_of``) leaves the id of a scan without one.
+    """
     h = hashlib.sha1()
     h.update(_fingerprint(ctx).encode())
     h.update(ctx.as_of.isoformat().encode())
     h.update(json.dumps(effective_policy(policy), sort_keys=True, default=str).encode())
+    digest = prior_digest(prior)
+    if digest is not None:
+        h.update(f"prior:{digest};".encode())
     return h.hexdigest()[:16]
 
 
@@ -244,7 +266,6 @@ def scan(
     with stages.timed("graph", progress):
         _ = ctx.graph
     flags, groups = run_detectors(ctx, policy, stages, progress)
-    run_id = run_id_for(ctx, policy)
     led = None
     prior = None
     with stages.timed("decide", progress):
@@ -253,6 +274,7 @@ def scan(
 
             led = Ledger(ledger)
             prior = led.prior(ctx.as_of)
+        run_id = run_id_for(ctx, policy, prior)
         decisions, trace = decide_with_trace(
             ctx.accounts, flags, policy, ctx.as_of, run_id, prior, lang, ctx.lookback_days
         )

@@ -242,3 +242,60 @@ def test_scan_killed_at_any_point_leaves_ledger_and_run_consistent(big_world, tm
     # the kills did land inside the scan, in its writing phases too
     assert sum(s != "finished" for s in seen) >= 3, seen
     assert {"run_tmp"} <= set(seen), seen
+
+
+# ---------------------------------------------------------------------------------------
+# the run id names one decision set: it covers the ledger state the scan read
+
+DECISION_COLUMNS = ["account_id", "action", "limit_before", "limit_after", "reason_codes"]
+
+
+def _logged(ledger: Path, run_id: str) -> pl.DataFrame:
+    """The decisions the ledger holds under ``run_id`` (exactly one entry)."""
+    (path,) = [p for p in Ledger(ledger).files() if p.stem.endswith("--" + run_id)]
+    return pl.read_parquet(path).select(DECISION_COLUMNS)
+
+
+def test_run_id_covers_the_prior_state_the_scan_read(tmp_path):
+    data = _small_data(tmp_path)
+    alone = scan(data, as_of="2026-05-31")
+    # an absent or empty ledger reads no state: the run id of a scan without a ledger
+    empty = tmp_path / "empty"
+    (empty / "entries").mkdir(parents=True)
+    assert scan(data, as_of="2026-05-31", ledger=tmp_path / "absent").run_id == alone.run_id
+    assert scan(data, as_of="2026-05-31", ledger=empty).run_id == alone.run_id
+    # the same data, as_of and policy after a cut in January: other decisions, other run id
+    L = tmp_path / "L"
+    commit_ledger(scan(data, as_of="2026-01-31", ledger=L))
+    after_cut = scan(data, as_of="2026-05-31", ledger=L)
+    assert not after_cut.decisions.equals(alone.decisions)
+    assert after_cut.run_id != alone.run_id
+    assert set(after_cut.decisions["run_id"]) == {after_cut.run_id}
+    assert after_cut.summary["run_id"] == after_cut.run_id
+    commit_ledger(after_cut)
+    assert_frame_equal(_logged(L, after_cut.run_id), after_cut.decisions.select(DECISION_COLUMNS))
+
+
+def test_entry_backfilled_before_a_later_scan_gives_its_rerun_a_new_run_id(tmp_path):
+    """A scan for an earlier as_of appended after a later one changes what the later one
+    reads: its re-run is another decision set, so it gets another run id and its own entry
+    (the latest appended entry for an as_of is what later scans read)."""
+    data = _small_data(tmp_path)
+    L = tmp_path / "L"
+    may = scan(data, as_of="2026-05-31", ledger=L)
+    commit_ledger(may)
+    commit_ledger(scan(data, as_of="2026-01-31", ledger=L))  # backfilled: the January cut
+    again = scan(data, as_of="2026-05-31", ledger=L)
+    a = pl.col("account_id") == "a"
+    assert may.decisions.filter(a)["action"].item() == "freeze_increase"
+    assert again.decisions.filter(a)["action"].item() == "restore"
+    assert again.run_id != may.run_id
+    assert commit_ledger(again) is not None
+    for r in (may, again):  # each run id names the decisions that run gave
+        assert_frame_equal(_logged(L, r.run_id), r.decisions.select(DECISION_COLUMNS))
+    june = Ledger(L).prior(datetime(2026, 6, 30)).filter(a)
+    assert june["current_limit"].item() == again.decisions.filter(a)["limit_after"].item()
+    # and the re-run of the re-run is idempotent again
+    third = scan(data, as_of="2026-05-31", ledger=L)
+    assert third.run_id == again.run_id and commit_ledger(third) is None
+    assert third.decisions.equals(again.decisions)
