@@ -2,14 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import polars as pl
-
-
-def threshold(**values: Any) -> pl.Expr:
-    """The ``threshold`` struct of the evidence: the parameter values that were applied."""
-    return pl.struct([pl.lit(v).alias(k) for k, v in values.items()])
 
 
 def best_per_account(df: pl.DataFrame, *order: str) -> pl.DataFrame:

@@ -18,7 +18,7 @@ from typing import ClassVar
 import polars as pl
 
 from graphrisk.context import ScanContext
-from graphrisk.detectors._loans import accounts_with, best_per_account, threshold
+from graphrisk.detectors._loans import accounts_with, best_per_account
 from graphrisk.detectors.base import (
     Detector,
     Findings,
@@ -91,11 +91,7 @@ class ApplicationBurst(Detector):
                 n_lenders=pl.col("n_lenders"),
                 lenders=pl.col("lenders"),
                 window=window_json(pl.col("window_start"), pl.col("window_end")),
-                threshold=threshold(
-                    min_applications=self.min_applications,
-                    min_lenders=self.min_lenders,
-                    window_days=self.window_days,
-                ),
+                threshold=self.threshold("min_applications", "min_lenders", "window_days"),
             ).alias("evidence"),
             "window_start",
             "window_end",

@@ -125,6 +125,10 @@ class Detector:
         """The parameters as given (printable, and valid in ``[detectors.NAME]``)."""
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
 
+    def threshold(self, *names: str) -> pl.Expr:
+        """The ``threshold`` struct of a flag's evidence: the named parameters as applied."""
+        return pl.struct([pl.lit(getattr(self, n)).alias(n) for n in names])
+
     def run(self, ctx: ScanContext) -> Findings:  # pragma: no cover - abstract
         """Find the pattern in ``ctx`` and return flags with evidence (and groups)."""
         raise NotImplementedError

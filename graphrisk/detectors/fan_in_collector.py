@@ -188,12 +188,8 @@ class FanInCollector(Detector):
                 linked_share=pl.col("linked_share").round(3),
                 new_share=pl.col("new_share").round(3),
                 window=window_json(pl.col("window_start"), pl.col("window_end")),
-                threshold=pl.struct(
-                    pl.lit(self.min_feeders).alias("min_feeders"),
-                    pl.lit(self.window_days).alias("window_days"),
-                    pl.lit(self.max_lag_days).alias("max_lag_days"),
-                    pl.lit(self.min_share).alias("min_share"),
-                    pl.lit(self.min_linked_share).alias("min_linked_share"),
+                threshold=self.threshold(
+                    "min_feeders", "window_days", "max_lag_days", "min_share", "min_linked_share"
                 ),
             ).alias("evidence"),
         )

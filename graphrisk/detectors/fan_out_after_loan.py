@@ -126,11 +126,7 @@ class FanOutAfterLoan(Detector):
                 amount_sent=pl.col("amount_sent").round(2),
                 share=pl.col("share").round(3),
                 window=window_json(pl.col("window_start"), pl.col("window_end")),
-                threshold=pl.struct(
-                    pl.lit(self.window_days).alias("window_days"),
-                    pl.lit(self.min_recipients).alias("min_recipients"),
-                    pl.lit(self.min_share).alias("min_share"),
-                ),
+                threshold=self.threshold("window_days", "min_recipients", "min_share"),
             ).alias("evidence"),
             "window_start",
             "window_end",

@@ -345,11 +345,7 @@ class GroupMultiLender(Detector):
                 links=pl.col("links").list.head(self.max_listed_links),
                 n_links=pl.col("links").list.len(),
                 window=window_json(pl.col("window_start"), pl.col("window_end")),
-                threshold=pl.struct(
-                    pl.lit(self.min_lenders).alias("min_lenders"),
-                    pl.lit(self.member_max_lenders).alias("member_max_lenders"),
-                    pl.lit(self.window_days).alias("window_days"),
-                ),
+                threshold=self.threshold("min_lenders", "member_max_lenders", "window_days"),
             ).alias("evidence"),
             "window_start",
             "window_end",

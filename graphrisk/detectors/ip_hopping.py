@@ -109,12 +109,7 @@ class IpHopping(Detector):
                 devices=pl.col("devices"),
                 n_logins=pl.col("n_logins"),
                 window=window_json(pl.col("window_start"), pl.col("window_end")),
-                threshold=pl.struct(
-                    pl.lit(self.window_hours).alias("window_hours"),
-                    pl.lit(self.min_cities).alias("min_cities"),
-                    pl.lit(self.min_ips).alias("min_ips"),
-                    pl.lit(self.min_ip_cities).alias("min_ip_cities"),
-                ),
+                threshold=self.threshold("window_hours", "min_cities", "min_ips", "min_ip_cities"),
             ).alias("evidence"),
             "window_start",
             "window_end",

@@ -43,7 +43,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from graphrisk.context import ScanContext
-from graphrisk.detectors._loans import accounts_with, threshold
+from graphrisk.detectors._loans import accounts_with
 from graphrisk.detectors.base import (
     Detector,
     Findings,
@@ -153,15 +153,15 @@ class LoanRecycling(Detector):
                 direct=direct_ev,
                 linked=linked_ev,
                 window=window_json(start, end),
-                threshold=threshold(
-                    min_repeats=self.min_repeats,
-                    min_age_days=self.min_age_days,
-                    max_gap_days=self.max_gap_days,
-                    amount_tolerance=self.amount_tolerance,
-                    min_repeats_linked=self.min_repeats_linked,
-                    transfer_days=self.transfer_days,
-                    repay_days=self.repay_days,
-                    min_share=self.min_share,
+                threshold=self.threshold(
+                    "min_repeats",
+                    "min_age_days",
+                    "max_gap_days",
+                    "amount_tolerance",
+                    "min_repeats_linked",
+                    "transfer_days",
+                    "repay_days",
+                    "min_share",
                 ),
             ).alias("evidence"),
             start.alias("window_start"),

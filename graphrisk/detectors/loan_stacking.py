@@ -28,7 +28,7 @@ from typing import ClassVar
 import polars as pl
 
 from graphrisk.context import ScanContext
-from graphrisk.detectors._loans import accounts_with, best_per_account, threshold
+from graphrisk.detectors._loans import accounts_with, best_per_account
 from graphrisk.detectors.base import (
     Detector,
     Findings,
@@ -182,11 +182,8 @@ class LoanStacking(Detector):
                 still_outstanding=pl.col("still_outstanding"),
                 resolved=pl.col("resolved"),
                 window=window_json(pl.col("window_start"), pl.col("window_end")),
-                threshold=threshold(
-                    min_outstanding=self.min_outstanding,
-                    min_lenders=self.min_lenders,
-                    resolved_days=self.resolved_days,
-                    late_days=self.late_days,
+                threshold=self.threshold(
+                    "min_outstanding", "min_lenders", "resolved_days", "late_days"
                 ),
             ).alias("evidence"),
             "window_start",

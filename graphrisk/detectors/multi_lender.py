@@ -76,10 +76,7 @@ class MultiLender(Detector):
                 loans=pl.col("loans"),
                 amount=pl.col("amount").round(2),
                 window=window_json(pl.col("window_start"), pl.col("window_end")),
-                threshold=pl.struct(
-                    pl.lit(self.min_lenders).alias("min_lenders"),
-                    pl.lit(self.window_days).alias("window_days"),
-                ),
+                threshold=self.threshold("min_lenders", "window_days"),
             ).alias("evidence"),
             "window_start",
             "window_end",

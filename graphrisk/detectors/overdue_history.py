@@ -21,7 +21,6 @@ from typing import ClassVar
 import polars as pl
 
 from graphrisk.context import ScanContext
-from graphrisk.detectors._loans import threshold
 from graphrisk.detectors.base import Detector, Findings, evidence, param, window_json
 
 
@@ -104,9 +103,7 @@ class OverdueHistory(Detector):
                 lenders=pl.col("lenders"),
                 amount=pl.col("amount"),
                 window=window_json(pl.col("window_start"), pl.col("window_end")),
-                threshold=threshold(
-                    min_overdue_days=self.min_overdue_days, default_days=self.default_days
-                ),
+                threshold=self.threshold("min_overdue_days", "default_days"),
             ).alias("evidence"),
             "window_start",
             "window_end",

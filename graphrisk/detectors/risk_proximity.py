@@ -148,12 +148,7 @@ class RiskProximity(Detector):
                 defaulters=pl.col("defaulters").list.head(self.max_listed),
                 score=pl.col("score").round(3),
                 window=window_json(pl.col("window_start"), pl.lit(ctx.as_of)),
-                threshold=pl.struct(
-                    pl.lit(self.min_defaulters).alias("min_defaulters"),
-                    pl.lit(self.max_hops).alias("max_hops"),
-                    pl.lit(self.decay).alias("decay"),
-                    pl.lit(self.default_days).alias("default_days"),
-                ),
+                threshold=self.threshold("min_defaulters", "max_hops", "decay", "default_days"),
             ).alias("evidence"),
             pl.max_horizontal("window_start", pl.lit(ctx.start)).alias("window_start"),
             pl.lit(ctx.as_of).alias("window_end"),

@@ -218,12 +218,12 @@ class ScatterGather(Detector):
                 gathered=pl.col("gathered"),
                 new_share=pl.col("new_share").round(3),
                 window=window_json(pl.col("window_start"), pl.col("window_end")),
-                threshold=pl.struct(
-                    pl.lit(self.min_intermediaries).alias("min_intermediaries"),
-                    pl.lit(self.scatter_hours).alias("scatter_hours"),
-                    pl.lit(self.gather_days).alias("gather_days"),
-                    pl.lit(self.min_forward_share).alias("min_forward_share"),
-                    pl.lit(self.min_new_share).alias("min_new_share"),
+                threshold=self.threshold(
+                    "min_intermediaries",
+                    "scatter_hours",
+                    "gather_days",
+                    "min_forward_share",
+                    "min_new_share",
                 ),
             ).alias("evidence"),
         )

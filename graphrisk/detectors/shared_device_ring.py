@@ -112,7 +112,7 @@ class SharedDeviceRing(Detector):
                 n_accounts=pl.col("n_accounts"),
                 n_logins=pl.col("n_logins"),
                 window=window_json(pl.col("window_start"), pl.col("window_end")),
-                threshold=pl.struct(pl.lit(self.min_accounts).alias("min_accounts")),
+                threshold=self.threshold("min_accounts"),
             ).alias("evidence"),
             "window_start",
             "window_end",

@@ -16,7 +16,7 @@ from typing import ClassVar
 import polars as pl
 
 from graphrisk.context import ScanContext
-from graphrisk.detectors._loans import accounts_with, best_per_account, threshold
+from graphrisk.detectors._loans import accounts_with, best_per_account
 from graphrisk.detectors.base import Detector, Findings, evidence, param, window_json
 
 
@@ -79,11 +79,7 @@ class SmallLoanBurst(Detector):
                 amount=pl.col("amount"),
                 largest=pl.col("largest"),
                 window=window_json(pl.col("window_start"), pl.col("window_end")),
-                threshold=threshold(
-                    min_loans=self.min_loans,
-                    max_amount=self.max_amount,
-                    window_days=self.window_days,
-                ),
+                threshold=self.threshold("min_loans", "max_amount", "window_days"),
             ).alias("evidence"),
             "window_start",
             "window_end",

@@ -349,14 +349,14 @@ class TransferCycle(Detector):
                 new_share=pl.col("new_share").round(3),
                 search_capped=pl.lit(cut),
                 window=window_json(pl.col("window_start"), pl.col("window_end")),
-                threshold=pl.struct(
-                    pl.lit(self.window_days).alias("window_days"),
-                    pl.lit(self.min_length).alias("min_length"),
-                    pl.lit(self.max_length).alias("max_length"),
-                    pl.lit(self.min_new_share).alias("min_new_share"),
-                    pl.lit(self.max_relation_days).alias("max_relation_days"),
-                    pl.lit(self.min_history_days).alias("min_history_days"),
-                    pl.lit(self.amount_tolerance).alias("amount_tolerance"),
+                threshold=self.threshold(
+                    "window_days",
+                    "min_length",
+                    "max_length",
+                    "min_new_share",
+                    "max_relation_days",
+                    "min_history_days",
+                    "amount_tolerance",
                 ),
             ).alias("evidence")
         )
