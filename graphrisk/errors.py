@@ -40,8 +40,20 @@ def _plain(v: object) -> object:
     return v if isinstance(v, (int, float, str, bool)) or v is None else str(v)
 
 
+#: Longest value shown in a rendered example; longer ones are cut (JSON keeps them whole).
+MAX_SHOWN = 80
+
+
+def _shown(v: object) -> str:
+    text = repr(v if isinstance(v, bytes) else _plain(v))
+    if len(text) <= MAX_SHOWN:
+        return text
+    n = len(v) if isinstance(v, (str, bytes)) else len(text)
+    return f"{text[: MAX_SHOWN - 1]}… ({n:,} {'bytes' if isinstance(v, bytes) else 'characters'})"
+
+
 def _row(example: dict) -> str:
-    return ", ".join(f"{k}={_plain(v)!r}" for k, v in example.items())
+    return ", ".join(f"{k}={_shown(v)}" for k, v in example.items())
 
 
 class GraphriskError(Exception):

@@ -38,7 +38,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from graphrisk.errors import DataError, Problem, UsageError
-from graphrisk.schema import DTYPES, TABLE_ORDER, TABLES, Column, Table, empty_frame
+from graphrisk.schema import (
+    DTYPES,
+    LATEST_TIME,
+    TABLE_ORDER,
+    TABLES,
+    Column,
+    Table,
+    empty_frame,
+)
 
 N_EXAMPLES = 3
 
@@ -68,22 +76,136 @@ class Tables:
 # reading
 
 
-def _files(path: Path, table: str) -> list[Path] | None:
+def _find_files(path: Path, table: str) -> tuple[list[Path] | None, list[Problem]]:
+    """The Parquet files of ``table`` in ``path``, and the problems met finding them.
+
+    Files: ``None`` if there is neither ``NAME.parquet`` nor ``NAME/``; ``[]`` for an empty
+    folder or when a problem makes the table unreadable (both given, a broken link, an
+    unreadable folder, a file in the folder that is not Parquet).
+    """
     single = path / f"{table}.parquet"
     folder = path / table
-    if single.is_file():
-        return [single]
-    if single.is_dir():  # what Spark writes for df.write.parquet("NAME.parquet")
-        folder = single
-    if folder.is_dir():
-        # hidden and _-prefixed entries (_temporary/, _metadata, ._x) are bookkeeping, not data
-        return sorted(
-            p
-            for p in folder.rglob("*.parquet")
-            if p.is_file()
-            and not any(part.startswith((".", "_")) for part in p.relative_to(folder).parts)
-        )
-    return None
+    present = [p for p in (single, folder) if p.exists() or p.is_symlink()]
+    if not present:
+        return None, []
+    if len(present) > 1:
+        return [], [
+            Problem(
+                table,
+                None,
+                "ambiguous_table",
+                0,
+                f"both {single.name} and {folder.name}/ exist in {path}: keep one of them"
+                " (the rows of the other would not be read)",
+            )
+        ]
+    (where,) = present
+    if not where.exists():
+        return [], [
+            Problem(
+                table,
+                None,
+                "unreadable_file",
+                0,
+                f"cannot read {where}: a broken symbolic link (to {os.readlink(where)})",
+            )
+        ]
+    if where.is_file():
+        return [where], []
+    if not where.is_dir():
+        return [], [
+            Problem(
+                table, None, "unreadable_file", 0, f"cannot read {where}: not a file or a folder"
+            )
+        ]
+    # a folder NAME/, or what Spark writes for df.write.parquet("NAME.parquet")
+    return _folder_files(where, table)
+
+
+def _folder_files(folder: Path, table: str) -> tuple[list[Path], list[Problem]]:
+    """Every data file under ``folder``; unreadable subfolders and non-Parquet files are problems.
+
+    Hidden and ``_``-prefixed entries (``_temporary/``, ``_SUCCESS``, ``.part-0.crc``) are
+    bookkeeping, not data. A file without the ``.parquet`` suffix is read when it is Parquet
+    (Hive writes ``000000_0``); any other file would have its rows silently left out, so it
+    is reported.
+    """
+    files: list[Path] = []
+    problems: list[Problem] = []
+
+    def unreadable(exc: OSError) -> None:
+        problems.append(unreadable_file(table, Path(exc.filename or folder), exc))
+
+    seen: set[str] = set()
+    for dirpath, dirnames, filenames in os.walk(folder, onerror=unreadable, followlinks=True):
+        real = os.path.realpath(dirpath)
+        if real in seen:  # a symbolic link back up the tree
+            dirnames[:] = []
+            continue
+        seen.add(real)
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith((".", "_")))
+        for name in sorted(filenames):
+            if name.startswith((".", "_")):
+                continue
+            f = Path(dirpath) / name
+            if name.endswith(".parquet"):
+                files.append(f)
+                continue
+            try:
+                with open(f, "rb") as fh:
+                    is_parquet = fh.read(4) == _MAGIC
+            except OSError as exc:
+                problems.append(unreadable_file(table, f, exc))
+                continue
+            if is_parquet:
+                files.append(f)
+            else:
+                problems.append(
+                    Problem(
+                        table,
+                        None,
+                        "not_parquet",
+                        0,
+                        f"{f} is not a Parquet file ({_sniff(f)}): its rows would not be read;"
+                        f" convert it to Parquet or move it out of {folder.name}/",
+                    )
+                )
+    return (sorted(files) if not problems else []), problems
+
+
+def _files(path: Path, table: str) -> list[Path] | None:
+    """The Parquet files of ``table`` (``None``: no file or folder; ``[]``: an empty folder).
+
+    For callers that do not collect problems (the Spark engine): a problem finding the files
+    (``NAME.parquet`` and ``NAME/`` both given, a file that is not Parquet in the folder, an
+    unreadable folder) raises :class:`DataError` at once instead of leaving rows out.
+    """
+    files, problems = _find_files(path, table)
+    if problems:
+        raise DataError(problems)
+    return files
+
+
+_MAGIC = b"PAR1"
+
+
+def _sniff(f: Path) -> str:
+    """What a file that is not Parquet looks like, for a message (``""`` if it is Parquet)."""
+    try:
+        with open(f, "rb") as fh:
+            head = fh.read(64)
+    except OSError:
+        return ""
+    if not head:
+        return "it is empty: 0 bytes"
+    if head[:4] == _MAGIC:
+        return ""
+    lines = head.decode("utf-8", errors="replace").splitlines()
+    line = lines[0] if lines else ""
+    if line and line.replace("\t", " ").isprintable():
+        csv = any(sep in line for sep in (",", ";", "\t"))
+        return f"it starts with {line[:40]!r}" + (", a CSV file?" if csv else "")
+    return f"it starts with the bytes {head[:8]!r}"
 
 
 def _arrow_kind_ok(kind: str, t: pa.DataType) -> bool:
@@ -178,21 +300,18 @@ def _read_plain(f: Path, spec: Table, schema: pa.Schema, present: list[str]) -> 
 
 def missing_table(table: str, files: list[Path] | None, root: Path) -> Problem:
     """The problem of a required table with no file (``files`` None) or an empty folder."""
-    what = "no file" if files is None else "an empty folder"
-    return Problem(
-        table,
-        None,
-        "missing_table",
-        0,
-        f"table is missing: {what} {table}.parquet or {table}/ in {root}",
-    )
+    if files is None:
+        what = f"no file {table}.parquet or folder {table}/ in {root}"
+    else:
+        what = f"an empty folder (no Parquet file in {table}/ or {table}.parquet/ in {root})"
+    return Problem(table, None, "missing_table", 0, f"table is missing: {what}")
 
 
 def unreadable_file(table: str, f: Path, exc: Exception) -> Problem:
     """The problem of a file that cannot be read (shared by every engine)."""
-    return Problem(
-        table, None, "unreadable_file", 0, f"cannot read {f}: {type(exc).__name__}: {exc}"
-    )
+    looks = _sniff(f) if isinstance(f, Path) and f.is_file() else ""
+    why = f"not a Parquet file ({looks})" if looks else f"{type(exc).__name__}: {exc}"
+    return Problem(table, None, "unreadable_file", 0, f"cannot read {f}: {why}")
 
 
 def missing_column(table: str, column: str, rows: int, f: Path) -> Problem:
@@ -201,22 +320,63 @@ def missing_column(table: str, column: str, rows: int, f: Path) -> Problem:
 
 
 def wrong_type(
-    table: str, column: Column, rows: int, t: pa.DataType, examples: list[dict]
+    table: str,
+    column: Column,
+    rows: int,
+    t: pa.DataType,
+    examples: list[dict],
+    part: str | None = None,
 ) -> Problem:
-    """The problem of a column whose Arrow type is not its SPEC kind."""
+    """The problem of a column whose Arrow type is not its SPEC kind (``part``: which file)."""
     return Problem(
         table,
         column.name,
         "wrong_type",
         rows,
-        f"has type {t}, expected {column.kind.replace('_', ' ')}",
+        f"has type {t}{f' in {part}' if part else ''}, expected {column.kind.replace('_', ' ')}",
         examples,
     )
 
 
+def _part_name(root: Path, f: Path) -> str | None:
+    """How to name one file of a folder table in a message (``None`` for ``NAME.parquet``)."""
+    return None if f.parent == root else str(f.relative_to(root))
+
+
+def _invalid_utf8(
+    table: str, column: str, col: pa.ChunkedArray, part: str | None
+) -> Problem | None:
+    """The problem of strings that are not valid UTF-8 (Parquet can hold them; polars cannot)."""
+    try:
+        col.validate(full=True)
+        return None
+    except pa.ArrowInvalid:
+        pass
+    bad = []
+    for v in col.cast(pa.large_binary()).to_pylist():
+        if v is None:
+            continue
+        try:
+            v.decode("utf-8")
+        except UnicodeDecodeError:
+            bad.append(v)
+    return Problem(
+        table,
+        column,
+        "invalid_utf8",
+        len(bad),
+        f"is not valid UTF-8 text{f' in {part}' if part else ''}",
+        [{column: v} for v in bad[:N_EXAMPLES]],
+    )
+
+
 def _read_table(path: Path, spec: Table, problems: list[Problem]) -> pl.DataFrame | None:
-    files = _files(path, spec.name)
-    if files is None or not files:
+    """One table with SPEC types, or ``None`` when it is absent or broken (problems added)."""
+    files, found = _find_files(path, spec.name)
+    if found:
+        problems.extend(found)
+        return None
+    if not files:
         if spec.optional:
             return None
         problems.append(missing_table(spec.name, files, path))
@@ -224,11 +384,27 @@ def _read_table(path: Path, spec: Table, problems: list[Problem]) -> pl.DataFram
     frames: list[pl.DataFrame] = []
     known = [c.name for c in spec.columns]
     for f in files:
+        part = _part_name(path, f)
         try:
             schema = pq.read_schema(f)
             present = [n for n in known if n in schema.names]
         except Exception as exc:  # pyarrow raises several types for a broken file
             problems.append(unreadable_file(spec.name, f, exc))
+            continue
+        twice = [n for n in present if schema.names.count(n) > 1]
+        if twice:
+            rows = pq.read_metadata(f).num_rows
+            for n in twice:
+                problems.append(
+                    Problem(
+                        spec.name,
+                        n,
+                        "duplicate_column",
+                        rows,
+                        f"the column appears {schema.names.count(n)} times in {part or f.name}:"
+                        " keep one",
+                    )
+                )
             continue
         plain = _read_plain(f, spec, schema, present)
         if plain is not None:
@@ -251,7 +427,7 @@ def _read_table(path: Path, spec: Table, problems: list[Problem]) -> pl.DataFram
             if not _arrow_kind_ok(c.kind, col.type):
                 bad_type = True
                 examples = [{c.name: v} for v in col.drop_null().slice(0, N_EXAMPLES).to_pylist()]
-                problems.append(wrong_type(spec.name, c, table.num_rows, col.type, examples))
+                problems.append(wrong_type(spec.name, c, table.num_rows, col.type, examples, part))
                 continue
             try:
                 arrays[c.name] = _normalise(col, c)
@@ -264,11 +440,17 @@ def _read_table(path: Path, spec: Table, problems: list[Problem]) -> pl.DataFram
                         c.name,
                         "bad_value",
                         table.num_rows,
-                        f"values of type {col.type} cannot be converted to {c.kind.replace('_', ' ')}"
-                        f" ({exc})",
+                        f"values of type {col.type}{f' in {part}' if part else ''} cannot be"
+                        f" converted to {c.kind.replace('_', ' ')} ({exc})",
                         [{c.name: v} for v in col.drop_null().slice(0, N_EXAMPLES).to_pylist()],
                     )
                 )
+                continue
+            if c.kind == "string":
+                problem = _invalid_utf8(spec.name, c.name, arrays[c.name], part)
+                if problem is not None:
+                    bad_type = True
+                    problems.append(problem)
         if missing or bad_type:
             continue
         df = pl.from_arrow(pa.table(arrays)) if arrays else pl.DataFrame()
@@ -312,6 +494,17 @@ def _row_rules(
         rules.append(("duplicate_id", spec.key, f"{spec.key} is not unique", dup))
     for rule, column, expr, message in spec.checks:
         rules.append((rule, column, message, expr.fill_null(False)))
+    for c in spec.columns:
+        if c.kind.startswith("timestamp") and c.name != "due_at":  # see schema.LATEST_TIME
+            rules.append(
+                (
+                    "far_future",
+                    c.name,
+                    f"{c.name} is on or after {LATEST_TIME:%Y-%m-%d}: a placeholder such as"
+                    " 9999-12-31, not a real time",
+                    (pl.col(c.name) >= LATEST_TIME).fill_null(False),
+                )
+            )
     for column, ref_table, ref_column in spec.references:
         ref = tables.get(ref_table)
         if ref is None:
@@ -391,7 +584,9 @@ def load(path: str | os.PathLike, quarantine: bool = False) -> Tables:
     Raises
     ------
     DataError
-        Listing every problem found, with table, column, count and example rows.
+        Listing every problem found in one pass, with table, column, count and example rows:
+        the table-level problems of every table, and the row problems of every table that
+        could be read (a reference into a table that could not be read is not checked).
     UsageError
         If ``path`` is not a directory.
     """
@@ -402,8 +597,9 @@ def load(path: str | os.PathLike, quarantine: bool = False) -> Tables:
     raw: dict[str, pl.DataFrame | None] = {}
     for name in TABLE_ORDER:
         raw[name] = _read_table(root, TABLES[name], problems)
-    if problems:
-        raise DataError(problems)
+    # Row rules run on every table that was read, even when another table is broken, so one
+    # pass reports every problem; a reference into a broken table is not checked (the table
+    # is absent from ``clean``, see _row_rules).
     clean: dict[str, pl.DataFrame] = {}
     quarantined: dict[str, pl.DataFrame] = {}
     for name in TABLE_ORDER:
@@ -418,6 +614,8 @@ def load(path: str | os.PathLike, quarantine: bool = False) -> Tables:
         if bad is not None and bad.height:
             quarantined[name] = bad
     if problems:
+        # table by table, table-level problems first within a table (the sort is stable)
+        problems.sort(key=lambda p: TABLE_ORDER.index(p.table))
         raise DataError(problems)
     return Tables(
         accounts=clean["accounts"],

@@ -12,6 +12,7 @@ True
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import polars as pl
 
@@ -59,6 +60,22 @@ def _not_finite(column: str) -> tuple[str, str, pl.Expr, str]:
     return ("not_finite", column, ~pl.col(column).is_finite(), f"{column} is NaN or infinite")
 
 
+def _non_positive(column: str) -> tuple[str, str, pl.Expr, str]:
+    """``<= 0`` for finite values (-inf is reported once, by :func:`_not_finite`)."""
+    return (
+        "non_positive_amount",
+        column,
+        (pl.col(column) <= 0) & pl.col(column).is_finite(),
+        f"{column} <= 0",
+    )
+
+
+#: Timestamps on or after this are placeholders (9999-12-31, 2999-01-01), not events: the
+#: default as_of is the latest timestamp, so one such value would move the whole scan into
+#: the future. Checked for every timestamp column the default as_of reads (not ``due_at``).
+LATEST_TIME = datetime(2200, 1, 1)
+
+
 TABLES: dict[str, Table] = {
     "accounts": Table(
         "accounts",
@@ -71,7 +88,12 @@ TABLES: dict[str, Table] = {
         ),
         key="account_id",
         checks=(
-            ("negative_limit", "credit_limit", pl.col("credit_limit") < 0, "credit_limit < 0"),
+            (
+                "negative_limit",
+                "credit_limit",
+                (pl.col("credit_limit") < 0) & pl.col("credit_limit").is_finite(),
+                "credit_limit < 0",
+            ),
             _not_finite("credit_limit"),
         ),
     ),
@@ -90,7 +112,7 @@ TABLES: dict[str, Table] = {
         key="loan_id",
         references=(("account_id", "accounts", "account_id"),),
         checks=(
-            ("non_positive_amount", "amount", pl.col("amount") <= 0, "amount <= 0"),
+            _non_positive("amount"),
             _not_finite("amount"),
             (
                 "due_before_issue",
@@ -112,7 +134,7 @@ TABLES: dict[str, Table] = {
         ),
         key="transfer_id",
         checks=(
-            ("non_positive_amount", "amount", pl.col("amount") <= 0, "amount <= 0"),
+            _non_positive("amount"),
             _not_finite("amount"),
             (
                 "self_transfer",

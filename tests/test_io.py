@@ -90,6 +90,49 @@ def _corrupt_part_in_folder(d: Path) -> None:
     (d / "loans" / "part-1.parquet").write_bytes(b"PAR1 broken")
 
 
+def _file_and_folder(d: Path) -> None:
+    loans = pq.read_table(d / "loans.parquet")
+    (d / "loans").mkdir()
+    pq.write_table(loans.slice(0, 1), d / "loans" / "part-0.parquet")
+
+
+def _csv_in_folder(d: Path) -> None:
+    transfers = pq.read_table(d / "transfers.parquet")
+    (d / "transfers.parquet").unlink()
+    (d / "transfers").mkdir()
+    pq.write_table(transfers.slice(0, 1), d / "transfers" / "part-0.parquet")
+    pl.from_arrow(transfers.slice(1)).write_csv(d / "transfers" / "part-1.csv")
+
+
+def _csv_renamed(d: Path) -> None:
+    pl.read_parquet(d / "accounts.parquet").write_csv(d / "accounts.csv")
+    (d / "accounts.csv").replace(d / "accounts.parquet")
+
+
+def _broken_link(d: Path) -> None:
+    (d / "devices.parquet").unlink()
+    (d / "devices.parquet").symlink_to(d / "gone.parquet")
+
+
+def _column_twice(t: Tables, _: Path) -> None:
+    loans = t["loans"]
+    t["loans"] = pa.table([*loans.columns, loans["amount"]], names=[*loans.column_names, "amount"])
+
+
+def _invalid_utf8(t: Tables, _: Path) -> None:
+    ids = pa.array([b"a", b"\xff\xfeb", b"c"], pa.binary())
+    # a string column whose bytes are not UTF-8: pyarrow writes it as it is, polars cannot read it
+    t["accounts"] = set_col(
+        t["accounts"], "account_id", pa.Array.from_buffers(pa.string(), 3, ids.buffers())
+    )
+
+
+def _string_amount_in_one_part(d: Path) -> None:
+    loans = pq.read_table(d / "loans.parquet")
+    bad = set_col(loans.slice(2), "amount", ["1200"])
+    _part_folder(d, "loans", [loans.slice(0, 2), bad])
+
+
 def _dup(name: str, col: str, values) -> Callable[[Tables, Path], None]:
     return _t(name, col, values)
 
@@ -423,6 +466,90 @@ FATAL = [
         1,
         [{"account_id": "ghost", "lender_id": "lenderA"}],
     ),
+    Fatal(
+        "file-and-folder",
+        lambda t, d: _file_and_folder(d),
+        "loans",
+        None,
+        "ambiguous_table",
+        0,
+        after_write=True,
+        message="both loans.parquet and loans/",
+    ),
+    Fatal(
+        "csv-in-folder",
+        lambda t, d: _csv_in_folder(d),
+        "transfers",
+        None,
+        "not_parquet",
+        0,
+        after_write=True,
+        message="part-1.csv is not a Parquet file",
+    ),
+    Fatal(
+        "csv-renamed-parquet",
+        lambda t, d: _csv_renamed(d),
+        "accounts",
+        None,
+        "unreadable_file",
+        0,
+        after_write=True,
+        message="a CSV file?",
+    ),
+    Fatal(
+        "broken-link",
+        lambda t, d: _broken_link(d),
+        "devices",
+        None,
+        "unreadable_file",
+        0,
+        after_write=True,
+        message="broken symbolic link",
+    ),
+    Fatal("column-twice", _column_twice, "loans", "amount", "duplicate_column", 3),
+    Fatal(
+        "invalid-utf8",
+        _invalid_utf8,
+        "accounts",
+        "account_id",
+        "invalid_utf8",
+        1,
+        [{"account_id": b"\xff\xfeb"}],
+    ),
+    Fatal(
+        "wrong-type-in-one-part",
+        lambda t, d: _string_amount_in_one_part(d),
+        "loans",
+        "amount",
+        "wrong_type",
+        1,
+        [{"amount": "1200"}],
+        after_write=True,
+        message="in loans/part-00001.parquet",
+    ),
+    Fatal(
+        "placeholder-repaid-at",
+        _t(
+            "loans",
+            "repaid_at",
+            pa.array([None, dt.datetime(9999, 12, 31), None], pa.timestamp("ms")),
+        ),
+        "loans",
+        "repaid_at",
+        "far_future",
+        1,
+        [{"loan_id": "L2"}],
+        message="placeholder",
+    ),
+    Fatal(
+        "placeholder-opened-at",
+        _t("accounts", "opened_at", pa.array([dt.date(2999, 1, 1)] * 3, pa.date32())),
+        "accounts",
+        "opened_at",
+        "far_future",
+        3,
+        [{"account_id": "a"}],
+    ),
 ]
 
 
@@ -462,7 +589,14 @@ def test_fatal_problem_is_reported_and_stops_the_scan(case: Fatal, tmp_path: Pat
     assert case.message in p.message
     for want in case.examples or []:
         assert any(_matches(e, want) for e in p.examples), (want, p.examples)
-    if case.rule not in ("missing_table", "unreadable_file", "missing_column"):
+    if case.rule not in (
+        "missing_table",
+        "unreadable_file",
+        "missing_column",
+        "ambiguous_table",
+        "not_parquet",
+        "duplicate_column",
+    ):
         assert 1 <= len(p.examples) <= 3
 
     where = case.table + (f".{case.column}" if case.column else "")
@@ -496,6 +630,10 @@ def test_fatal_problem_is_reported_and_stops_the_scan(case: Fatal, tmp_path: Pat
         "missing_column",
         "wrong_type",
         "bad_value",
+        "ambiguous_table",
+        "not_parquet",
+        "duplicate_column",
+        "invalid_utf8",
     )
     ran = cli("scan", data, "--out", out, "--quarantine")
     if table_level:
