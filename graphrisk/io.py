@@ -26,6 +26,7 @@ accounts.credit_limit: credit_limit < 0 (1 row)
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -628,29 +629,127 @@ def load(path: str | os.PathLike, quarantine: bool = False) -> Tables:
     )
 
 
+#: The file that marks a directory written by :func:`atomic_dir` for a scan (a run directory).
+RUN_MARKER = "summary.json"
+
+
+def check_replaceable(target: str | os.PathLike, marker: str = RUN_MARKER) -> None:
+    """Raise :class:`UsageError` unless :func:`atomic_dir` may replace ``target``.
+
+    It may if ``target`` does not exist, is an empty directory, or is a directory holding
+    ``marker`` (a run directory written before). Anything else (a file, the data directory,
+    a folder of other documents) is refused rather than deleted.
+    """
+    target = Path(target)
+    if not (target.exists() or target.is_symlink()):
+        return
+    if not target.is_dir():
+        raise UsageError(f"refusing to replace {target}: it exists and is not a directory")
+    if (target / marker).exists():
+        return
+    try:
+        empty = not any(target.iterdir())
+    except OSError:
+        empty = False
+    if not empty:
+        raise UsageError(
+            f"refusing to replace {target}: it exists and is not a run directory"
+            f" (no {marker} in it); choose another path or remove it"
+        )
+
+
+def _remove(p: Path) -> None:
+    if p.is_symlink() or not p.is_dir():
+        p.unlink(missing_ok=True)
+    else:
+        shutil.rmtree(p, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process ``pid`` runs on this machine (when unsure: yes)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OverflowError:
+        return False
+    except OSError:  # PermissionError: it runs, as another user
+        return True
+    return True
+
+
+def _remove_stale(target: Path) -> list[Path]:
+    """Remove what killed writers of ``target`` left beside it; returns what was removed.
+
+    A writer that dies after moving the old ``target`` aside leaves ``.NAME.old-PID``; one that
+    dies while writing leaves ``.NAME.PID.XXXXXXXX.tmp``. Those of processes still running
+    (another scan writing the same target right now) are left alone.
+    """
+    prefix = f".{target.name}."
+    removed: list[Path] = []
+    try:
+        entries = [p for p in target.parent.iterdir() if p.name.startswith(prefix)]
+    except OSError:
+        return removed
+    for p in sorted(entries):
+        m = re.fullmatch(r"old-(\d+)|(\d+)\.[^.]+\.tmp", p.name[len(prefix) :])
+        if m is None or _alive(int(m.group(1) or m.group(2))):
+            continue
+        _remove(p)
+        removed.append(p)
+    return removed
+
+
 @contextmanager
-def atomic_dir(target: str | os.PathLike) -> Iterator[Path]:
+def atomic_dir(target: str | os.PathLike, marker: str | None = RUN_MARKER) -> Iterator[Path]:
     """Write a directory completely or not at all.
 
     Yields a temporary directory beside ``target``; on success it replaces ``target``
     (an existing one is moved aside first, then removed), on error it is removed and
-    ``target`` is left as it was.
+    ``target`` is left as it was. Leftovers of earlier writers of ``target`` that were
+    killed half-way (see :func:`_remove_stale`) are removed after a success.
+
+    Parameters
+    ----------
+    target
+        The directory to write.
+    marker
+        An existing ``target`` is replaced only if it is empty or holds this file (see
+        :func:`check_replaceable`); ``None`` replaces any directory.
+
+    Raises
+    ------
+    UsageError
+        If ``target`` exists and may not be replaced (checked before and after the body).
     """
     target = Path(target)
+    if marker is not None:
+        check_replaceable(target, marker)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    pid = os.getpid()
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.{pid}.", suffix=".tmp", dir=target.parent))
     try:
         yield tmp
+        if marker is not None:  # it may have appeared while the body ran
+            check_replaceable(target, marker)
         old = None
-        if target.exists():
-            old = target.parent / f".{target.name}.old-{os.getpid()}"
+        if target.exists() or target.is_symlink():
+            old = target.parent / f".{target.name}.old-{pid}"
+            if old.exists() or old.is_symlink():  # left by a dead process that had our pid
+                _remove(old)
             os.rename(target, old)
-        os.rename(tmp, target)
+        try:
+            os.rename(tmp, target)
+        except BaseException:
+            if old is not None:
+                os.rename(old, target)
+            raise
         if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+            _remove(old)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    _remove_stale(target)
 
 
-__all__ = ["Tables", "atomic_dir", "empty_frame", "load"]
+__all__ = ["Tables", "atomic_dir", "check_replaceable", "empty_frame", "load"]
