@@ -10,10 +10,17 @@ import os
 import sys
 import traceback
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from graphrisk.errors import DataError, GraphriskError, UsageError
+
+if TYPE_CHECKING:
+    from graphrisk.scan import ScanResult
+
+#: The longest ``--lookback`` accepted (a century).
+MAX_LOOKBACK_DAYS = 36_500
 
 
 def _progress(enabled: bool):
@@ -43,7 +50,8 @@ def cli() -> None:
 @click.option(
     "--lookback",
     "lookback",
-    type=click.IntRange(min=1),  # 0 would silently fall back to the policy's default
+    # 0 would silently fall back to the policy's default; more than a century is a typo
+    type=click.IntRange(min=1, max=MAX_LOOKBACK_DAYS),
     default=None,
     help="days of history (default 180)",
 )
@@ -69,6 +77,8 @@ def scan(
     from graphrisk.scan import commit_ledger
     from graphrisk.scan import scan as run_scan
 
+    _check_out(out, data, ledger)
+    _check_as_of(as_of, lookback, policy)
     progress = _progress(sys.stderr.isatty() and not as_json)
     result = run_scan(
         data,
@@ -81,7 +91,14 @@ def scan(
         engine=engine,
         progress=progress,
     )
-    result.write(out, progress)
+    if as_of is not None:
+        _check_window(result)
+    try:
+        result.write(out, progress)
+    except (PermissionError, FileExistsError, NotADirectoryError, IsADirectoryError) as e:
+        raise UsageError(f"--out: cannot write {out}: {e.strerror or e}") from e
+    except OSError as e:  # a full disk, ...: not a usage error, but no internal one either
+        raise GraphriskError(f"cannot write {out}: {e.strerror or e}") from e
     commit_ledger(result)
     s = result.summary
     if as_json:
@@ -114,6 +131,98 @@ def scan(
     )
     total = sum(r["seconds"] for r in s["timings"])
     click.echo(f"seconds: {total:.1f}")
+
+
+def _check_out(out: Path, data: Path, ledger: Path | None) -> None:
+    """Refuse an ``--out`` whose replacement would destroy input or other files (exit 2).
+
+    Checked before the scan so a mistake costs nothing: the run directory replaces ``out``
+    whole, so ``out`` must not be (or hold) the data or the ledger, nor sit where a table is
+    read from, and an existing ``out`` must be a run directory (or empty).
+    """
+    from graphrisk.io import check_replaceable
+    from graphrisk.schema import TABLES
+
+    o, d = out.resolve(), data.resolve()
+    if o == d or o in d.parents:
+        raise UsageError(
+            f"--out {out} is the data directory {data} or holds it: writing the run there"
+            " would replace the input"
+        )
+    if o.parent == d and o.name.removesuffix(".parquet") in TABLES:
+        raise UsageError(
+            f"--out {out} is where table {o.name.removesuffix('.parquet')!r} of {data}"
+            " is read from; choose another name"
+        )
+    if ledger is not None:
+        led = ledger.resolve()
+        if led == o or o in led.parents:
+            raise UsageError(
+                f"--ledger {ledger} is inside --out {out}: replacing the run directory would"
+                " delete the ledger"
+            )
+    try:
+        check_replaceable(out)
+    except UsageError as e:
+        raise UsageError(f"--out: {e}") from None
+    parent = o.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise UsageError(f"--out {out}: {parent} is a file, not a directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UsageError(f"--out {out}: no permission to write in {parent}")
+
+
+def _check_as_of(as_of: str | None, lookback: int | None, policy: Path | None) -> None:
+    """Parse ``--as-of`` before reading any data; its window must be a real time span."""
+    from datetime import timedelta
+
+    from graphrisk.context import parse_as_of
+    from graphrisk.policy import Policy
+    from graphrisk.schema import LATEST_TIME
+
+    when = parse_as_of(as_of)
+    if when is None:
+        return
+    if when >= LATEST_TIME:
+        raise UsageError(f"--as-of {as_of}: must be before {LATEST_TIME:%Y-%m-%d}")
+    days = lookback or Policy.load(policy).lookback_days
+    try:
+        when - timedelta(days=days)
+    except OverflowError:
+        raise UsageError(
+            f"--as-of {as_of} with a lookback of {days} days starts before the year 1"
+        ) from None
+
+
+def _check_window(result: ScanResult) -> None:
+    """An explicit ``--as-of`` whose window holds no event at all is a mistake (exit 2).
+
+    Every account would be kept for lack of evidence (as_of before the data), or open loans
+    would count as overdue for years nobody saw (as_of long after it).
+    """
+    from graphrisk.schema import EVENT_TIME
+
+    ctx = result.context
+    total = inside = 0
+    first = last = None
+    for name, col in EVENT_TIME.items():
+        df = ctx.tables.get(name)
+        if df is None or not df.height:
+            continue
+        ts = df.get_column(col)
+        total += df.height
+        inside += int(ts.is_between(ctx.start, ctx.as_of).sum())
+        lo, hi = ts.min(), ts.max()
+        first = lo if first is None or (lo is not None and lo < first) else first
+        last = hi if last is None or (hi is not None and hi > last) else last
+    if total and not inside:
+        raise UsageError(
+            f"--as-of {ctx.as_of:%Y-%m-%d %H:%M:%S}: no loan, transfer, login or application"
+            f" between {ctx.start:%Y-%m-%d} and then (lookback {ctx.lookback_days} days); the"
+            f" input's events run from {first:%Y-%m-%d} to {last:%Y-%m-%d}"
+        )
 
 
 @cli.command()
