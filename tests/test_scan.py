@@ -262,8 +262,8 @@ def test_as_of_and_lookback(world: Path, tmp_path: Path, cli, frames) -> None:
 
 def test_existing_run_is_replaced_whole(small_data: Path, tmp_path: Path, cli) -> None:
     out = tmp_path / "run"
-    out.mkdir()
-    (out / "stale.txt").write_text("from an older run")
+    assert cli("scan", small_data, "--out", out).code == 0
+    (out / "stale.txt").write_text("left in an earlier run")
     ran = cli("scan", small_data, "--out", out)
     assert ran.code == 0, ran.err
     assert not (out / "stale.txt").exists()
