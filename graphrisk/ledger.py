@@ -5,10 +5,17 @@ decision of that scan plus the state restore needs (``reference_limit``, ``last_
 ``cut_severity``, ``cut_reasons``, ``last_step_at``, ``last_bad_at``; see
 :data:`graphrisk.decisions.TRACE_SCHEMA`).
 
-* Atomic: an entry is written to a hidden temporary file beside its final name, flushed to
-  disk, then renamed (and the directory flushed). A scan killed at any point leaves either
-  no entry or the whole entry; a temporary file left by a dead process is removed by the
-  next append and is never read.
+* Snapshots: ``DIR/snapshots/<k>--<name of entry k>.parquet`` holds the state the first
+  ``k`` entries (in name order) leave, one row per account with a state. Each append writes
+  one after its entry; :meth:`Ledger.prior` starts from the newest snapshot that fits and
+  reads only the entries after it (usually none or one), instead of the whole history. A
+  snapshot is derived data: never rewritten, ignored once an entry with an earlier
+  ``as_of`` is appended before its k-th entry, and a ledger without snapshots (older, or a
+  scan killed between its entry and its snapshot) reads the same state from its entries.
+* Atomic: an entry (and a snapshot) is written to a hidden temporary file beside its final
+  name, flushed to disk, then renamed (and the directory flushed). A scan killed at any
+  point leaves either no entry or the whole entry; a temporary file left by a dead process
+  is removed by the next append and is never read.
 * Idempotent: a scan reads its prior state from entries with an earlier ``as_of`` only,
   and its run id covers that state (with the data, ``as_of`` and policy; see
   :func:`graphrisk.scan.run_id_for`). Re-running it against the same ledger reads the same
@@ -31,7 +38,7 @@ Examples
 from __future__ import annotations
 
 import os
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
@@ -58,6 +65,49 @@ ENTRY_COLUMNS = (
 )
 
 _STATE = [c for c in PRIOR_SCHEMA if c not in ("account_id", "current_limit")]
+#: The columns of an entry that prior state is made of (what a snapshot holds).
+_READ: dict[str, pl.DataType] = {
+    "account_id": pl.String(),
+    "limit_after": pl.Float64(),
+    **{c: PRIOR_SCHEMA[c] for c in _STATE},
+}
+_STATEFUL = (
+    pl.col("reference_limit").is_not_null()
+    | pl.col("last_cut_at").is_not_null()
+    | pl.col("last_bad_at").is_not_null()
+)
+_NAME_AS_OF = "%Y%m%dT%H%M%S"
+_BATCH = 16  # entries read at once when there is no snapshot to start from
+
+
+def _second(path: Path) -> datetime | None:
+    """The ``as_of`` in an entry's name (to the second, rounded down); ``None`` if unreadable."""
+    try:
+        return datetime.strptime(path.name.split("--", 1)[0], _NAME_AS_OF)
+    except ValueError:
+        return None
+
+
+def _naive_utc(t: datetime) -> datetime:
+    return t.astimezone(UTC).replace(tzinfo=None) if t.tzinfo else t
+
+
+def _write_atomic(df: pl.DataFrame, final: Path) -> None:
+    """Write ``df`` to a hidden temporary beside ``final``, flush, rename, flush the folder."""
+    tmp = final.parent / f".{final.name}.{os.getpid()}.tmp"
+    try:
+        df.write_parquet(tmp)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.rename(tmp, final)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    dirfd = os.open(final.parent, os.O_RDONLY)
+    try:
+        os.fsync(dirfd)
+    finally:
+        os.close(dirfd)
 
 
 class Ledger:
@@ -72,6 +122,7 @@ class Ledger:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self.entries = self.path / "entries"
+        self.snapshots = self.path / "snapshots"
         if self.path.exists() and not self.path.is_dir():
             raise UsageError(f"--ledger: not a directory: {self.path}")
 
@@ -100,26 +151,12 @@ class Ledger:
         """Per account, the state left by the latest entry strictly before ``as_of``.
 
         Only accounts with a state worth keeping (a cut, or cut-level behaviour seen).
+        "Latest" orders by the entry's ``as_of``, then by append order. Reads the newest
+        usable snapshot and only the entries after it (see :meth:`_state`).
         """
-        hist = self.history()
-        if hist is None:
-            return pl.DataFrame(schema=PRIOR_SCHEMA)
-        for c in _STATE:
-            if c not in hist.columns:
-                hist = hist.with_columns(pl.lit(None, PRIOR_SCHEMA[c]).alias(c))
-        last = (
-            hist.filter(pl.col("as_of") < as_of)
-            .sort("account_id", "as_of", "seq")
-            .group_by("account_id", maintain_order=True)
-            .last()
-        )
+        state = self._state(self.files(), None, as_of)
         return (
-            last.filter(
-                pl.col("reference_limit").is_not_null()
-                | pl.col("last_cut_at").is_not_null()
-                | pl.col("last_bad_at").is_not_null()
-            )
-            .select(
+            state.select(
                 "account_id",
                 "reference_limit",
                 pl.col("limit_after").alias("current_limit"),
@@ -129,20 +166,116 @@ class Ledger:
             .cast(PRIOR_SCHEMA)  # type: ignore[arg-type]
         )
 
+    # -- snapshots (see the module docstring); a snapshot holds the ``_READ`` columns
+
+    def _snapshots(self, files: list[Path]) -> dict[int, Path]:
+        """The snapshots that match the current entries, by the number of entries covered."""
+        if not self.snapshots.is_dir():
+            return {}
+        found: dict[int, Path] = {}
+        for p in self.snapshots.glob("*.parquet"):
+            k_text, _, stem = p.stem.partition("--")
+            if p.name.startswith(".") or not k_text.isdigit():
+                continue
+            k = int(k_text)
+            if 1 <= k <= len(files) and files[k - 1].stem == stem:
+                found[k] = p
+        return found
+
+    def _base(
+        self, files: list[Path], upto: int, before: datetime | None
+    ) -> tuple[int, Path | None]:
+        """The largest k whose snapshot may stand for ``files[:k]`` in a read of
+        ``files[:upto]`` before ``before``, and the snapshot; ``(0, None)`` if none.
+
+        Entry names carry ``as_of`` to the second, so: every entry covered must end before
+        the second of ``before``, and the first entry after the snapshot must be of a later
+        second than the last one covered (then each of its rows is later than every row
+        covered, and overrides it, whatever the microseconds).
+        """
+        cut = None if before is None else _naive_utc(before).replace(microsecond=0)
+        found = self._snapshots(files)
+        for k in sorted(found, reverse=True):
+            last = _second(files[k - 1])
+            if k > upto or last is None or (cut is not None and last >= cut):
+                continue
+            if k < upto:
+                nxt = _second(files[k])
+                if nxt is None or nxt <= last:
+                    continue
+            return k, found[k]
+        return 0, None
+
+    def _read(self, f: Path, pos: int) -> pl.LazyFrame:
+        """``as_of`` and the ``_READ`` columns of one entry (a state column an older entry
+        lacks is null), with the entry's position ``_pos``."""
+        have = pl.scan_parquet(f).collect_schema()
+        state = [
+            pl.col(c) if c in have else pl.lit(None, dtype).alias(c) for c, dtype in _READ.items()
+        ]
+        return (
+            pl.scan_parquet(f)
+            .select(pl.col("as_of"), *state)
+            .with_columns(pl.lit(pos, pl.Int64).alias("_pos"))
+        )
+
+    def _state(self, files: list[Path], upto: int | None, before: datetime | None) -> pl.DataFrame:
+        """The state (``_READ``, by account) the entries ``files[:upto]`` leave, reading
+        only rows with ``as_of`` before ``before`` (all if ``None``).
+
+        Same as reading every entry and keeping each account's latest row by (``as_of``,
+        position), but starts from the newest usable snapshot.
+        """
+        upto = len(files) if upto is None else upto
+        base, snapshot = self._base(files, upto, before)
+        cut = None if before is None else _naive_utc(before).replace(microsecond=0)
+        scans = []
+        for pos in range(base, upto):
+            second = _second(files[pos])
+            if cut is not None and second is not None and second > cut:
+                continue  # the whole entry is at or after ``before``
+            scans.append(self._read(files[pos], pos))
+        # fold the entries in batches (memory stays about a batch plus one row per account);
+        # each account's latest row by (as_of, position), kept with its as_of and position
+        later: pl.DataFrame | None = None
+        for i in range(0, len(scans), _BATCH):
+            batch = scans[i : i + _BATCH] + ([] if later is None else [later.lazy()])
+            rows = pl.concat(batch, how="diagonal_relaxed")
+            if before is not None:
+                rows = rows.filter(pl.col("as_of") < before)
+            later = rows.sort("as_of", "_pos").group_by("account_id").last().collect()
+        state = pl.DataFrame(schema=_READ) if later is None else later.select(list(_READ))
+        state = state.cast(_READ)  # type: ignore[arg-type]
+        if snapshot is not None:  # what the snapshot holds, where no later entry speaks
+            kept = pl.read_parquet(snapshot).select(list(_READ)).cast(_READ)  # type: ignore[arg-type]
+            state = pl.concat([state, kept.join(state, on="account_id", how="anti")])
+        return state.filter(_STATEFUL).sort("account_id")
+
+    def _snapshot(self, files: list[Path], k: int) -> Path:
+        """Write (once) the snapshot of the first ``k`` entries."""
+        final = self.snapshots / f"{k:06d}--{files[k - 1].stem}.parquet"
+        if not final.exists():
+            self.snapshots.mkdir(parents=True, exist_ok=True)
+            _write_atomic(self._state(files, k, None), final)
+        return final
+
     def _clean_stale(self) -> None:
         """Remove temporary files of processes that no longer run (killed mid-append)."""
-        for p in self.entries.glob(".*.tmp"):
-            try:
-                pid = int(p.name.rsplit(".", 2)[-2])
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                p.unlink(missing_ok=True)
-            except (ValueError, PermissionError, IndexError):
-                continue
+        for folder in (self.entries, self.snapshots):
+            for p in folder.glob(".*.tmp"):
+                try:
+                    pid = int(p.name.rsplit(".", 2)[-2])
+                    os.kill(pid, 0)
+                except ProcessLookupError:
+                    p.unlink(missing_ok=True)
+                except (ValueError, PermissionError, IndexError):
+                    continue
 
     def append(self, entry: pl.DataFrame, run_id: str) -> Path | None:
         """Append one scan's entry (:func:`entry`) atomically; nothing if ``run_id`` is there.
 
+        Then writes the snapshot of the entries up to this one (the entry is committed
+        first: a scan killed in between only leaves the next read a little more to read).
         Returns the entry's path, or ``None`` when the run was already in the ledger.
         """
         if self.has_run(run_id):
@@ -151,22 +284,10 @@ class Ledger:
         self.entries.mkdir(parents=True, exist_ok=True)
         self._clean_stale()
         seq = len(self.files())
-        name = f"{as_of:%Y%m%dT%H%M%S}--{seq:06d}--{run_id}.parquet"
-        final = self.entries / name
-        tmp = self.entries / f".{name}.{os.getpid()}.tmp"
-        try:
-            entry.write_parquet(tmp)
-            with open(tmp, "rb") as fh:
-                os.fsync(fh.fileno())
-            os.rename(tmp, final)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        dirfd = os.open(self.entries, os.O_RDONLY)
-        try:
-            os.fsync(dirfd)
-        finally:
-            os.close(dirfd)
+        final = self.entries / f"{as_of:{_NAME_AS_OF}}--{seq:06d}--{run_id}.parquet"
+        _write_atomic(entry, final)
+        files = self.files()
+        self._snapshot(files, files.index(final) + 1)
         return final
 
 

@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -299,3 +299,172 @@ def test_entry_backfilled_before_a_later_scan_gives_its_rerun_a_new_run_id(tmp_p
     third = scan(data, as_of="2026-05-31", ledger=L)
     assert third.run_id == again.run_id and commit_ledger(third) is None
     assert third.decisions.equals(again.decisions)
+
+
+# ---------------------------------------------------------------------------------------
+# prior() reads a snapshot and the entries after it: the same state as reading everything
+
+
+def _naive_prior(led: Ledger, as_of: datetime) -> pl.DataFrame:
+    """The reference: every entry read, each account's latest row by (as_of, position)."""
+    from graphrisk.decisions import PRIOR_SCHEMA
+
+    hist = led.history()
+    if hist is None:
+        return pl.DataFrame(schema=PRIOR_SCHEMA)
+    state = [c for c in PRIOR_SCHEMA if c not in ("account_id", "current_limit")]
+    for c in state:
+        if c not in hist.columns:
+            hist = hist.with_columns(pl.lit(None, PRIOR_SCHEMA[c]).alias(c))
+    last = (
+        hist.filter(pl.col("as_of") < as_of)
+        .sort("account_id", "as_of", "seq")
+        .group_by("account_id", maintain_order=True)
+        .last()
+    )
+    return (
+        last.filter(
+            pl.col("reference_limit").is_not_null()
+            | pl.col("last_cut_at").is_not_null()
+            | pl.col("last_bad_at").is_not_null()
+        )
+        .rename({"limit_after": "current_limit"})
+        .select(list(PRIOR_SCHEMA))
+        .cast(PRIOR_SCHEMA)
+    )
+
+
+def _random_entry(rng: random.Random, as_of: datetime, run_id: str) -> pl.DataFrame:
+    """An entry of a random subset of 40 accounts, about half with some state."""
+    ids = sorted(rng.sample([f"a{i:02d}" for i in range(40)], rng.randint(1, 40)))
+
+    def maybe(v, p=0.5):
+        return v if rng.random() < p else None
+
+    rows = []
+    for a in ids:
+        cut = maybe(as_of - timedelta(days=rng.randint(0, 90)), 0.3)
+        rows.append(
+            {
+                "account_id": a,
+                "as_of": as_of,
+                "run_id": run_id,
+                "action": rng.choice(["keep", "reduce", "restore"]),
+                "limit_before": 5000.0,
+                "limit_after": float(rng.randint(0, 10) * 1000),
+                "reason_codes": ["MULTI_LENDER"] if cut else [],
+                "situation": "",
+                "reference_limit": maybe(10000.0, 0.3),
+                "last_cut_at": cut,
+                "cut_severity": 3 if cut else None,
+                "cut_reasons": ["MULTI_LENDER"] if cut else None,
+                "last_step_at": cut,
+                "last_bad_at": maybe(as_of - timedelta(days=rng.randint(0, 30)), 0.3),
+            }
+        )
+    schema = {**_entry(as_of, run_id).schema}
+    return pl.DataFrame(rows, schema=schema)
+
+
+def _check_priors(led: Ledger, queries: list[datetime]) -> None:
+    for q in queries:
+        assert_frame_equal(led.prior(q), _naive_prior(led, q)), q
+
+
+def test_prior_from_snapshots_equals_reading_every_entry(tmp_path):
+    rng = random.Random(7)
+    led = Ledger(tmp_path / "L")
+    day0 = datetime(2026, 1, 1, 23, 59, 59, 999999)
+    days = [day0 + timedelta(days=d) for d in range(12)]
+    # in order, with re-runs of a day (same as_of), two scans in one second (other
+    # microseconds, the later one appended first) and backfills of earlier days
+    plan = [0, 1, 2, 2, 3, 5, 4, 6, 6, 1, 7, 8, 0, 9, 10, 11, 10]
+    seconds = {6: [days[6].replace(microsecond=100), days[6].replace(microsecond=500_000)]}
+    queries = [*days, *(d + timedelta(microseconds=1) for d in days), day0 + timedelta(days=30)]
+    queries += [d.replace(microsecond=0) for d in days]
+    queries += [days[6].replace(microsecond=m) for m in (100, 101, 300_000, 500_000, 500_001)]
+    snaps_seen: dict[str, bytes] = {}
+    for i, d in enumerate(plan):
+        as_of = days[d]
+        if seconds.get(d):
+            as_of = seconds[d].pop()  # .5 s first, then .0001 s of the same second
+        led.append(_random_entry(rng, as_of, f"r{i:02d}"), f"r{i:02d}")
+        _check_priors(led, queries)
+        # the snapshots are only added to, never rewritten
+        now = {p.name: p.read_bytes() for p in led.snapshots.glob("*.parquet")}
+        assert {k: now[k] for k in snaps_seen} == snaps_seen
+        snaps_seen = now
+    assert len(snaps_seen) == len(plan)
+    # without any snapshot (a ledger written before them), the same; read in batches
+    from graphrisk.ledger import _BATCH
+
+    assert len(led.files()) > _BATCH
+    shutil.rmtree(led.snapshots)
+    _check_priors(led, queries)
+    # the next append writes a snapshot of everything again, from the entries alone
+    led.append(_random_entry(rng, day0 + timedelta(days=12), "r99"), "r99")
+    assert len(list(led.snapshots.glob("*.parquet"))) == 1
+    _check_priors(led, [*queries, day0 + timedelta(days=13)])
+
+
+def test_prior_of_a_ledger_with_older_entry_columns(tmp_path):
+    """Entries written before a state column existed read it as null."""
+    led = Ledger(tmp_path / "L")
+    jan, feb, mar = datetime(2026, 1, 31), datetime(2026, 2, 28), datetime(2026, 3, 31)
+    rng = random.Random(3)
+    led.append(_random_entry(rng, jan, "r1").drop("last_bad_at", "cut_reasons"), "r1")
+    led.append(_random_entry(rng, feb, "r2"), "r2")
+    _check_priors(led, [jan, feb, mar])
+    shutil.rmtree(led.snapshots)
+    _check_priors(led, [jan, feb, mar])
+
+
+def test_killed_before_the_snapshot_reads_the_entry_itself(tmp_path, monkeypatch):
+    """A scan killed after its entry is in, before its snapshot: later reads still see it."""
+    led = Ledger(tmp_path / "L")
+    rng = random.Random(5)
+    jan, feb, mar = datetime(2026, 1, 31), datetime(2026, 2, 28), datetime(2026, 3, 31)
+    led.append(_random_entry(rng, jan, "r1"), "r1")
+
+    def killed(self, files, k):
+        raise KeyboardInterrupt  # stands for SIGKILL between the two renames
+
+    with monkeypatch.context() as m:
+        m.setattr(Ledger, "_snapshot", killed)
+        with pytest.raises(KeyboardInterrupt):
+            led.append(_random_entry(rng, feb, "r2"), "r2")
+    assert len(led.files()) == 2 and len(list(led.snapshots.iterdir())) == 1
+    _check_priors(led, [jan, feb, mar])
+    assert led.append(_random_entry(rng, feb, "r2"), "r2") is None  # the re-run: nothing
+    led.append(_random_entry(rng, mar, "r3"), "r3")
+    _check_priors(led, [jan, feb, mar, datetime(2026, 4, 30)])
+    # a snapshot temporary left by a dead process is never read and is removed
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    tmp = led.snapshots / f".000009--x.parquet.{dead.pid}.tmp"
+    tmp.write_bytes(b"PAR1 half written")
+    _check_priors(led, [datetime(2026, 4, 30)])
+    led.append(_random_entry(rng, datetime(2026, 4, 30), "r4"), "r4")
+    assert not tmp.exists()
+
+
+def test_prior_reads_the_snapshot_not_the_entries_it_covers(tmp_path, monkeypatch):
+    rng = random.Random(11)
+    led = Ledger(tmp_path / "L")
+    days = [datetime(2026, 1, 1) + timedelta(days=d) for d in range(6)]
+    for i, d in enumerate(days):
+        led.append(_random_entry(rng, d, f"r{i}"), f"r{i}")
+    opened: list[str] = []
+    for name in ("scan_parquet", "read_parquet"):
+        real = getattr(pl, name)
+
+        def spy(source, *a, _real=real, **k):
+            opened.append(Path(source).parent.name)
+            return _real(source, *a, **k)
+
+        monkeypatch.setattr(pl, name, spy)
+    led.prior(days[-1] + timedelta(days=1))  # the next day: the last snapshot alone
+    assert opened == ["snapshots"]
+    opened.clear()
+    led.prior(days[-1])  # a re-run of the last day: the snapshot before it and its entry
+    assert opened.count("snapshots") == 1 and 0 < opened.count("entries") <= 2
