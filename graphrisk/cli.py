@@ -17,7 +17,7 @@ import click
 from graphrisk.errors import DataError, GraphriskError, UsageError
 
 if TYPE_CHECKING:
-    from graphrisk.scan import ScanResult
+    pass
 
 #: The longest ``--lookback`` accepted (a century).
 MAX_LOOKBACK_DAYS = 36_500
@@ -91,8 +91,6 @@ def scan(
         engine=engine,
         progress=progress,
     )
-    if as_of is not None:
-        _check_window(result)
     try:
         result.write(out, progress)
     except (PermissionError, FileExistsError, NotADirectoryError, IsADirectoryError) as e:
@@ -194,35 +192,6 @@ def _check_as_of(as_of: str | None, lookback: int | None, policy: Path | None) -
         raise UsageError(
             f"--as-of {as_of} with a lookback of {days} days starts before the year 1"
         ) from None
-
-
-def _check_window(result: ScanResult) -> None:
-    """An explicit ``--as-of`` whose window holds no event at all is a mistake (exit 2).
-
-    Every account would be kept for lack of evidence (as_of before the data), or open loans
-    would count as overdue for years nobody saw (as_of long after it).
-    """
-    from graphrisk.schema import EVENT_TIME
-
-    ctx = result.context
-    total = inside = 0
-    first = last = None
-    for name, col in EVENT_TIME.items():
-        df = ctx.tables.get(name)
-        if df is None or not df.height:
-            continue
-        ts = df.get_column(col)
-        total += df.height
-        inside += int(ts.is_between(ctx.start, ctx.as_of).sum())
-        lo, hi = ts.min(), ts.max()
-        first = lo if first is None or (lo is not None and lo < first) else first
-        last = hi if last is None or (hi is not None and hi > last) else last
-    if total and not inside:
-        raise UsageError(
-            f"--as-of {ctx.as_of:%Y-%m-%d %H:%M:%S}: no loan, transfer, login or application"
-            f" between {ctx.start:%Y-%m-%d} and then (lookback {ctx.lookback_days} days); the"
-            f" input's events run from {first:%Y-%m-%d} to {last:%Y-%m-%d}"
-        )
 
 
 @cli.command()

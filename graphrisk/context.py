@@ -247,3 +247,32 @@ class ScanContext:
         if key not in self._cache:
             self._cache[key] = make()
         return self._cache[key]
+
+
+def check_window(ctx: ScanContext) -> None:
+    """An explicit ``as_of`` before every event of the input is a mistake (``UsageError``).
+
+    Its window holds nothing, and every account would be kept for lack of evidence (a typo
+    in the year, or the wrong data directory). A window *after* the data is not refused:
+    months without any event are how an account shows it has stayed clean (restore).
+    Tables without any event (accounts only) pass: there is nothing to miss.
+    """
+    total = inside = 0
+    first = last = None
+    for name, col in EVENT_TIME.items():
+        df = ctx.tables.get(name)
+        if df is None or not df.height:
+            continue
+        ts = df.get_column(col)
+        total += df.height
+        inside += int(ts.is_between(ctx.start, ctx.as_of).sum())
+        lo, hi = ts.min(), ts.max()
+        first = lo if first is None or (lo is not None and lo < first) else first
+        last = hi if last is None or (hi is not None and hi > last) else last
+    if total and not inside and first is not None and ctx.as_of < first:
+        raise UsageError(
+            f"--as-of {ctx.as_of:%Y-%m-%d %H:%M:%S} is before every loan, transfer, login and"
+            f" application of the input (lookback {ctx.lookback_days} days from"
+            f" {ctx.start:%Y-%m-%d}); the input's events run from {first:%Y-%m-%d} to"
+            f" {last:%Y-%m-%d}"
+        )

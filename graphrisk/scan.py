@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from graphrisk import __version__
-from graphrisk.context import ScanContext
+from graphrisk.context import ScanContext, check_window
 from graphrisk.decisions import decide_with_trace
 from graphrisk.detectors.base import FLAG_SCHEMA, GROUP_SCHEMA, Findings
 from graphrisk.errors import UsageError
@@ -160,18 +160,27 @@ def prior_digest(prior: pl.DataFrame | None) -> str | None:
     return f"{df.height}:{int(df.hash_rows(seed=7).sum())}"
 
 
-def run_id_for(ctx: ScanContext, policy: Policy, prior: pl.DataFrame | None = None) -> str:
+def run_id_for(
+    ctx: ScanContext, policy: Policy, prior: pl.DataFrame | None = None, lang: str = "zh"
+) -> str:
     """A run id determined by what decides the run: the data in the window, ``as_of``, the
-    effective policy and the ledger state read (``prior``).
+    effective policy, a lookback given apart from the policy, the language of the
+    explanations and the ledger state read (``prior``).
 
-    The decisions are a function of these, so one run id names one decision set: the same
-    scan against a ledger with another history before ``as_of`` gets another run id. An
-    absent or empty ledger (no state before ``as_of``) leaves the id of a scan without one.
+    The outputs are a function of these, so one run id names one set of outputs: the same
+    scan against a ledger with another history before ``as_of``, in English rather than
+    Chinese, or with another lookback gets another run id. Settings left at their default
+    (no ledger state, the policy's own lookback, ``zh``) add nothing, so such runs keep the
+    id of a plain scan.
     """
     h = hashlib.sha1()
     h.update(_fingerprint(ctx).encode())
     h.update(ctx.as_of.isoformat().encode())
     h.update(json.dumps(effective_policy(policy), sort_keys=True, default=str).encode())
+    if ctx.lookback_days != policy.lookback_days:
+        h.update(f"lookback:{ctx.lookback_days};".encode())
+    if lang != "zh":
+        h.update(f"lang:{lang};".encode())
     digest = prior_digest(prior)
     if digest is not None:
         h.update(f"prior:{digest};".encode())
@@ -262,6 +271,8 @@ def scan(
         ctx = ScanContext.build(
             tables, as_of=as_of, lookback_days=lookback_days or policy.lookback_days
         )
+        if as_of is not None:
+            check_window(ctx)
         _ = ctx.loans, ctx.transfers, ctx.devices, ctx.applications
     with stages.timed("graph", progress):
         _ = ctx.graph
@@ -274,7 +285,7 @@ def scan(
 
             led = Ledger(ledger)
             prior = led.prior(ctx.as_of)
-        run_id = run_id_for(ctx, policy, prior)
+        run_id = run_id_for(ctx, policy, prior, lang)
         decisions, trace = decide_with_trace(
             ctx.accounts, flags, policy, ctx.as_of, run_id, prior, lang, ctx.lookback_days
         )

@@ -340,3 +340,19 @@ def test_rows_read_counts_quarantined_rows_too(tmp_path: Path) -> None:
         assert s["rows"]["read"][name] == kept[name] + s["quarantine"].get(name, 0), name
         assert s["rows"]["in_window"][name] <= kept[name], name
     assert s["rows"]["in_window"]["loans"] == 2 and s["rows"]["in_window"]["devices"] == 2
+
+
+def test_run_id_names_one_set_of_outputs(world: Path) -> None:
+    base = graphrisk.scan(world)
+    same = graphrisk.scan(world, lookback_days=base.policy.lookback_days, lang="zh")
+    english = graphrisk.scan(world, lang="en")
+    longer = graphrisk.scan(world, lookback_days=base.policy.lookback_days + 30)
+    assert same.run_id == base.run_id
+    assert same.decisions.equals(base.decisions)
+    assert not english.decisions["explanation"].equals(base.decisions["explanation"])
+    assert len({base.run_id, english.run_id, longer.run_id}) == 3
+
+
+def test_library_refuses_an_as_of_before_all_data(world: Path) -> None:
+    with pytest.raises(graphrisk.errors.UsageError, match="before every loan"):
+        graphrisk.scan(world, as_of="2001-01-01")
