@@ -16,6 +16,7 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
+from benchmarks import dense as dense_case
 from benchmarks.machine import load_average, machine, source_state
 from benchmarks.worlds import existing, world_dir
 
@@ -302,6 +303,8 @@ def write_csv(results: dict[str, Any], path: Path) -> None:
                         base["capped"],
                     ]
                 )
+        for row in dense_case.csv_rows(results.get("dense")):
+            w.writerow(row)
 
 
 def update_readme(results: dict[str, Any], readme: Path) -> None:
@@ -378,7 +381,26 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="measure nothing: print the tables of --out and rewrite the README",
     )
+    ap.add_argument(
+        "--dense",
+        action="store_true",
+        help="run only the dense-graph cases (benchmarks/dense.py); other results in --out are kept",
+    )
+    ap.add_argument("--dense-sizes", default="200,1000,5000", help="accounts per dense world")
+    ap.add_argument("--dense-per-account", default="5,10,20", help="transfers sent per account")
+    ap.add_argument("--dense-timeout", type=float, default=300.0, help="seconds per detector run")
+    ap.add_argument(
+        "--dense-baseline-timeout",
+        type=float,
+        default=30.0,
+        help="seconds before networkx simple_cycles is stopped (0: no baseline)",
+    )
+    ap.add_argument(
+        "--dense-max-rss-mb", type=float, default=10_000.0, help="RSS ceiling per dense run"
+    )
     args = ap.parse_args(argv)
+    if args.dense:
+        return run_dense_only(args)
     if args.report_only:
         results = json.loads(args.out.read_text(encoding="utf-8"))
         report(results, args)
@@ -440,6 +462,10 @@ def main(argv: list[str] | None = None) -> int:
     results["target_check"] = target_check(results)
     results["loadavg_after"] = load_average()
     results["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
+    if args.out.is_file():  # the dense cases are run on their own (--dense): keep the last ones
+        previous = json.loads(args.out.read_text(encoding="utf-8")).get("dense")
+        if previous:
+            results["dense"] = previous
     args.out.parent.mkdir(parents=True, exist_ok=True)
     tmp = args.out.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
@@ -449,10 +475,48 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def run_dense_only(args: argparse.Namespace) -> int:
+    """``--dense``: the dense cases alone, merged into the results JSON already at ``--out``."""
+    results: dict[str, Any] = {"sizes": {}}
+    if args.out.is_file():
+        results = json.loads(args.out.read_text(encoding="utf-8"))
+    results.setdefault("machine", machine())
+    dense: dict[str, Any] = {
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "source": source_state(str(HERE.parent)),
+        "loadavg_before": load_average(),
+    }
+    dense |= dense_case.run_dense(
+        sizes=[parse_size(s) for s in args.dense_sizes.split(",") if s.strip()],
+        degrees=[int(s) for s in args.dense_per_account.split(",") if s.strip()],
+        seed=args.seed,
+        timeout=args.dense_timeout,
+        baseline_timeout=args.dense_baseline_timeout,
+        max_rss_mb=args.dense_max_rss_mb,
+    )
+    dense["loadavg_after"] = load_average()
+    dense["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
+    results["dense"] = dense
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = args.out.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(args.out)
+    write_csv(results, args.out.with_suffix(".csv"))
+    if args.readme and Path(args.readme).is_file():
+        dense_case.update_readme(results, Path(args.readme))
+    print(dense_case.dense_table(dense))
+    print(f"results: {args.out} and {args.out.with_suffix('.csv')}")
+    return 0
+
+
 def report(results: dict[str, Any], args: argparse.Namespace) -> None:
     """Print the tables and rewrite the README's results section."""
     if args.readme and Path(args.readme).is_file():
         update_readme(results, Path(args.readme))
+        dense_case.update_readme(results, Path(args.readme))
     print(summary_table(results))
     print(quality_table(results))
+    if results.get("dense"):
+        print(dense_case.dense_table(results["dense"]))
     print(f"results: {args.out} and {args.out.with_suffix('.csv')}")
