@@ -502,7 +502,7 @@ def _nx_cells(b: dict[str, Any] | None) -> tuple[str, str, str]:
 def dense_table(dense: dict[str, Any]) -> str:
     """Markdown tables: TRANSFER_CYCLE against networkx, then SCATTER_GATHER; a row per case."""
     head = (
-        "| accounts | per account | transfers | **TRANSFER_CYCLE s** | CPU s | peak RSS MB "
+        "| accounts | per account | burst transfers | **TRANSFER_CYCLE s** | CPU s | peak RSS MB "
         "| loops kept | flags | search_capped | branch cap hit | planted loop found "
         "| cycles in the burst (expected) | networkx s | networkx cycles | networkx to finish "
         "| ratio |\n"
@@ -540,7 +540,7 @@ def dense_table(dense: dict[str, Any]) -> str:
             f"| {_get(sg, 'flags', '{:,}')} |"
         )
     sg_head = (
-        "| accounts | per account | transfers | **SCATTER_GATHER s** | CPU s | peak RSS MB "
+        "| accounts | per account | burst transfers | **SCATTER_GATHER s** | CPU s | peak RSS MB "
         "| groups | flags |\n|---:|---:|---:|---:|---:|---:|---:|---:|\n"
     )
     return head + "\n".join(rows) + "\n\n" + sg_head + "\n".join(sg_rows) + "\n"
