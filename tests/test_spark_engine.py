@@ -211,6 +211,20 @@ def test_folder_tables_and_arrow_types(spark, tmp_path: Path) -> None:
     assert_tables_equal(a, b)
 
 
+def test_parts_of_one_schema_keep_file_order(spark, tmp_path: Path) -> None:
+    """Files read by one Spark read (same footer schema) are put back in file order."""
+    t = tiny()
+    d = write({k: v for k, v in t.items() if k != "loans"}, tmp_path / "p")
+    loans = t["loans"].to_arrow()
+    (d / "loans" / "day=2").mkdir(parents=True)
+    pq.write_table(loans.slice(0, 1), d / "loans" / "day=2" / "part-9.parquet")
+    pq.write_table(loans.slice(1, 2), d / "loans" / "part-0.parquet")
+    pq.write_table(loans.slice(3), d / "loans" / "part-1.parquet")
+    a, b = both(d)
+    assert a.loans["loan_id"].to_list() == ["L1", "L2", "L3", "L4"]
+    assert_tables_equal(a, b)
+
+
 # ---------------------------------------------------------------------------------------
 # a generated world
 

@@ -38,6 +38,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import tempfile
 import threading
 from collections.abc import Callable
@@ -451,7 +452,7 @@ def _read(spark: SparkSession, spec: Table, parts: list[_Part]) -> DataFrame:
             file_no = F.lit(group[0].index)
         else:
             file_no = F.create_map(*_file_numbers(raw.inputFiles(), group))[
-                F.col("_metadata.file_path")
+                F.regexp_replace(F.col("_metadata.file_path"), _FILE_SCHEME, "file:///")
             ]
         fields = {f.name: f.dataType for f in raw.schema.fields}
         present = dict(types)
@@ -463,6 +464,11 @@ def _read(spark: SparkSession, spec: Table, parts: list[_Part]) -> DataFrame:
             )
         )
     return functools.reduce(lambda a, b: a.unionByName(b), frames)
+
+
+#: Spark names one local file ``file:///x`` in ``inputFiles()`` and ``file:/x`` in
+#: ``_metadata.file_path``: both sides of the file-number map are written ``file:///x``.
+_FILE_SCHEME = "^file:/+"
 
 
 def _file_numbers(uris: list[str], group: list[_Part]) -> list[SparkColumn]:
@@ -478,7 +484,7 @@ def _file_numbers(uris: list[str], group: list[_Part]) -> list[SparkColumn]:
                 [Problem(group[0].path.parent.name, None, "unreadable_file", 0,
                          f"Spark lists a file graphrisk did not: {uri}")]
             )  # fmt: skip
-        pairs += [F.lit(uri), F.lit(number.pop(local))]
+        pairs += [F.lit(re.sub(_FILE_SCHEME, "file:///", uri)), F.lit(number.pop(local))]
     if number:
         raise DataError(
             [
@@ -615,6 +621,8 @@ def _collect(sdf: DataFrame, spec: Table) -> pl.DataFrame:
             arrow = to_arrow_schema(sdf.schema).empty_table()
     df = pl.from_arrow(arrow)
     assert isinstance(df, pl.DataFrame)
+    if df.get_column(_FILE).null_count():  # the order would be wrong: never silently
+        raise RuntimeError(f"{spec.name}: Spark read rows from a file it did not name")
     dtypes = {c.name: DTYPES[c.kind] for c in spec.columns if c.name in df.columns}
     if "reason" in df.columns:
         dtypes["reason"] = pl.String()
