@@ -14,8 +14,10 @@ boolean edge classes. Two kernels:
   length at a time as arrays (one ``searchsorted`` + ``repeat`` per step). A cycle must
   start from a *fresh* edge, and the start is its smallest fresh edge index, so each cycle
   (as a sequence of transfers) is found exactly once. Work is bounded by ``max_len``,
-  ``max_branch`` (out-edges followed per path and step), ``max_old`` (non-fresh hops) and
-  ``max_paths`` (partial paths kept per step, extra ones dropped deterministically).
+  ``max_branch`` (out-edges followed per path and step), ``max_old`` (non-fresh hops) and a
+  budget per start edge (``max_paths_per_start`` partial paths, ``max_cycles_per_start``
+  cycles), so a dense burst cannot starve the search elsewhere; ``max_paths`` bounds the
+  memory (start edges are searched in batches). Every cut is reported per cycle.
 
 Examples
 --------
@@ -64,12 +66,19 @@ def window_scc_edges(
 class Cycles:
     """Cycles found: ``edges`` (n x max_len edge indices, ``-1`` padded) and ``length``.
 
-    ``truncated`` is true when a work cap (``max_paths``) dropped partial paths.
+    ``capped`` (one per cycle) is true when a work cap cut the search from the cycle's start
+    edge (``max_branch``, ``max_paths_per_start`` or ``max_cycles_per_start``), so other
+    cycles through that edge may exist; ``truncated`` is true when any cap fired.
     """
 
     edges: np.ndarray
     length: np.ndarray
     truncated: bool = False
+    capped: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.capped is None:
+            self.capped = np.zeros(self.length.size, dtype=bool)
 
 
 class _Adjacency:
@@ -83,8 +92,9 @@ class _Adjacency:
 
     def expand(
         self, tail: np.ndarray, lo_t: np.ndarray, hi_t: np.ndarray, cap: int
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """(path row, edge) for up to ``cap`` out-edges of each tail with ``lo_t <= t <= hi_t``."""
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(path row, edge) for up to ``cap`` out-edges of each tail with ``lo_t <= t <= hi_t``,
+        and per tail whether ``cap`` cut its out-edges."""
         base = tail.astype(np.float64) * self.scale
         lo = np.searchsorted(self.key, base + lo_t, side="left")
         hi = np.searchsorted(self.key, base + hi_t, side="right")
@@ -92,7 +102,53 @@ class _Adjacency:
         total = int(cnt.sum())
         rows = np.repeat(np.arange(tail.size), cnt)
         off = np.arange(total) - np.repeat(np.cumsum(cnt) - cnt, cnt)
-        return rows, self.edge[np.repeat(lo, cnt) + off]
+        return rows, self.edge[np.repeat(lo, cnt) + off], (hi - lo) > cap
+
+
+def _rank_within(group: np.ndarray, *keys: np.ndarray) -> np.ndarray:
+    """Rank of each row inside its ``group``, ordered by ``keys`` (first key most important).
+
+    Keys are non-negative integers (or booleans). They are packed with the group into one
+    int64 sort key when they fit (one argsort instead of a multi-key lexsort).
+    """
+    if group.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    cols = [group.astype(np.int64), *(k.astype(np.int64) for k in keys)]
+    sizes = [int(c.max()) + 1 for c in cols]
+    if float(np.prod([float(x) for x in sizes])) < 2.0**62:
+        packed = cols[0]
+        for c, n in zip(cols[1:], sizes[1:], strict=True):
+            packed = packed * n + c
+        order = np.argsort(packed, kind="stable")
+    else:
+        order = np.lexsort(tuple(reversed(cols)))
+    g = group[order]
+    new = np.ones(g.size, dtype=bool)
+    new[1:] = g[1:] != g[:-1]
+    first = np.maximum.accumulate(np.where(new, np.arange(g.size), 0))
+    rank = np.empty(g.size, dtype=np.int64)
+    rank[order] = np.arange(g.size) - first
+    return rank
+
+
+def _over_budget(group: np.ndarray, budget: np.ndarray | int, *keys: np.ndarray) -> np.ndarray:
+    """Mask of rows beyond the first ``budget`` of their ``group`` in ``keys`` order.
+
+    Only the groups with more rows than their budget are ranked (most groups are not).
+    """
+    out = np.zeros(group.size, dtype=bool)
+    if group.size == 0:
+        return out
+    n = int(group.max()) + 1
+    if isinstance(budget, np.ndarray):
+        n = max(n, budget.size)
+    limit = np.broadcast_to(budget, (n,))
+    crowded = np.bincount(group, minlength=n) > limit
+    rows = np.flatnonzero(crowded[group])
+    if rows.size:
+        rank = _rank_within(group[rows], *(k[rows] for k in keys))
+        out[rows] = rank >= limit[group[rows]]
+    return out
 
 
 def window_cycles(
@@ -106,12 +162,24 @@ def window_cycles(
     max_old: int = 0,
     max_branch: int = 8,
     max_old_branch: int = 4,
-    max_paths: int = 2_000_000,
+    max_paths: int = 500_000,
+    max_paths_per_start: int = 32,
+    max_cycles_per_start: int = 2,
     search: np.ndarray | None = None,
     prev_t: np.ndarray | None = None,
     next_t: np.ndarray | None = None,
+    amount: np.ndarray | None = None,
+    amount_tolerance: float = 0.1,
 ) -> Cycles:
     """Simple cycles of 2..``max_len`` edges whose times all fit in ``window`` days.
+
+    Every start edge has its own budget, so a dense burst somewhere in the data can neither
+    exhaust the work nor hide loops elsewhere: at most ``max_paths_per_start`` partial paths
+    and ``max_cycles_per_start`` cycles per start edge. Start edges are searched in batches of
+    ``max_paths // max_paths_per_start``, which bounds memory. When a budget cuts, the paths
+    kept are the ones that look most like money passed on: the next transfer after the
+    previous one (time-respecting), then (with ``amount``) an amount within
+    ``amount_tolerance`` of the previous hop's, then the earliest.
 
     Parameters
     ----------
@@ -128,13 +196,17 @@ def window_cycles(
     max_branch, max_old_branch
         Fresh / non-fresh out-edges followed per partial path and step (earliest first).
     max_paths
-        Partial paths kept per step; beyond it the latest-starting ones are dropped.
+        Partial paths alive at once (bounds memory: start edges are searched in batches).
+    max_paths_per_start, max_cycles_per_start
+        Work budget of one start edge: partial paths kept per step, cycles kept in all.
     search
         Optional mask of edges the search may use at all (e.g. :func:`window_scc_edges`).
     prev_t, next_t
         Optional times of the previous / next edge of the same (src, dst) pair (``-inf`` /
         ``inf`` if none). When given, a fresh edge must be its pair's only edge inside the
         cycle's time span: paths whose span reaches such a neighbour are dropped early.
+    amount, amount_tolerance
+        Optional edge amounts: paths that pass on a close amount are kept first.
     """
     m = src.size
     usable = np.ones(m, dtype=bool) if search is None else search.astype(bool)
@@ -156,66 +228,148 @@ def window_cycles(
     else:
         prev_t = np.where(fresh, prev_t - t0, -np.inf)
         next_t = np.where(fresh, next_t - t0, np.inf)
-    adj_fresh = _Adjacency(start, src, t, span)
-    adj_old = _Adjacency(np.flatnonzero(old), src, t, span) if max_old > 0 and old.any() else None
+    amt = None if amount is None else np.asarray(amount, dtype=np.float64)
+    k = _Kernel(
+        src,
+        dst,
+        t,
+        fresh,
+        prev_t,
+        next_t,
+        amt,
+        amount_tolerance,
+        _Adjacency(start, src, t, span),
+        _Adjacency(np.flatnonzero(old), src, t, span) if max_old > 0 and old.any() else None,
+        window,
+        max_len,
+        max_old,
+        max_branch,
+        max_old_branch,
+        max_paths_per_start,
+        max_cycles_per_start,
+    )
+    batch = max(1, max_paths // max_paths_per_start)
+    parts = [k.search(start[i : i + batch]) for i in range(0, start.size, batch)]
+    parts = [c for c in parts if c.length.size] or [empty]
+    return Cycles(
+        np.concatenate([c.edges for c in parts]),
+        np.concatenate([c.length for c in parts]),
+        any(c.truncated for c in parts),
+        np.concatenate([c.capped for c in parts]),  # type: ignore[misc]
+    )
 
-    # partial paths: edges (F x max_len), nodes (F x max_len + 1), running figures
-    path_e = np.full((start.size, max_len), -1, dtype=np.int64)
-    path_e[:, 0] = start
-    path_n = np.full((start.size, max_len + 1), -1, dtype=np.int64)
-    path_n[:, 0] = src[start]
-    path_n[:, 1] = dst[start]
-    first = start
-    tmin = t[start]
-    tmax = t[start]
-    n_old = np.zeros(start.size, dtype=np.int64)
-    lo_bound = prev_t[start]  # the span must stay strictly inside (lo_bound, hi_bound)
-    hi_bound = next_t[start]
-    found_e: list[np.ndarray] = []
-    found_len: list[np.ndarray] = []
-    truncated = False
-    for depth in range(1, max_len):
-        if first.size == 0:
-            break
-        tail = path_n[:, depth]
-        lo_t, hi_t = tmax - window, tmin + window
-        rows, e = adj_fresh.expand(tail, lo_t, hi_t, max_branch)
-        ok = e > first[rows]
-        if adj_old is not None:
-            can = np.flatnonzero(n_old < max_old)
-            r2, e2 = adj_old.expand(tail[can], lo_t[can], hi_t[can], max_old_branch)
-            rows = np.concatenate([rows[ok], can[r2]])
-            e = np.concatenate([e[ok], e2])
-            ok = np.ones(rows.size, dtype=bool)
-        rows, e = rows[ok], e[ok]
-        new_lo = np.maximum(lo_bound[rows], prev_t[e])
-        new_hi = np.minimum(hi_bound[rows], next_t[e])
-        ok = (np.minimum(tmin[rows], t[e]) > new_lo) & (np.maximum(tmax[rows], t[e]) < new_hi)
-        rows, e, new_lo, new_hi = rows[ok], e[ok], new_lo[ok], new_hi[ok]
-        d = dst[e]
-        closes = d == path_n[rows, 0]
-        seen = (path_n[rows, : depth + 1] == d[:, None]).any(axis=1)
-        done = closes
-        if done.any():
-            fe = path_e[rows[done]].copy()
-            fe[:, depth] = e[done]
-            found_e.append(fe)
-            found_len.append(np.full(fe.shape[0], depth + 1, dtype=np.int64))
-        go = ~seen & (depth + 1 < max_len)
-        rows, e, new_lo, new_hi = rows[go], e[go], new_lo[go], new_hi[go]
-        if rows.size > max_paths:
-            truncated = True
-            rows, e = rows[:max_paths], e[:max_paths]
-            new_lo, new_hi = new_lo[:max_paths], new_hi[:max_paths]
-        lo_bound, hi_bound = new_lo, new_hi
-        path_e = path_e[rows]
-        path_e[:, depth] = e
-        path_n = path_n[rows]
-        path_n[:, depth + 1] = dst[e]
-        first = first[rows]
-        tmin = np.minimum(tmin[rows], t[e])
-        tmax = np.maximum(tmax[rows], t[e])
-        n_old = n_old[rows] + (~fresh[e]).astype(np.int64)
-    if not found_e:
-        return Cycles(empty.edges, empty.length, truncated)
-    return Cycles(np.concatenate(found_e), np.concatenate(found_len), truncated)
+
+@dataclass
+class _Kernel:
+    """The breadth-first search of :func:`window_cycles` over one batch of start edges."""
+
+    src: np.ndarray
+    dst: np.ndarray
+    t: np.ndarray
+    fresh: np.ndarray
+    prev_t: np.ndarray
+    next_t: np.ndarray
+    amount: np.ndarray | None
+    tolerance: float
+    adj_fresh: _Adjacency
+    adj_old: _Adjacency | None
+    window: float
+    max_len: int
+    max_old: int
+    max_branch: int
+    max_old_branch: int
+    per_start: int
+    cycles_per_start: int
+
+    def _priority(self, last: np.ndarray, e: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Sort keys (smaller first): not time-respecting, amount not close, later edge."""
+        keys = [(e < last).astype(np.int8)]
+        if self.amount is not None:
+            prev = self.amount[last]
+            close = np.abs(self.amount[e] / np.where(prev == 0, np.nan, prev) - 1)
+            keys.append(~(close <= self.tolerance))
+        keys.append(e)
+        return tuple(keys)
+
+    def search(self, start: np.ndarray) -> Cycles:
+        src, dst, t, max_len = self.src, self.dst, self.t, self.max_len
+        n_start = start.size
+        capped = np.zeros(n_start, dtype=bool)
+        n_found = np.zeros(n_start, dtype=np.int64)
+        sid = np.arange(n_start)
+        path_e = np.full((n_start, max_len), -1, dtype=np.int64)
+        path_e[:, 0] = start
+        path_n = np.full((n_start, max_len + 1), -1, dtype=np.int64)
+        path_n[:, 0] = src[start]
+        path_n[:, 1] = dst[start]
+        first = start
+        tmin = t[start]
+        tmax = t[start]
+        n_old = np.zeros(n_start, dtype=np.int64)
+        lo_bound = self.prev_t[start]  # the span must stay strictly inside (lo_bound, hi_bound)
+        hi_bound = self.next_t[start]
+        found_e: list[np.ndarray] = []
+        found_len: list[np.ndarray] = []
+        found_sid: list[np.ndarray] = []
+        for depth in range(1, max_len):
+            if first.size == 0:
+                break
+            tail = path_n[:, depth]
+            lo_t, hi_t = tmax - self.window, tmin + self.window
+            rows, e, over = self.adj_fresh.expand(tail, lo_t, hi_t, self.max_branch)
+            capped[sid[over]] = True
+            ok = e > first[rows]
+            if self.adj_old is not None:
+                can = np.flatnonzero(n_old < self.max_old)
+                r2, e2, over2 = self.adj_old.expand(
+                    tail[can], lo_t[can], hi_t[can], self.max_old_branch
+                )
+                capped[sid[can[over2]]] = True
+                rows = np.concatenate([rows[ok], can[r2]])
+                e = np.concatenate([e[ok], e2])
+                ok = np.ones(rows.size, dtype=bool)
+            rows, e = rows[ok], e[ok]
+            new_lo = np.maximum(lo_bound[rows], self.prev_t[e])
+            new_hi = np.minimum(hi_bound[rows], self.next_t[e])
+            ok = (np.minimum(tmin[rows], t[e]) > new_lo) & (np.maximum(tmax[rows], t[e]) < new_hi)
+            rows, e, new_lo, new_hi = rows[ok], e[ok], new_lo[ok], new_hi[ok]
+            d = dst[e]
+            s = sid[rows]
+            keys = self._priority(path_e[rows, depth - 1], e)
+            closes = d == path_n[rows, 0]
+            if closes.any():
+                c = np.flatnonzero(closes)
+                left = np.maximum(self.cycles_per_start - n_found, 0)
+                drop = _over_budget(s[c], left, *(k[c] for k in keys))
+                capped[s[c][drop]] = True
+                c = c[~drop]
+                np.add.at(n_found, s[c], 1)
+                fe = path_e[rows[c]].copy()
+                fe[:, depth] = e[c]
+                found_e.append(fe)
+                found_len.append(np.full(c.size, depth + 1, dtype=np.int64))
+                found_sid.append(s[c])
+            seen = (path_n[rows, : depth + 1] == d[:, None]).any(axis=1)
+            go = np.flatnonzero(~seen) if depth + 1 < max_len else np.zeros(0, dtype=np.int64)
+            over_budget = _over_budget(s[go], self.per_start, *(k[go] for k in keys))
+            capped[s[go][over_budget]] = True
+            go = go[~over_budget]
+            rows, e, new_lo, new_hi = rows[go], e[go], new_lo[go], new_hi[go]
+            lo_bound, hi_bound = new_lo, new_hi
+            path_e = path_e[rows]
+            path_e[:, depth] = e
+            path_n = path_n[rows]
+            path_n[:, depth + 1] = dst[e]
+            first = first[rows]
+            sid = sid[rows]
+            tmin = np.minimum(tmin[rows], t[e])
+            tmax = np.maximum(tmax[rows], t[e])
+            n_old = n_old[rows] + (~self.fresh[e]).astype(np.int64)
+        if not found_e:
+            return Cycles(
+                np.zeros((0, max_len), dtype=np.int64), np.zeros(0, dtype=np.int64), capped.any()
+            )
+        fs = np.concatenate(found_sid)
+        return Cycles(
+            np.concatenate(found_e), np.concatenate(found_len), bool(capped.any()), capped[fs]
+        )

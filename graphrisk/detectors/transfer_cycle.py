@@ -21,8 +21,13 @@ their relation does not go on for months afterwards (not a standing relation). M
    the simple cycles of up to ``max_length`` hops whose transfers all lie inside
    ``window_days``, with at most a ``1 - min_new_share`` part of non-fresh hops, dropping a
    path as soon as its span reaches a second transfer of one of its fresh hops' pairs. Work
-   is capped (``max_branch`` out-transfers per path and step, ``max_paths`` paths per step;
-   ``search_capped`` in the evidence says when a cap cut the search).
+   is bounded per start transfer (``max_paths_per_start`` partial paths per step,
+   ``max_cycles_per_start`` loops, ``max_branch`` out-transfers per path and step), so a
+   dense burst of new relations costs time in proportion to its transfers and cannot hide
+   a loop elsewhere; when a budget cuts, the paths that pass money on (next transfer later,
+   amount close) are kept first. ``max_paths`` bounds memory (start transfers are searched
+   in batches). ``search_capped`` in a loop's evidence says when a cap cut the search from
+   that loop's start transfer (other loops through it may exist).
 4. Each cycle is scored: its fresh share (0..1), plus 1 when it is time-respecting (each hop
    after the previous one, the money coming back to where it started), plus 1 when every
    account but one passes on an amount within ``amount_tolerance`` of what it received.
@@ -189,7 +194,13 @@ class TransferCycle(Detector):
         0.1, "relative difference between what an account receives and passes on", min=0.0
     )
     max_branch: int = param(8, "fresh out-transfers followed per path and step", min=1)
-    max_paths: int = param(2_000_000, "partial paths kept per search step (work cap)", min=1000)
+    max_paths: int = param(
+        500_000, "partial paths alive at once (memory cap; start edges go in batches)", min=1000
+    )
+    max_paths_per_start: int = param(
+        32, "partial paths kept per start transfer and step (work budget)", min=1
+    )
+    max_cycles_per_start: int = param(2, "loops kept per start transfer (work budget)", min=1)
     severity: int = param(2, "severity of the flag (1 watch, 2 suppress, 3 suspend)", min=1, max=3)
 
     def run(self, ctx: ScanContext) -> Findings:
@@ -228,16 +239,25 @@ class TransferCycle(Detector):
             max_branch=self.max_branch,
             max_old_branch=max(2, self.max_branch // 2),
             max_paths=self.max_paths,
+            max_paths_per_start=self.max_paths_per_start,
+            max_cycles_per_start=self.max_cycles_per_start,
             search=keep,
             prev_t=prev_t,
             next_t=next_t,
+            amount=tr["amount"].to_numpy(),
+            amount_tolerance=self.amount_tolerance,
         )
         if cyc.length.size == 0:
             return Findings(empty_flags())
-        return self._findings(ctx, tr, cyc.edges, cyc.length, cyc.truncated)
+        return self._findings(ctx, tr, cyc.edges, cyc.length, cyc.capped)
 
     def _findings(
-        self, ctx: ScanContext, tr: pl.DataFrame, edges: np.ndarray, length: np.ndarray, cut: bool
+        self,
+        ctx: ScanContext,
+        tr: pl.DataFrame,
+        edges: np.ndarray,
+        length: np.ndarray,
+        cut: np.ndarray,
     ) -> Findings:
         n, width = edges.shape
         pos = np.tile(np.arange(width), n)
@@ -245,8 +265,13 @@ class TransferCycle(Detector):
         flat = edges.ravel()
         valid = flat >= 0
         hops = pl.DataFrame(
-            {"cycle": cid[valid], "pos": pos[valid], "edge": flat[valid]},
-            schema={"cycle": pl.Int64, "pos": pl.Int64, "edge": pl.UInt32},
+            {
+                "cycle": cid[valid],
+                "pos": pos[valid],
+                "edge": flat[valid],
+                "capped": np.repeat(cut, width)[valid],
+            },
+            schema={"cycle": pl.Int64, "pos": pl.Int64, "edge": pl.UInt32, "capped": pl.Boolean},
         )
         info = tr.select(
             pl.int_range(pl.len(), dtype=pl.UInt32).alias("edge"),
@@ -306,6 +331,7 @@ class TransferCycle(Detector):
             pl.col("ts").min().alias("window_start"),
             pl.col("ts").max().alias("window_end"),
             pl.col("fresh").mean().alias("new_share"),
+            pl.col("capped").first(),
             (pl.col("edge").diff().fill_null(1) > 0).all().alias("time_respecting"),
             per_node_close.sum().alias("n_close"),
         )
@@ -347,7 +373,7 @@ class TransferCycle(Detector):
                 time_respecting=pl.col("time_respecting"),
                 amounts_close=pl.col("amounts_close"),
                 new_share=pl.col("new_share").round(3),
-                search_capped=pl.lit(cut),
+                search_capped=pl.col("capped"),
                 window=window_json(pl.col("window_start"), pl.col("window_end")),
                 threshold=self.threshold(
                     "window_days",

@@ -94,16 +94,61 @@ def test_bad_parameter_is_a_usage_error():
         TransferCycle(max_length=1)
 
 
-def test_kernel_caps_are_reported():
-    # a complete directed graph on 6 nodes inside one day: many cycles
-    s, d = np.nonzero(~np.eye(6, dtype=bool))
-    t = np.linspace(0, 1, s.size)
-    full = window_cycles(s, d, t, np.ones(s.size, bool), window=2.0, max_len=6, max_branch=10)
-    capped = window_cycles(
-        s, d, t, np.ones(s.size, bool), window=2.0, max_len=6, max_branch=10, max_paths=10
-    )
-    assert capped.truncated and not full.truncated
-    assert 0 < capped.length.size < full.length.size
+def _complete(n: int, t0: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A complete directed graph on ``n`` nodes, every transfer inside one day from ``t0``."""
+    s, d = np.nonzero(~np.eye(n, dtype=bool))
+    return s, d, t0 + np.linspace(0, 1, s.size)
+
+
+def test_kernel_caps_are_reported_per_cycle():
+    s, d, t = _complete(6)
+    fresh = np.ones(s.size, bool)
+    big = {"max_paths_per_start": 10**6, "max_cycles_per_start": 10**6}
+    full = window_cycles(s, d, t, fresh, window=2.0, max_len=6, max_branch=10, **big)
+    capped = window_cycles(s, d, t, fresh, window=2.0, max_len=6, max_branch=10)
+    assert not full.truncated and not full.capped.any()
+    assert capped.truncated and 0 < capped.length.size < full.length.size
+    # the default budget keeps at most 2 loops per start transfer
+    starts = capped.edges[:, 0]
+    assert np.bincount(starts).max() <= 2
+    assert capped.capped.any()
+    # a branch cut is a cap too
+    narrow = window_cycles(s, d, t, fresh, window=2.0, max_len=6, max_branch=2, **big)
+    assert narrow.truncated and narrow.capped.any()
     # each cycle found once: no two rows with the same edges
     rows = {tuple(sorted(r[r >= 0])) for r in full.edges}
     assert len(rows) == full.length.size
+
+
+def test_a_dense_burst_does_not_hide_a_loop_elsewhere():
+    # 40 accounts all paying each other within a day, and months later a clean 6-hop loop
+    s, d, t = _complete(40)
+    loop_nodes = np.arange(100, 106)
+    ls, ld = loop_nodes, np.roll(loop_nodes, -1)
+    lt = 120 + np.arange(6) * 0.5
+    src, dst, tt = np.concatenate([s, ls]), np.concatenate([d, ld]), np.concatenate([t, lt])
+    fresh = np.ones(src.size, bool)
+    # a small memory cap: the burst fills whole batches, the loop still gets its own budget
+    cyc = window_cycles(src, dst, tt, fresh, window=15.0, max_len=12, max_paths=5000)
+    burst_edges = s.size
+    later = cyc.edges[:, 0] >= burst_edges
+    assert cyc.truncated and later.sum() == 1
+    found = cyc.edges[later][0]
+    assert sorted(found[found >= 0].tolist()) == list(range(burst_edges, burst_edges + 6))
+    assert not cyc.capped[later][0]  # its own search was complete
+
+
+def test_budget_keeps_the_loop_that_passes_money_on():
+    # a start transfer with many onward options: the time-respecting, close-amount path wins
+    src = [0] + [1] * 9 + [2, 3]
+    dst = [1, *range(10, 18), 2, 3, 0]
+    t = [0.0] + [0.1] * 8 + [0.5] + [0.6, 0.7]
+    amount = [1000.0] + [50.0] * 8 + [990.0] + [980.0, 970.0]
+    order = np.argsort(t, kind="stable")
+    s, d, tt, a = (np.asarray(x)[order] for x in (src, dst, t, amount))
+    cyc = window_cycles(
+        s, d, tt, np.ones(s.size, bool), window=5.0, max_len=6, max_branch=16,
+        max_paths_per_start=1,
+        amount=a,
+    )  # fmt: skip
+    assert cyc.length.tolist() == [4] and cyc.capped.all()
