@@ -6,26 +6,37 @@ same quarantine, and the same :class:`~graphrisk.io.Tables` (frame-equal, row or
 
 How the work is split
 ---------------------
-* **Table-level rules** (missing table, missing column, wrong type, unreadable footer) are
-  decided from each file's Parquet footer with pyarrow, file by file, exactly as
-  :mod:`graphrisk.io` does: a footer is metadata (no data is read), and Spark's merged
-  schema would hide what the contract talks about (dictionary or ``large_string`` columns,
-  unsigned integers, nanosecond or zoned timestamps, a column missing from one file of many).
-  The accepted Arrow types per kind are :mod:`graphrisk.io`'s (``_arrow_kind_ok``), not
-  restated here.
+* **Finding the files** is :mod:`graphrisk.io`'s (``_find_files``): the same folder rules
+  (part files without a ``.parquet`` suffix, hidden and ``_``-prefixed entries ignored, any
+  other file, ``NAME.parquet`` beside ``NAME/`` or an unreadable subfolder a problem).
+* **Table-level rules** (missing table, missing column, a column twice, wrong type, a value
+  that cannot be converted, unreadable footer) are decided from each file's Parquet footer
+  with pyarrow, as :mod:`graphrisk.io` decides them (``_arrow_kind_ok``, ``_normalise``): a
+  footer is metadata (no data is read), and Spark's merged schema would hide what the
+  contract talks about (dictionary or ``large_string`` columns, unsigned integers,
+  nanosecond or zoned timestamps, a column missing from one file of many). A table that
+  fails is not read by Spark: :mod:`graphrisk.io`'s reader reports its problems, so they
+  are the local ones by construction (messages, counts, examples).
 * **Reading and type normalisation** is Spark's: each table's files (grouped by identical
   footer schema) are read by ``spark.read.parquet``; timestamps become ``timestamp_ntz`` in UTC
   (zoned ones are converted, dates become midnight, nanoseconds are truncated to
   microseconds), numbers ``double``, integers ``bigint``. Every row keeps its file number and
   its ``_metadata.row_index`` so that examples and the final order match the local loader.
-* **Row rules** are Spark aggregations derived from :data:`graphrisk.schema.TABLES`: a null
-  required column; a duplicate key (a window count); every ``Table.checks`` polars expression,
-  *translated* to a Spark column from its serialised expression tree (:func:`translate`; no rule
-  is restated here); and dangling references (a left join against the referenced table's clean
-  keys). One aggregation per table counts every rule; examples are the first rows by file
-  order. With ``quarantine=True`` bad rows are split off with the same ``reason`` text.
-* **Hand-over**: the clean tables (and quarantined rows) are collected with ``toArrow()``,
-  sorted back into file order in polars and cast to :data:`graphrisk.schema.DTYPES`.
+* **Row rules** are :mod:`graphrisk.io`'s own list (``_row_rules``: null, duplicate id, every
+  ``Table.checks`` rule of :data:`graphrisk.schema.TABLES`, far_future), each polars
+  expression *translated* to a Spark column from its serialised expression tree
+  (:func:`translate`; no rule is restated here), and dangling references as left joins
+  against the referenced table's kept keys. Spark computes one flag per rule and row, and
+  one per string column for text that is not UTF-8 (a table-level problem, reported by
+  :mod:`graphrisk.io`'s reader as above).
+* **Hand-over**: one Spark job per table collects its rows with their flags (``toArrow()``);
+  counts, examples (the first rows in file order) and the quarantine split (the same
+  ``reason`` text) are taken from the flags in polars, after sorting back into file order and
+  casting to :data:`graphrisk.schema.DTYPES`.
+
+As in :mod:`graphrisk.io`, every problem is reported in one pass: row rules run on every table
+that could be read even when another is broken, and references into a broken table are not
+checked.
 
 Spark runs in local mode (``local[2]``, 4 shuffle partitions, no UI, error-level logs) unless a
 session is given; the engine always works in a ``newSession()`` so its SQL settings
@@ -43,28 +54,27 @@ import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from graphrisk.errors import DataError, Problem, UsageError
 from graphrisk.io import (
-    N_EXAMPLES,
     Tables,
     _arrow_kind_ok,
     _examples,
-    _files,
+    _find_files,
     _normalise,
-    missing_column,
-    missing_table,
-    unreadable_file,
-    wrong_type,
+    _read_table,
 )
-from graphrisk.schema import DTYPES, TABLE_ORDER, TABLES, Column, Table
+from graphrisk.io import _row_rules as _local_rules
+from graphrisk.schema import DTYPES, TABLE_ORDER, TABLES, Column, Table, empty_frame
 
 if TYPE_CHECKING:
     from pyspark.sql import Column as SparkColumn
@@ -93,6 +103,14 @@ SESSION_CONF: dict[str, str] = {
     "spark.sql.caseSensitive": "true",
     "spark.sql.parquet.inferTimestampNTZ.enabled": "true",
     "spark.sql.legacy.parquet.nanosAsLong": "true",
+}
+
+#: Options of every Spark read. Hadoop's default local file system checks each file against a
+#: ``.NAME.crc`` beside it; the local loader ignores those (hidden entries are bookkeeping), so
+#: a stale or foreign checksum file must not make Spark fail where it does not.
+READ_OPTIONS: dict[str, str] = {
+    "fs.file.impl": "org.apache.hadoop.fs.RawLocalFileSystem",
+    "fs.file.impl.disable.cache": "true",
 }
 
 #: Spark SQL types of the SPEC kinds (compare :data:`graphrisk.schema.DTYPES`).
@@ -215,6 +233,8 @@ _UNARY: dict[str, Callable[[Any], Any]] = {
     "IsNotNan": lambda a: _when_not_null(a, ~_isnan(a)),
     "IsInfinite": lambda a: _when_not_null(a, _isinf(a)),
     "IsFinite": lambda a: _when_not_null(a, ~_isnan(a) & ~_isinf(a)),
+    # null is a value like any other in both (polars: [None, None] are duplicates)
+    "IsDuplicated": lambda a: _duplicated(a),
 }
 
 
@@ -236,6 +256,37 @@ def _isinf(a: Any) -> Any:
     return F.abs(a) == F.lit(float("inf"))
 
 
+def _duplicated(a: Any) -> Any:
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    return F.count(F.lit(1)).over(Window.partitionBy(a)) > 1
+
+
+#: Microseconds per unit of a polars datetime literal.
+_MICROS = {"Milliseconds": 1000, "Microseconds": 1}
+
+
+def _datetime_literal(value: Any, unit: Any, tz: Any, where: str) -> SparkColumn:
+    """A polars ``Datetime`` literal (a naive UTC time) as a Spark ``TIMESTAMP_NTZ`` literal.
+
+    Written as SQL text, not ``F.lit(datetime)``: pyspark turns a naive ``datetime`` into a
+    zoned timestamp in the Python process's local time zone.
+    """
+    from pyspark.sql import functions as F
+
+    if tz is not None or unit not in (*_MICROS, "Nanoseconds") or not isinstance(value, int):
+        raise Untranslatable(f"cannot translate the datetime literal {value, unit, tz} in {where}")
+    micros, rest = divmod(value, 1000) if unit == "Nanoseconds" else (value * _MICROS[unit], 0)
+    try:
+        when = datetime(1970, 1, 1) + timedelta(microseconds=micros)
+    except OverflowError:
+        when = None
+    if rest or when is None:  # below a microsecond, or beyond the year 9999
+        raise Untranslatable(f"cannot translate the datetime literal {value, unit} in {where}")
+    return F.expr(f"TIMESTAMP_NTZ '{when.isoformat(sep=' ')}'")
+
+
 _SCALARS = (
     "String",
     "Boolean",
@@ -248,10 +299,11 @@ _SCALARS = (
 def translate(expr: pl.Expr) -> SparkColumn:
     """The Spark column computing the same value as a polars check expression.
 
-    Understood: columns, numeric/string/boolean literals, comparisons, ``& |``, ``+ - * /``,
-    ``is_null``, ``is_not_null`` and ``~``. Null semantics agree (a comparison with null is
-    null in both; ``&``/``|`` are three-valued in both; NaN is the largest float and equal to
-    itself in both).
+    Understood: columns, numeric/string/boolean literals, naive datetime literals, comparisons,
+    ``& |``, ``+ - * /``, ``is_null``, ``is_not_null``, ``~``, ``is_nan``, ``is_finite`` (and
+    their kin), ``is_duplicated`` (a window count) and ``fill_null``. Null semantics agree (a
+    comparison with null is null in both; ``&``/``|`` are three-valued in both; NaN is the
+    largest float and equal to itself in both).
 
     Raises
     ------
@@ -279,11 +331,16 @@ def _node(node: Any, where: str) -> SparkColumn:
                 )
                 if ok and isinstance(v, (int, float, str, bool)):
                     return F.lit(v)
+                datetime_ = lit_kind == "Scalar" and vtype == "Datetime"
+                if datetime_ and isinstance(v, list) and len(v) == 3:
+                    return _datetime_literal(*v, where)
         if kind == "BinaryExpr" and body.get("op") in _BINARY:
             left, right = _node(body["left"], where), _node(body["right"], where)
             return _BINARY[body["op"]](left, right)
         if kind == "Function" and isinstance(body, dict):
             fn, args = body.get("function"), body.get("input", [])
+            if fn == "FillNull" and len(args) == 2:
+                return F.coalesce(_node(args[0], where), _node(args[1], where))
             if isinstance(fn, dict) and fn.get("Boolean") in _UNARY and len(args) == 1:
                 return _UNARY[fn["Boolean"]](_node(args[0], where))
     raise Untranslatable(f"cannot translate {json.dumps(node)[:200]} in check {where}")
@@ -302,44 +359,60 @@ class _Part:
     types: tuple[tuple[str, str], ...]  # (column, Arrow type) of the known columns present
 
 
-def _inspect(root: Path, spec: Table, problems: list[Problem]) -> list[_Part] | None:
-    """The files of a table if all pass the table-level rules; else ``None`` (problems added)."""
-    files = _files(root, spec.name)
-    if files is None or not files:
-        if spec.optional:
-            return None
-        problems.append(missing_table(spec.name, files, root))
+def _inspect(root: Path, spec: Table) -> list[_Part] | None:
+    """The files of a table if they pass every table-level rule; ``None`` if not, or if absent.
+
+    The files are :mod:`graphrisk.io`'s (``_find_files``: the same folder rules). The rules
+    are decided from each file's footer (no data is read): readable, no known column twice,
+    no required column missing, every type accepted (``_arrow_kind_ok``); a column whose
+    conversion could fail by its statistics (:func:`_may_not_convert`) is read and converted
+    as :mod:`graphrisk.io` does. Text that is not UTF-8 is found later, by Spark
+    (:func:`_flagged`). The problems of a table that fails are not built here but by
+    :func:`_local_problems`.
+    """
+    files, found = _find_files(root, spec.name)
+    if found or not files:
         return None
     parts: list[_Part] = []
     known = [c.name for c in spec.columns]
     for index, f in enumerate(files):
         try:
-            pf = pq.ParquetFile(f)
-            schema, rows = pf.schema_arrow, pf.metadata.num_rows
-        except Exception as exc:  # pyarrow raises several types for a broken file
-            problems.append(unreadable_file(spec.name, f, exc))
-            continue
+            with pq.ParquetFile(f) as pf:
+                if not _passes(pf, f, spec):
+                    return None
+                schema = pf.schema_arrow
+        except Exception:  # pyarrow raises several types for a broken file
+            return None
         present = [n for n in known if n in schema.names]
-        missing = [c for c in spec.columns if c.required and c.name not in present]
-        for c in missing:
-            problems.append(missing_column(spec.name, c.name, rows, f))
-        bad_type = False
-        for c in spec.columns:
-            if c.name not in present:
-                continue
-            t = schema.field(c.name).type
-            if not _arrow_kind_ok(c.kind, t):
-                bad_type = True
-                problems.append(wrong_type(spec.name, c, rows, t, _type_examples(f, c.name)))
-            elif _may_not_convert(pf, c, t):
-                problem = _conversion_problem(spec, f, c, rows)
-                if problem is not None:
-                    bad_type = True
-                    problems.append(problem)
-        if not missing and not bad_type:
-            types = tuple((n, str(schema.field(n).type)) for n in present)
-            parts.append(_Part(f, index, types))
-    return parts if len(parts) == len(files) else None
+        parts.append(_Part(f, index, tuple((n, str(schema.field(n).type)) for n in present)))
+    return parts
+
+
+def _passes(pf: pq.ParquetFile, f: Path, spec: Table) -> bool:
+    """Whether one file passes the table-level rules (see :func:`_inspect`)."""
+    names = pf.schema_arrow.names
+    present = [c for c in spec.columns if c.name in names]
+    if any(names.count(c.name) > 1 for c in present):
+        return False
+    if any(c.required and c.name not in names for c in spec.columns):
+        return False
+    for c in present:
+        t = pf.schema_arrow.field(c.name).type
+        if not _arrow_kind_ok(c.kind, t) or (_may_not_convert(pf, c, t) and not _converts(f, c)):
+            return False
+    return True
+
+
+def _local_problems(root: Path, spec: Table) -> tuple[bool, list[Problem]]:
+    """(whether :mod:`graphrisk.io` can read the table, the problems it reports reading it).
+
+    For a table that fails a table-level rule the problem list is :mod:`graphrisk.io`'s own,
+    by construction (same order, messages, counts and examples): the local reader reads the
+    broken table. Only such tables are read in this process, never a valid one.
+    """
+    found: list[Problem] = []
+    frame = _read_table(root, spec, found)
+    return frame is not None, found
 
 
 #: |raw Parquet statistic| that cannot overflow the conversion, per (kind, Arrow type):
@@ -389,33 +462,13 @@ def _may_not_convert(pf: pq.ParquetFile, c: Column, t: pa.DataType) -> bool:
     return False
 
 
-def _conversion_problem(spec: Table, path: Path, c: Column, rows: int) -> Problem | None:
-    """The ``bad_value`` problem :mod:`graphrisk.io` reports for a column, if any."""
+def _converts(path: Path, c: Column) -> bool:
+    """Whether a column reads and converts to its SPEC type as in :mod:`graphrisk.io`."""
     try:
-        col = pq.read_table(path, columns=[c.name]).column(c.name)
-    except Exception:  # the data pages are broken: Spark will say so when it reads them
-        return None
-    try:
-        _normalise(col, c)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-        return Problem(
-            spec.name,
-            c.name,
-            "bad_value",
-            rows,
-            f"values of type {col.type} cannot be converted to {c.kind.replace('_', ' ')} ({exc})",
-            [{c.name: v} for v in col.drop_null().slice(0, N_EXAMPLES).to_pylist()],
-        )
-    return None
-
-
-def _type_examples(path: Path, column: str) -> list[dict]:
-    """The first non-null values of a column of the wrong type (read with pyarrow)."""
-    try:
-        col = pq.read_table(path, columns=[column]).column(column)
-    except Exception:  # the footer was fine but the data is not: no examples then
-        return []
-    return [{column: v} for v in col.drop_null().slice(0, N_EXAMPLES).to_pylist()]
+        _normalise(pq.read_table(path, columns=[c.name]).column(c.name), c)
+    except Exception:  # a bad value, or data pages that cannot be read
+        return False
+    return True
 
 
 # ---------------------------------------------------------------------------------------
@@ -447,11 +500,11 @@ def _read(spark: SparkSession, spec: Table, parts: list[_Part]) -> DataFrame:
         groups.setdefault(p.types, []).append(p)
     frames: list[DataFrame] = []
     for types, group in groups.items():
-        raw = spark.read.parquet(*[str(p.path) for p in group])
+        raw = spark.read.options(**READ_OPTIONS).parquet(*[str(p.path) for p in group])
         if len(group) == 1:
             file_no = F.lit(group[0].index)
         else:
-            file_no = F.create_map(*_file_numbers(raw.inputFiles(), group))[
+            file_no = F.create_map(*_file_numbers(spec.name, raw.inputFiles(), group))[
                 F.regexp_replace(F.col("_metadata.file_path"), _FILE_SCHEME, "file:///")
             ]
         fields = {f.name: f.dataType for f in raw.schema.fields}
@@ -471,7 +524,7 @@ def _read(spark: SparkSession, spec: Table, parts: list[_Part]) -> DataFrame:
 _FILE_SCHEME = "^file:/+"
 
 
-def _file_numbers(uris: list[str], group: list[_Part]) -> list[SparkColumn]:
+def _file_numbers(table: str, uris: list[str], group: list[_Part]) -> list[SparkColumn]:
     """``(uri, file number)`` literals for ``create_map``, matching Spark's URIs to our files."""
     from pyspark.sql import functions as F
 
@@ -481,7 +534,7 @@ def _file_numbers(uris: list[str], group: list[_Part]) -> list[SparkColumn]:
         local = os.path.abspath(unquote(urlparse(uri).path))
         if local not in number:
             raise DataError(
-                [Problem(group[0].path.parent.name, None, "unreadable_file", 0,
+                [Problem(table, None, "unreadable_file", 0,
                          f"Spark lists a file graphrisk did not: {uri}")]
             )  # fmt: skip
         pairs += [F.lit(re.sub(_FILE_SCHEME, "file:///", uri)), F.lit(number.pop(local))]
@@ -489,7 +542,7 @@ def _file_numbers(uris: list[str], group: list[_Part]) -> list[SparkColumn]:
         raise DataError(
             [
                 Problem(
-                    group[0].path.parent.name,
+                    table,
                     None,
                     "unreadable_file",
                     0,
@@ -510,137 +563,153 @@ def _row_rules(
 ) -> tuple[DataFrame, list[tuple[str, str, str, SparkColumn]]]:
     """``df`` with helper columns, and (rule, column, message, bad-row column) per row rule.
 
-    The same rules, in the same order, with the same messages as ``graphrisk.io._row_rules``,
-    all derived from ``spec``.
+    The rules are :mod:`graphrisk.io`'s own: ``graphrisk.io._row_rules`` of an empty frame
+    gives them in its order with its messages (null, duplicate id, every ``Table.checks``
+    rule, far_future, dangling references), and each polars expression is translated
+    (:func:`translate`). A dangling reference, whose polars expression holds the referenced
+    keys themselves, becomes a left join against the keys of the referenced table; as in
+    :mod:`graphrisk.io`, only references into a table that could be read (in ``clean``) count.
     """
-    from pyspark.sql import Window
     from pyspark.sql import functions as F
 
+    references = [r for r in spec.references if r[1] in clean]
+    local = _local_rules(
+        spec, empty_frame(spec.name), {t: empty_frame(t) for _, t, _ in references}
+    )
+    pending = iter(references)
     rules: list[tuple[str, str, str, SparkColumn]] = []
-    for c in spec.columns:
-        if c.required:
-            rules.append(("null_value", c.name, f"{c.name} is null", F.col(c.name).isNull()))
-    if spec.key:
-        df = df.withColumn("__gr_n", F.count(F.lit(1)).over(Window.partitionBy(spec.key)))
-        rules.append(
-            (
-                "duplicate_id",
-                spec.key,
-                f"{spec.key} is not unique",
-                (F.col("__gr_n") > 1) & F.col(spec.key).isNotNull(),
-            )
-        )
-    for rule, column, expr, message in spec.checks:
-        rules.append((rule, column, message, translate(expr)))
-    for i, (column, ref_table, ref_column) in enumerate(spec.references):
-        ref = clean.get(ref_table)
-        if ref is None:
+    for i, (rule, column, message, expr) in enumerate(local):
+        if rule != "dangling_reference":
+            rules.append((rule, column, message, translate(expr)))
             continue
+        own, ref_table, ref_column = next(pending)
+        assert own == column, (own, column)
         keys = (
-            ref.select(F.col(ref_column).alias(f"__gr_ref{i}"))
+            clean[ref_table]
+            .select(F.col(ref_column).alias(f"__gr_ref{i}"))
             .where(F.col(f"__gr_ref{i}").isNotNull())
             .distinct()
             .withColumn(f"__gr_ok{i}", F.lit(True))
         )
         df = df.join(keys, F.col(column) == F.col(f"__gr_ref{i}"), "left")
         rules.append(
-            (
-                "dangling_reference",
-                column,
-                f"{column} not found in {ref_table}.{ref_column}",
-                F.col(column).isNotNull() & F.col(f"__gr_ok{i}").isNull(),
-            )
+            (rule, column, message, F.col(column).isNotNull() & F.col(f"__gr_ok{i}").isNull())
         )
     return df, rules
 
 
-def _check_rows(
-    spec: Table,
-    df: DataFrame,
-    clean: dict[str, DataFrame],
-    quarantine: bool,
-    problems: list[Problem],
-) -> tuple[DataFrame, DataFrame | None]:
-    """(rows kept, rows quarantined) of a table; problems added unless ``quarantine``."""
+def _not_utf8(c: str) -> SparkColumn:
+    """True for a string that is not valid UTF-8 (Parquet can hold one; Spark reads it as is)."""
     from pyspark.sql import functions as F
 
-    columns = [c.name for c in spec.columns]
+    if hasattr(F, "is_valid_utf8"):  # Spark 4
+        return ~F.is_valid_utf8(F.col(c))
+    raw = F.col(c).cast("binary")  # Spark 3.5: decode() replaces bad bytes with U+FFFD
+    return F.encode(F.decode(raw, "UTF-8"), "UTF-8") != raw
+
+
+def _flagged(
+    spec: Table, df: DataFrame, clean: dict[str, DataFrame]
+) -> tuple[DataFrame, list[tuple[str, str, str]]]:
+    """A table's rows with one flag per row rule and one per string column that is not UTF-8.
+
+    Columns: the SPEC columns, file and row number, ``__gr_bad{i}`` (True: the row breaks
+    rule ``i``), ``__gr_text{j}`` (True: the ``j``-th string column is not UTF-8 text). Also
+    the (rule, column, message) of each rule.
+    """
+    from pyspark.sql import functions as F
+
     df, rules = _row_rules(spec, df, clean)
-    flags = [f"__gr_bad{i}" for i in range(len(rules))]
-    checked = df.select(
-        *columns,
+    texts = [c.name for c in spec.columns if c.kind == "string"]
+    flagged = df.select(
+        *[c.name for c in spec.columns],
         _FILE,
         _ROW,
+        *[F.coalesce(e, F.lit(False)).alias(f"__gr_bad{i}") for i, (*_, e) in enumerate(rules)],
         *[
-            F.coalesce(e, F.lit(False)).alias(f)
-            for f, (_, _, _, e) in zip(flags, rules, strict=False)
+            F.coalesce(_not_utf8(c), F.lit(False)).alias(f"__gr_text{j}")
+            for j, c in enumerate(texts)
         ],
     )
-    # not persisted: building Spark's in-memory cache cost twice as much (measured) as
-    # reading and checking the table again for the hand-over
-    if not rules:
-        return checked.select(*columns, _FILE, _ROW), None
-    row = checked.agg(*[F.sum(F.col(f).cast("long")).alias(f) for f in flags]).first()
-    counts = [int(row[f] or 0) if row is not None else 0 for f in flags]
-    if not quarantine:
-        for f, n, (rule, column, message, _) in zip(flags, counts, rules, strict=False):
-            if n:
-                first = checked.where(F.col(f)).orderBy(_FILE, _ROW).limit(N_EXAMPLES)
-                examples = _examples(
-                    _collect(first.select(*columns, _FILE, _ROW), spec), spec, [column]
-                )
-                problems.append(Problem(spec.name, column, rule, n, message, examples))
-        return checked.select(*columns, _FILE, _ROW), None
-    hit = [(f, r) for f, n, r in zip(flags, counts, rules, strict=False) if n]
-    if not hit:
-        return checked.select(*columns, _FILE, _ROW), None
-    bad_any = functools.reduce(lambda a, b: a | b, [F.col(f) for f, _ in hit])
-    reason = F.concat_ws(
-        "; ", *[F.when(F.col(f), F.lit(f"{rule}: {message}")) for f, (rule, _, message, _) in hit]
+    return flagged, [(rule, column, message) for rule, column, message, _ in rules]
+
+
+def _bad_text(rows: pa.Table) -> bool:
+    """Whether a flagged table (see :func:`_flagged`) holds text that is not UTF-8."""
+    texts = [n for n in rows.column_names if n.startswith("__gr_text")]
+    return any(pc.any(rows.column(n)).as_py() for n in texts)
+
+
+def _split(
+    spec: Table,
+    rules: list[tuple[str, str, str]],
+    rows: pa.Table,
+    quarantine: bool,
+    problems: list[Problem],
+) -> tuple[pl.DataFrame, pl.DataFrame | None, list[str]]:
+    """(rows kept, rows quarantined, flags of the rules broken) of a flagged table.
+
+    Problems (with the first rows in file order as examples) are added unless ``quarantine``;
+    with it the rows breaking a rule are set aside with :mod:`graphrisk.io`'s ``reason``.
+    """
+    df = _polars(
+        rows.drop_columns([n for n in rows.column_names if n.startswith("__gr_text")]), spec
     )
-    kept = checked.where(~bad_any).select(*columns, _FILE, _ROW)
-    bad = checked.where(bad_any).select(*columns, reason.alias("reason"), _FILE, _ROW)
-    return kept, bad
+    columns = [c.name for c in spec.columns]
+    flags = [f"__gr_bad{i}" for i in range(len(rules))]
+    counts = df.select(pl.col(flags).sum()).row(0) if flags else ()
+    hit = [(f, int(n), r) for f, n, r in zip(flags, counts, rules, strict=True) if n]
+    if not quarantine:
+        for f, n, (rule, column, message) in hit:
+            examples = _examples(df.filter(pl.col(f)), spec, [column])
+            problems.append(Problem(spec.name, column, rule, n, message, examples))
+    if not quarantine or not hit:
+        return df.select(columns), None, [f for f, _, _ in hit]
+    bad_any = pl.any_horizontal([f for f, _, _ in hit])
+    reason = pl.concat_str(
+        [pl.when(pl.col(f)).then(pl.lit(f"{rule}: {message}")) for f, _, (rule, _, message) in hit],
+        separator="; ",
+        ignore_nulls=True,
+    )
+    bad = df.filter(bad_any).with_columns(reason.alias("reason")).select([*columns, "reason"])
+    return df.filter(~bad_any).select(columns), bad, [f for f, _, _ in hit]
 
 
 # ---------------------------------------------------------------------------------------
 # hand-over to polars
 
 
-def _collect(sdf: DataFrame, spec: Table) -> pl.DataFrame:
-    """A Spark frame as polars, back in file order, SPEC columns cast to their dtypes."""
+def _to_arrow(sdf: DataFrame) -> pa.Table:
+    """A Spark frame collected as Arrow (one Spark job)."""
     if hasattr(sdf, "toArrow"):
-        arrow = sdf.toArrow()
-    else:  # pyspark 3.5
-        batches = sdf._collect_as_arrow()
-        if batches:
-            arrow = pa.Table.from_batches(batches)
-        else:
-            from pyspark.sql.pandas.types import to_arrow_schema
+        return sdf.toArrow()
+    batches = sdf._collect_as_arrow()  # pyspark 3.5
+    if batches:
+        return pa.Table.from_batches(batches)
+    from pyspark.sql.pandas.types import to_arrow_schema
 
-            arrow = to_arrow_schema(sdf.schema).empty_table()
-    df = pl.from_arrow(arrow)
+    return to_arrow_schema(sdf.schema).empty_table()
+
+
+def _polars(rows: pa.Table, spec: Table) -> pl.DataFrame:
+    """Collected rows as polars, back in file order, SPEC columns cast to their dtypes."""
+    df = pl.from_arrow(rows)
     assert isinstance(df, pl.DataFrame)
     if df.get_column(_FILE).null_count():  # the order would be wrong: never silently
         raise RuntimeError(f"{spec.name}: Spark read rows from a file it did not name")
     dtypes = {c.name: DTYPES[c.kind] for c in spec.columns if c.name in df.columns}
-    if "reason" in df.columns:
-        dtypes["reason"] = pl.String()
     return df.sort(_FILE, _ROW).drop(_FILE, _ROW).cast(dtypes)
 
 
-def _spark_failure(table: str, exc: Exception) -> DataError:
+def _spark_failure(table: str, exc: Exception) -> Problem:
+    """The problem of a table Spark cannot read (when :mod:`graphrisk.io` can)."""
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return DataError(
-        [
-            Problem(
-                table,
-                None,
-                "unreadable_file",
-                0,
-                f"Spark cannot read {table}: {type(exc).__name__}: {first[:500]}",
-            )
-        ]
+    return Problem(
+        table,
+        None,
+        "unreadable_file",
+        0,
+        f"Spark cannot read {table}: {type(exc).__name__}: {first[:500]}",
     )
 
 
@@ -687,19 +756,29 @@ def load_with_spark(
 
     spark_errors = (PySparkException, Py4JError)
     problems: list[Problem] = []
-    parts: dict[str, list[_Part] | None] = {
-        n: _inspect(root, TABLES[n], problems) for n in TABLE_ORDER
-    }
-    if problems:  # table-level problems need no Spark job (nor a JVM)
-        raise DataError(problems)
-    session = spark_session(spark)
-    clean: dict[str, DataFrame] = {}
-    bad: dict[str, DataFrame] = {}
+    parts: dict[str, list[_Part] | None] = {}
+    for name in TABLE_ORDER:
+        parts[name] = _inspect(root, TABLES[name])
+        if parts[name] is None:  # absent, or broken: graphrisk.io says what is wrong
+            readable, found = _local_problems(root, TABLES[name])
+            if readable:
+                raise RuntimeError(f"graphrisk.io reads {name}, the Spark engine does not")
+            problems.extend(found)
+    # Row rules run on every table that could be read, even when another one is broken (one
+    # pass reports every problem, as graphrisk.io does); a table that is broken at a deeper
+    # level (text that is not UTF-8, data pages Spark cannot read) gives graphrisk.io's
+    # problems instead of its row problems, and references into it are not checked.
+    session: SparkSession | None = None  # no JVM when no table can be read
+    clean: dict[str, DataFrame] = {}  # what references are checked against, in Spark
+    out: dict[str, pl.DataFrame] = {}
+    quarantined: dict[str, pl.DataFrame] = {}
     for name in TABLE_ORDER:
         table_parts = parts[name]
         if table_parts is None:
             continue
         spec = TABLES[name]
+        if session is None:
+            session = spark_session(spark)
         try:
             df = _read(session, spec, table_parts)
             if name == "loans":
@@ -708,25 +787,35 @@ def load_with_spark(
                 df = df.withColumn(
                     "overdue_days", F.coalesce(F.col("overdue_days"), F.lit(0).cast("bigint"))
                 )
-            kept, rejected = _check_rows(spec, df, clean, quarantine, problems)
-        except spark_errors as exc:
-            raise _spark_failure(name, exc) from exc
-        clean[name] = kept
-        if rejected is not None:
-            bad[name] = rejected
+            flagged, rules = _flagged(spec, df, clean)
+            rows = _to_arrow(flagged)  # the table's one Spark job: rules checked, rows collected
+        except DataError as exc:  # Spark lists other files than graphrisk.io
+            problems.extend(exc.problems)
+            continue
+        except spark_errors as exc:  # e.g. data pages that cannot be read
+            _, local = _local_problems(root, spec)
+            problems.extend(local or [_spark_failure(name, exc)])
+            continue
+        if _bad_text(rows):
+            _, local = _local_problems(root, spec)
+            if local:
+                problems.extend(local)
+                continue
+            # else Spark's UTF-8 check disagrees with pyarrow's: pyarrow decides, as locally
+        kept, rejected, hit = _split(spec, rules, rows, quarantine, problems)
+        del rows
+        out[name] = kept
+        if rejected is not None and rejected.height:
+            quarantined[name] = rejected
+        if quarantine and hit:
+            from pyspark.sql import functions as F
+
+            flagged = flagged.where(~functools.reduce(lambda a, b: a | b, map(F.col, hit)))
+        clean[name] = flagged
     if problems:
+        # table by table, table-level problems first within a table (the sort is stable)
+        problems.sort(key=lambda p: TABLE_ORDER.index(p.table))
         raise DataError(problems)
-    out: dict[str, pl.DataFrame] = {}
-    quarantined: dict[str, pl.DataFrame] = {}
-    for name, sdf in clean.items():
-        try:
-            out[name] = _collect(sdf, TABLES[name])
-            if name in bad:
-                rows = _collect(bad[name], TABLES[name])
-                if rows.height:
-                    quarantined[name] = rows
-        except spark_errors as exc:
-            raise _spark_failure(name, exc) from exc
     return Tables(
         accounts=out["accounts"],
         loans=out["loans"],
