@@ -274,14 +274,16 @@ def test_every_row_rule_translates(spark) -> None:
 
 
 def test_translated_rules_agree_with_polars(spark) -> None:
-    """The translated far_future, fill_null and is_duplicated give polars' answer, row by row."""
+    """Translated rules (far_future, fill_null, is_duplicated, literals) agree with polars."""
     at = [dt.datetime(2199, 12, 31, 23, 59, 59, 999999), dt.datetime(2200, 1, 1), None]
-    df = pl.DataFrame({"ts": at, "id": ["a", "a", None], "x": [1.0, float("nan"), None]})
+    df = pl.DataFrame({"ts": at, "id": ["a", "a", "b'\\c"], "x": [1.0, float("nan"), None]})
     exprs = {
         "far": pl.col("ts") >= LATEST_TIME,
         "far_filled": (pl.col("ts") >= LATEST_TIME).fill_null(False),
         "dup": pl.col("id").is_duplicated(),
         "finite": pl.col("x").is_finite().fill_null(True),
+        "quoted": pl.col("id") == "b'\\c",  # a SQL string literal, escaped
+        "half": (pl.col("x") < 0.5) | (pl.col("x") * 2 > 1.5),
     }
     want = df.select(**exprs).to_dicts()
     sdf = spark.createDataFrame(df.with_columns(n=pl.int_range(pl.len())).to_arrow())

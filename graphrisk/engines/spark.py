@@ -52,7 +52,6 @@ import os
 import re
 import tempfile
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -208,73 +207,58 @@ class Untranslatable(ValueError):
     """A polars check expression with a node :func:`translate` does not know."""
 
 
-_BINARY: dict[str, Callable[[Any, Any], Any]] = {
-    "Eq": lambda a, b: a == b,
-    "NotEq": lambda a, b: a != b,
-    "Lt": lambda a, b: a < b,
-    "LtEq": lambda a, b: a <= b,
-    "Gt": lambda a, b: a > b,
-    "GtEq": lambda a, b: a >= b,
-    "And": lambda a, b: a & b,
-    "LogicalAnd": lambda a, b: a & b,
-    "Or": lambda a, b: a | b,
-    "LogicalOr": lambda a, b: a | b,
-    "Plus": lambda a, b: a + b,
-    "Minus": lambda a, b: a - b,
-    "Multiply": lambda a, b: a * b,
-    "TrueDivide": lambda a, b: a / b,
+#: polars binary operators as Spark SQL operators (same null and NaN semantics).
+_BINARY: dict[str, str] = {
+    "Eq": "=",
+    "NotEq": "<>",
+    "Lt": "<",
+    "LtEq": "<=",
+    "Gt": ">",
+    "GtEq": ">=",
+    "And": "AND",
+    "LogicalAnd": "AND",
+    "Or": "OR",
+    "LogicalOr": "OR",
+    "Plus": "+",
+    "Minus": "-",
+    "Multiply": "*",
+    "TrueDivide": "/",
 }
-_UNARY: dict[str, Callable[[Any], Any]] = {
-    "IsNull": lambda a: a.isNull(),
-    "IsNotNull": lambda a: a.isNotNull(),
-    "Not": lambda a: ~a,
-    # polars gives null for a null input; Spark's isnan(null) is false, hence the when()
-    "IsNan": lambda a: _when_not_null(a, _isnan(a)),
-    "IsNotNan": lambda a: _when_not_null(a, ~_isnan(a)),
-    "IsInfinite": lambda a: _when_not_null(a, _isinf(a)),
-    "IsFinite": lambda a: _when_not_null(a, ~_isnan(a) & ~_isinf(a)),
+#: polars boolean functions of one argument as Spark SQL (``{a}``: the argument).
+_UNARY: dict[str, str] = {
+    "IsNull": "{a} IS NULL",
+    "IsNotNull": "{a} IS NOT NULL",
+    "Not": "NOT {a}",
+    # polars gives null for a null input; Spark's isnan(null) is false, hence the CASE
+    "IsNan": "CASE WHEN {a} IS NOT NULL THEN isnan({a}) END",
+    "IsNotNan": "CASE WHEN {a} IS NOT NULL THEN NOT isnan({a}) END",
+    "IsInfinite": "CASE WHEN {a} IS NOT NULL THEN abs({a}) = double('inf') END",
+    "IsFinite": "CASE WHEN {a} IS NOT NULL THEN NOT (isnan({a}) OR abs({a}) = double('inf')) END",
     # null is a value like any other in both (polars: [None, None] are duplicates)
-    "IsDuplicated": lambda a: _duplicated(a),
+    "IsDuplicated": "count(1) OVER (PARTITION BY {a}) > 1",
 }
 
 
-def _when_not_null(a: Any, value: Any) -> Any:
-    from pyspark.sql import functions as F
-
-    return F.when(a.isNotNull(), value)
-
-
-def _isnan(a: Any) -> Any:
-    from pyspark.sql import functions as F
-
-    return F.isnan(a)
+def _name(column: str) -> str:
+    """A column name as a Spark SQL identifier."""
+    return "`" + column.replace("`", "``") + "`"
 
 
-def _isinf(a: Any) -> Any:
-    from pyspark.sql import functions as F
-
-    return F.abs(a) == F.lit(float("inf"))
-
-
-def _duplicated(a: Any) -> Any:
-    from pyspark.sql import Window
-    from pyspark.sql import functions as F
-
-    return F.count(F.lit(1)).over(Window.partitionBy(a)) > 1
+def _string(text: str) -> str:
+    """A Spark SQL string literal (backslash escapes are on by default)."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 #: Microseconds per unit of a polars datetime literal.
 _MICROS = {"Milliseconds": 1000, "Microseconds": 1}
 
 
-def _datetime_literal(value: Any, unit: Any, tz: Any, where: str) -> SparkColumn:
+def _datetime_literal(value: Any, unit: Any, tz: Any, where: str) -> str:
     """A polars ``Datetime`` literal (a naive UTC time) as a Spark ``TIMESTAMP_NTZ`` literal.
 
     Written as SQL text, not ``F.lit(datetime)``: pyspark turns a naive ``datetime`` into a
     zoned timestamp in the Python process's local time zone.
     """
-    from pyspark.sql import functions as F
-
     if tz is not None or unit not in (*_MICROS, "Nanoseconds") or not isinstance(value, int):
         raise Untranslatable(f"cannot translate the datetime literal {value, unit, tz} in {where}")
     micros, rest = divmod(value, 1000) if unit == "Nanoseconds" else (value * _MICROS[unit], 0)
@@ -284,7 +268,18 @@ def _datetime_literal(value: Any, unit: Any, tz: Any, where: str) -> SparkColumn
         when = None
     if rest or when is None:  # below a microsecond, or beyond the year 9999
         raise Untranslatable(f"cannot translate the datetime literal {value, unit} in {where}")
-    return F.expr(f"TIMESTAMP_NTZ '{when.isoformat(sep=' ')}'")
+    return f"TIMESTAMP_NTZ '{when.isoformat(sep=' ')}'"
+
+
+def _literal(v: object) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):  # a double, not a decimal; inf and nan included
+        return f"CAST('{v!r}' AS DOUBLE)"
+    assert isinstance(v, str)
+    return _string(v)
 
 
 _SCALARS = (
@@ -305,23 +300,31 @@ def translate(expr: pl.Expr) -> SparkColumn:
     comparison with null is null in both; ``&``/``|`` are three-valued in both; NaN is the
     largest float and equal to itself in both).
 
+    The column is built from Spark SQL text (:func:`_sql`): one call into the JVM, where
+    building it with ``pyspark.sql.functions`` took dozens per rule.
+
     Raises
     ------
     Untranslatable
         For any other node: add it here rather than restating the rule.
     """
     _require_pyspark()
+    from pyspark.sql import functions as F
+
+    return F.expr(_sql(expr))
+
+
+def _sql(expr: pl.Expr) -> str:
+    """A polars check expression as Spark SQL text (see :func:`translate`)."""
     tree = json.loads(expr.meta.serialize(format="json"))
     return _node(tree, str(expr))
 
 
-def _node(node: Any, where: str) -> SparkColumn:
-    from pyspark.sql import functions as F
-
+def _node(node: Any, where: str) -> str:
     if isinstance(node, dict) and len(node) == 1:
         kind, body = next(iter(node.items()))
         if kind == "Column" and isinstance(body, str):
-            return F.col(body)
+            return _name(body)
         if kind == "Literal" and isinstance(body, dict) and len(body) == 1:
             ((lit_kind, value),) = body.items()
             if isinstance(value, dict) and len(value) == 1:
@@ -330,19 +333,19 @@ def _node(node: Any, where: str) -> SparkColumn:
                     lit_kind == "Scalar" and vtype in _SCALARS
                 )
                 if ok and isinstance(v, (int, float, str, bool)):
-                    return F.lit(v)
+                    return _literal(v)
                 datetime_ = lit_kind == "Scalar" and vtype == "Datetime"
                 if datetime_ and isinstance(v, list) and len(v) == 3:
                     return _datetime_literal(*v, where)
         if kind == "BinaryExpr" and body.get("op") in _BINARY:
             left, right = _node(body["left"], where), _node(body["right"], where)
-            return _BINARY[body["op"]](left, right)
+            return f"({left}) {_BINARY[body['op']]} ({right})"
         if kind == "Function" and isinstance(body, dict):
             fn, args = body.get("function"), body.get("input", [])
             if fn == "FillNull" and len(args) == 2:
-                return F.coalesce(_node(args[0], where), _node(args[1], where))
+                return f"coalesce({_node(args[0], where)}, {_node(args[1], where)})"
             if isinstance(fn, dict) and fn.get("Boolean") in _UNARY and len(args) == 1:
-                return _UNARY[fn["Boolean"]](_node(args[0], where))
+                return _UNARY[fn["Boolean"]].format(a=f"({_node(args[0], where)})")
     raise Untranslatable(f"cannot translate {json.dumps(node)[:200]} in check {where}")
 
 
@@ -475,20 +478,19 @@ def _converts(path: Path, c: Column) -> bool:
 # reading with Spark
 
 
-def _normalised(c: Column, spark_type: Any, arrow_type: str | None) -> SparkColumn:
-    """The column ``c`` of a Spark read as its SPEC type (see :data:`SPARK_TYPES`)."""
-    from pyspark.sql import functions as F
+def _normalised(c: Column, spark_type: Any, arrow_type: str | None) -> str:
+    """The column ``c`` of a Spark read as its SPEC type, as SQL (see :data:`SPARK_TYPES`)."""
     from pyspark.sql import types as T
 
     target = SPARK_TYPES[c.kind]
     if spark_type is None or arrow_type in (None, "null"):
-        return F.lit(None).cast(target).alias(c.name)
-    col = F.col(f"`{c.name}`")
+        return f"CAST(NULL AS {target}) AS {_name(c.name)}"
+    col = _name(c.name)
     if c.kind.startswith("timestamp") and isinstance(spark_type, T.IntegralType):
         # a nanosecond timestamp, read as its integer value (nanosAsLong)
         assert arrow_type.startswith("timestamp[ns")
-        col = F.timestamp_micros(F.expr(f"`{c.name}` div 1000"))
-    return col.cast(target).alias(c.name)
+        col = f"timestamp_micros({col} div 1000)"
+    return f"CAST({col} AS {target}) AS {_name(c.name)}"
 
 
 def _read(spark: SparkSession, spec: Table, parts: list[_Part]) -> DataFrame:
@@ -511,7 +513,10 @@ def _read(spark: SparkSession, spec: Table, parts: list[_Part]) -> DataFrame:
         present = dict(types)
         frames.append(
             raw.select(
-                *[_normalised(c, fields.get(c.name), present.get(c.name)) for c in spec.columns],
+                *[
+                    F.expr(_normalised(c, fields.get(c.name), present.get(c.name)))
+                    for c in spec.columns
+                ],
                 file_no.cast("int").alias(_FILE),
                 F.col("_metadata.row_index").alias(_ROW),
             )
@@ -560,8 +565,8 @@ def _file_numbers(table: str, uris: list[str], group: list[_Part]) -> list[Spark
 
 def _row_rules(
     spec: Table, df: DataFrame, clean: dict[str, DataFrame]
-) -> tuple[DataFrame, list[tuple[str, str, str, SparkColumn]]]:
-    """``df`` with helper columns, and (rule, column, message, bad-row column) per row rule.
+) -> tuple[DataFrame, list[tuple[str, str, str, str]]]:
+    """``df`` with helper columns, and (rule, column, message, bad-row SQL) per row rule.
 
     The rules are :mod:`graphrisk.io`'s own: ``graphrisk.io._row_rules`` of an empty frame
     gives them in its order with its messages (null, duplicate id, every ``Table.checks``
@@ -577,35 +582,33 @@ def _row_rules(
         spec, empty_frame(spec.name), {t: empty_frame(t) for _, t, _ in references}
     )
     pending = iter(references)
-    rules: list[tuple[str, str, str, SparkColumn]] = []
+    rules: list[tuple[str, str, str, str]] = []
     for i, (rule, column, message, expr) in enumerate(local):
         if rule != "dangling_reference":
-            rules.append((rule, column, message, translate(expr)))
+            rules.append((rule, column, message, _sql(expr)))
             continue
         own, ref_table, ref_column = next(pending)
         assert own == column, (own, column)
+        key, ok = f"__gr_ref{i}", f"__gr_ok{i}"
         keys = (
             clean[ref_table]
-            .select(F.col(ref_column).alias(f"__gr_ref{i}"))
-            .where(F.col(f"__gr_ref{i}").isNotNull())
+            .selectExpr(f"{_name(ref_column)} AS {key}", f"true AS {ok}")
+            .where(f"{key} IS NOT NULL")
             .distinct()
-            .withColumn(f"__gr_ok{i}", F.lit(True))
         )
-        df = df.join(keys, F.col(column) == F.col(f"__gr_ref{i}"), "left")
-        rules.append(
-            (rule, column, message, F.col(column).isNotNull() & F.col(f"__gr_ok{i}").isNull())
-        )
+        df = df.join(keys, F.expr(f"{_name(column)} = {key}"), "left")
+        rules.append((rule, column, message, f"{_name(column)} IS NOT NULL AND {ok} IS NULL"))
     return df, rules
 
 
-def _not_utf8(c: str) -> SparkColumn:
-    """True for a string that is not valid UTF-8 (Parquet can hold one; Spark reads it as is)."""
+def _not_utf8(c: str) -> str:
+    """SQL: true for a string that is not valid UTF-8 (Parquet can hold one; Spark reads it)."""
     from pyspark.sql import functions as F
 
     if hasattr(F, "is_valid_utf8"):  # Spark 4
-        return ~F.is_valid_utf8(F.col(c))
-    raw = F.col(c).cast("binary")  # Spark 3.5: decode() replaces bad bytes with U+FFFD
-    return F.encode(F.decode(raw, "UTF-8"), "UTF-8") != raw
+        return f"NOT is_valid_utf8({_name(c)})"
+    raw = f"CAST({_name(c)} AS BINARY)"  # Spark 3.5: decode() replaces bad bytes with U+FFFD
+    return f"encode(decode({raw}, 'UTF-8'), 'UTF-8') <> {raw}"
 
 
 def _flagged(
@@ -617,19 +620,14 @@ def _flagged(
     rule ``i``), ``__gr_text{j}`` (True: the ``j``-th string column is not UTF-8 text). Also
     the (rule, column, message) of each rule.
     """
-    from pyspark.sql import functions as F
-
     df, rules = _row_rules(spec, df, clean)
     texts = [c.name for c in spec.columns if c.kind == "string"]
-    flagged = df.select(
-        *[c.name for c in spec.columns],
+    flagged = df.selectExpr(
+        *[_name(c.name) for c in spec.columns],
         _FILE,
         _ROW,
-        *[F.coalesce(e, F.lit(False)).alias(f"__gr_bad{i}") for i, (*_, e) in enumerate(rules)],
-        *[
-            F.coalesce(_not_utf8(c), F.lit(False)).alias(f"__gr_text{j}")
-            for j, c in enumerate(texts)
-        ],
+        *[f"coalesce({sql}, false) AS __gr_bad{i}" for i, (*_, sql) in enumerate(rules)],
+        *[f"coalesce({_not_utf8(c)}, false) AS __gr_text{j}" for j, c in enumerate(texts)],
     )
     return flagged, [(rule, column, message) for rule, column, message, _ in rules]
 
@@ -807,10 +805,8 @@ def load_with_spark(
         out[name] = kept
         if rejected is not None and rejected.height:
             quarantined[name] = rejected
-        if quarantine and hit:
-            from pyspark.sql import functions as F
-
-            flagged = flagged.where(~functools.reduce(lambda a, b: a | b, map(F.col, hit)))
+        if quarantine and hit:  # references are checked against the rows kept
+            flagged = flagged.where(f"NOT ({' OR '.join(hit)})")
         clean[name] = flagged
     if problems:
         # table by table, table-level problems first within a table (the sort is stable)
