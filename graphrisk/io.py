@@ -33,6 +33,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pyarrow as pa
@@ -427,7 +428,7 @@ def _read_table(path: Path, spec: Table, problems: list[Problem]) -> pl.DataFram
             col = table.column(c.name)
             if not _arrow_kind_ok(c.kind, col.type):
                 bad_type = True
-                examples = [{c.name: v} for v in col.drop_null().slice(0, N_EXAMPLES).to_pylist()]
+                examples = [{c.name: v} for v in _arrow_examples(col)]
                 problems.append(wrong_type(spec.name, c, table.num_rows, col.type, examples, part))
                 continue
             try:
@@ -443,7 +444,7 @@ def _read_table(path: Path, spec: Table, problems: list[Problem]) -> pl.DataFram
                         table.num_rows,
                         f"values of type {col.type}{f' in {part}' if part else ''} cannot be"
                         f" converted to {c.kind.replace('_', ' ')} ({exc})",
-                        [{c.name: v} for v in col.drop_null().slice(0, N_EXAMPLES).to_pylist()],
+                        [{c.name: v} for v in _arrow_examples(col)],
                     )
                 )
                 continue
@@ -475,7 +476,20 @@ def _examples(df: pl.DataFrame, spec: Table, columns: list[str]) -> list[dict]:
         # no key to find the row by (devices, applications, a null or duplicate id):
         # show the whole required row
         keep += [c.name for c in spec.columns if c.required and c.name not in keep]
-    return df.select(keep).head(N_EXAMPLES).to_dicts()
+    rows = df.select(keep).head(N_EXAMPLES)
+    try:
+        return rows.to_dicts()
+    except (ValueError, OverflowError):  # a date beyond Python's year 9999: show it as text
+        return rows.with_columns(pl.col(pl.Datetime, pl.Date).cast(pl.String)).to_dicts()
+
+
+def _arrow_examples(col: pa.ChunkedArray) -> list[Any]:
+    """A few non-null values of a raw column, as Python values (as text where Python can't)."""
+    head = col.drop_null().slice(0, N_EXAMPLES)
+    try:
+        return head.to_pylist()
+    except (ValueError, OverflowError, pa.ArrowInvalid):
+        return [str(v) for v in head.cast(pa.string(), safe=False).to_pylist()]
 
 
 def _row_rules(

@@ -550,6 +550,21 @@ FATAL = [
         3,
         [{"account_id": "a"}],
     ),
+    Fatal(
+        # a millisecond timestamp beyond Python's year 9999 (the example is shown as text)
+        "timestamp-beyond-year-9999",
+        _t(
+            "loans",
+            "repaid_at",
+            pa.array([None, 565_000_000_000_000, None], pa.int64()).cast(pa.timestamp("ms")),
+        ),
+        "loans",
+        "repaid_at",
+        "far_future",
+        1,
+        [{"loan_id": "L2"}],
+        message="placeholder",
+    ),
 ]
 
 
