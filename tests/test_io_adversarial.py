@@ -12,6 +12,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import shutil
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import pyarrow as pa
@@ -61,23 +65,58 @@ def test_bookkeeping_entries_of_a_folder_are_ignored(tmp_path: Path) -> None:
     assert load(d).transfers.height == 2
 
 
-def test_unreadable_subfolder_is_reported_not_skipped(tmp_path: Path) -> None:
-    t = base_tables()
-    d = write_data(tmp_path / "data", t)
-    folder = _to_folder(
-        d,
-        "devices",
-        {"part-0.parquet": t["devices"].slice(0, 1), "day=2/part-1.parquet": t["devices"].slice(1)},
-    )
-    os.chmod(folder / "day=2", 0)
+_LOAD_AS_OTHER_USER = """
+import json, sys
+from graphrisk.errors import DataError
+from graphrisk.io import load
+try:
+    load(sys.argv[1])
+except DataError as e:
+    print(json.dumps([[p.table, p.rule, p.message] for p in e.problems]))
+"""
+
+
+def test_unreadable_subfolder_is_reported_not_skipped() -> None:
+    # a world-readable place, so that an unprivileged user can read the rest of the data
+    root = Path(tempfile.mkdtemp(prefix="graphrisk-perm-"))
     try:
+        t = base_tables()
+        d = write_data(root / "data", t)
+        folder = _to_folder(
+            d,
+            "devices",
+            {
+                "part-0.parquet": t["devices"].slice(0, 1),
+                "day=2/part-1.parquet": t["devices"].slice(1),
+            },
+        )
+        for path in [root, *root.rglob("*")]:
+            os.chmod(path, 0o755 if path.is_dir() else 0o644)
+        os.chmod(folder / "day=2", 0)
         if os.access(folder / "day=2", os.R_OK):
-            pytest.skip("permissions are not enforced for this user (root)")
-        (p,) = _problems(d)
-        assert (p.table, p.rule) == ("devices", "unreadable_file")
-        assert "day=2" in p.message
+            # root reads anything: load as the unprivileged user "nobody" instead
+            setpriv = shutil.which("setpriv")
+            if setpriv is None:
+                pytest.skip("running as root and setpriv (util-linux) is not installed")
+            cmd = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"]
+            ran = subprocess.run(
+                [*cmd, sys.executable, "-c", _LOAD_AS_OTHER_USER, str(d)],
+                capture_output=True,
+                text=True,
+                check=False,
+                env={**os.environ, "HOME": str(root)},
+            )
+            assert ran.returncode == 0, ran.stderr
+            problems = json.loads(ran.stdout)
+        else:
+            problems = [[p.table, p.rule, p.message] for p in _problems(d)]
+        ((table, rule, message),) = problems
+        assert (table, rule) == ("devices", "unreadable_file")
+        assert "day=2" in message
     finally:
-        os.chmod(folder / "day=2", 0o755)
+        if (root / "data" / "devices" / "day=2").exists():
+            os.chmod(root / "data" / "devices" / "day=2", 0o755)
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def test_placeholder_due_at_is_accepted(tmp_path: Path) -> None:
