@@ -52,6 +52,22 @@ from graphrisk.schema import (
 
 N_EXAMPLES = 3
 
+#: Problem rules about a whole table (its files, columns or types): they stop a load even
+#: with ``quarantine=True``. Every other rule is a row rule, which quarantine sets aside.
+TABLE_LEVEL_RULES = frozenset(
+    {
+        "missing_table",
+        "unreadable_file",
+        "missing_column",
+        "wrong_type",
+        "bad_value",
+        "ambiguous_table",
+        "not_parquet",
+        "duplicate_column",
+        "invalid_utf8",
+    }
+)
+
 
 @dataclass
 class Tables:
@@ -766,4 +782,4 @@ def atomic_dir(target: str | os.PathLike, marker: str | None = RUN_MARKER) -> It
     _remove_stale(target)
 
 
-__all__ = ["Tables", "atomic_dir", "check_replaceable", "empty_frame", "load"]
+__all__ = ["TABLE_LEVEL_RULES", "Tables", "atomic_dir", "check_replaceable", "empty_frame", "load"]

@@ -22,7 +22,7 @@ import pytest
 from conftest import T0, base_tables, drop_col, run_cli, set_col, write_data
 
 from graphrisk.errors import DataError
-from graphrisk.io import load
+from graphrisk.io import TABLE_LEVEL_RULES, load
 
 Tables = dict[str, pa.Table]
 
@@ -639,17 +639,7 @@ def test_fatal_problem_is_reported_and_stops_the_scan(case: Fatal, tmp_path: Pat
     assert sorted(x.name for x in tmp_path.iterdir()) == ["data"]  # no temporary left behind
 
     # row-level problems can be quarantined; table-level problems stay fatal
-    table_level = case.rule in (
-        "missing_table",
-        "unreadable_file",
-        "missing_column",
-        "wrong_type",
-        "bad_value",
-        "ambiguous_table",
-        "not_parquet",
-        "duplicate_column",
-        "invalid_utf8",
-    )
+    table_level = case.rule in TABLE_LEVEL_RULES
     ran = cli("scan", data, "--out", out, "--quarantine")
     if table_level:
         ran.assert_clean_failure(3)

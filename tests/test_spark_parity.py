@@ -28,25 +28,13 @@ from test_io import FATAL, Fatal, _build, _messy
 from test_io_adversarial import _to_folder
 
 from graphrisk.errors import DataError
+from graphrisk.io import TABLE_LEVEL_RULES as TABLE_LEVEL
 from graphrisk.io import Tables, load
 from graphrisk.schema import TABLE_ORDER
 
 pytest.importorskip("pyspark")
 
 from graphrisk.engines.spark import load_with_spark, spark_session
-
-#: Rules that stop a load whatever ``quarantine`` says (the rest are row rules).
-TABLE_LEVEL = {
-    "missing_table",
-    "unreadable_file",
-    "missing_column",
-    "wrong_type",
-    "bad_value",
-    "ambiguous_table",
-    "not_parquet",
-    "duplicate_column",
-    "invalid_utf8",
-}
 
 
 @pytest.fixture(scope="module", autouse=True)
