@@ -466,13 +466,18 @@ def main(argv: list[str] | None = None) -> int:
         previous = json.loads(args.out.read_text(encoding="utf-8")).get("dense")
         if previous:
             results["dense"] = previous
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(args.out)
-    write_csv(results, args.out.with_suffix(".csv"))
+    save_results(results, args.out)
     report(results, args)
     return 0
+
+
+def save_results(results: dict[str, Any], out: Path) -> None:
+    """Write the results JSON atomically (temporary file, then rename) and the CSV beside it."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(out)
+    write_csv(results, out.with_suffix(".csv"))
 
 
 def run_dense_only(args: argparse.Namespace) -> int:
@@ -498,11 +503,7 @@ def run_dense_only(args: argparse.Namespace) -> int:
     dense["loadavg_after"] = load_average()
     dense["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
     results["dense"] = dense
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(args.out)
-    write_csv(results, args.out.with_suffix(".csv"))
+    save_results(results, args.out)
     if args.readme and Path(args.readme).is_file():
         dense_case.update_readme(results, Path(args.readme))
     print(dense_case.dense_table(dense))

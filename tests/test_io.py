@@ -662,14 +662,19 @@ def test_fatal_through_the_real_entry_point(tmp_path: Path) -> None:
     assert not (tmp_path / "run").exists()
 
 
-def test_several_problems_are_all_reported(tmp_path: Path, cli) -> None:
+def several_row_problems(d: Path) -> Path:
+    """A data directory with row problems in four tables (also used by the Spark parity)."""
     t = base_tables()
     t["accounts"] = set_col(t["accounts"], "credit_limit", [1000.0, -1.0, 3000.0])
     t["loans"] = set_col(t["loans"], "amount", [-1.0, 800.0, 1200.0])
     t["loans"] = set_col(t["loans"], "loan_id", ["L1", "L1", "L3"])
     t["transfers"] = set_col(t["transfers"], "dst_account", ["a", "EXT"])
     t["devices"] = set_col(t["devices"], "account_id", ["a", "ghost"])
-    data = write_data(tmp_path / "data", t)
+    return write_data(d, t)
+
+
+def test_several_problems_are_all_reported(tmp_path: Path, cli) -> None:
+    data = several_row_problems(tmp_path / "data")
     with pytest.raises(DataError) as info:
         load(data)
     got = {(p.table, p.column, p.rule) for p in info.value.problems}

@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 import pytest
 from conftest import base_tables, set_col, write_data
 from polars.testing import assert_frame_equal
-from test_io import FATAL, Fatal, _build, _messy
+from test_io import FATAL, Fatal, _build, _messy, several_row_problems
 from test_io_adversarial import _to_folder
 
 from graphrisk.errors import DataError
@@ -170,16 +170,6 @@ def _invalid_utf8_and_missing_column(d: Path) -> None:
     pq.write_table(devices.drop_columns(["ts"]), d / "devices.parquet")
 
 
-def _several_row_problems(d: Path) -> None:
-    t = base_tables()
-    t["accounts"] = set_col(t["accounts"], "credit_limit", [1000.0, -1.0, 3000.0])
-    t["loans"] = set_col(t["loans"], "amount", [-1.0, 800.0, 1200.0])
-    t["loans"] = set_col(t["loans"], "loan_id", ["L1", "L1", "L3"])
-    t["transfers"] = set_col(t["transfers"], "dst_account", ["a", "EXT"])
-    t["devices"] = set_col(t["devices"], "account_id", ["a", "ghost"])
-    write_data(d, t)
-
-
 def _several_table_problems(d: Path) -> None:
     t = base_tables()
     t["transfers"] = None  # type: ignore[assignment]
@@ -233,7 +223,7 @@ CASES: dict[str, Callable[[Path], None]] = {
     "minus-infinity": _minus_infinity,
     "invalid-utf8-devices": _invalid_utf8_devices,
     "invalid-utf8-and-missing-column": _invalid_utf8_and_missing_column,
-    "several-row-problems": _several_row_problems,
+    "several-row-problems": several_row_problems,
     "several-table-problems": _several_table_problems,
     "ambiguous-and-rows": _ambiguous_and_rows,
     "messy": _messy_data,
