@@ -644,17 +644,30 @@ def load(path: str | os.PathLike, quarantine: bool = False) -> Tables:
         clean[name] = df
         if bad is not None and bad.height:
             quarantined[name] = bad
+    return finish_load(clean, problems, root, quarantined)
+
+
+def finish_load(
+    frames: dict[str, pl.DataFrame],
+    problems: list[Problem],
+    source: str | os.PathLike,
+    quarantined: dict[str, pl.DataFrame],
+) -> Tables:
+    """The end of a load (local or Spark): every problem at once, or the tables.
+
+    Raises :class:`DataError` with the problems table by table in ``TABLE_ORDER``,
+    table-level problems first within a table (the sort is stable).
+    """
     if problems:
-        # table by table, table-level problems first within a table (the sort is stable)
         problems.sort(key=lambda p: TABLE_ORDER.index(p.table))
         raise DataError(problems)
     return Tables(
-        accounts=clean["accounts"],
-        loans=clean["loans"],
-        transfers=clean["transfers"],
-        devices=clean["devices"],
-        applications=clean.get("applications"),
-        source=str(root),
+        accounts=frames["accounts"],
+        loans=frames["loans"],
+        transfers=frames["transfers"],
+        devices=frames["devices"],
+        applications=frames.get("applications"),
+        source=str(source),
         quarantine=quarantined,
     )
 

@@ -71,6 +71,7 @@ from graphrisk.io import (
     _find_files,
     _normalise,
     _read_table,
+    finish_load,
 )
 from graphrisk.io import _row_rules as _local_rules
 from graphrisk.schema import DTYPES, TABLE_ORDER, TABLES, Column, Table, empty_frame
@@ -808,16 +809,4 @@ def load_with_spark(
         if quarantine and hit:  # references are checked against the rows kept
             flagged = flagged.where(f"NOT ({' OR '.join(hit)})")
         clean[name] = flagged
-    if problems:
-        # table by table, table-level problems first within a table (the sort is stable)
-        problems.sort(key=lambda p: TABLE_ORDER.index(p.table))
-        raise DataError(problems)
-    return Tables(
-        accounts=out["accounts"],
-        loans=out["loans"],
-        transfers=out["transfers"],
-        devices=out["devices"],
-        applications=out.get("applications"),
-        source=str(root),
-        quarantine=quarantined,
-    )
+    return finish_load(out, problems, root, quarantined)
