@@ -25,6 +25,7 @@ from graphrisk.detectors.base import (
     empty_flags,
     evidence,
     param,
+    severity_param,
     window_json,
 )
 
@@ -50,7 +51,7 @@ class ApplicationBurst(Detector):
     window_days: int = param(7, "length of the sliding window, in days", min=1)
     min_applications: int = param(8, "applications inside one window that raise the flag", min=2)
     min_lenders: int = param(5, "distinct lenders applied to inside that window", min=1)
-    severity: int = param(1, "severity of the flag (1 watch, 2 suppress, 3 suspend)", min=1, max=3)
+    severity: int = severity_param(1)
 
     def run(self, ctx: ScanContext) -> Findings:
         apps = ctx.applications

@@ -31,6 +31,7 @@ from graphrisk.detectors.base import (
     evidence,
     group_id,
     param,
+    severity_param,
     window_json,
 )
 
@@ -64,7 +65,7 @@ class AssociatedTransfer(Detector):
     min_transfers: int = param(2, "transfers to linked accounts in one window", min=1)
     max_device_accounts: int = param(10, "a device used by more accounts links nobody", min=2)
     max_ip_accounts: int = param(10, "an address used by more accounts links nobody", min=2)
-    severity: int = param(1, "severity of the flag (1 watch, 2 suppress, 3 suspend)", min=1, max=3)
+    severity: int = severity_param(1)
 
     def run(self, ctx: ScanContext) -> Findings:
         g = ctx.graph

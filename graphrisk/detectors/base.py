@@ -63,6 +63,11 @@ def param(default: Any, doc: str, *, min: float | None = None, max: float | None
     return dataclasses.field(default=default, metadata={"doc": doc, "min": min, "max": max})
 
 
+def severity_param(default: int, of: str = "the flag") -> Any:
+    """A severity parameter (1 watch, 2 suppress, 3 suspend) defaulting to ``default``."""
+    return param(default, f"severity of {of} (1 watch, 2 suppress, 3 suspend)", min=1, max=3)
+
+
 @dataclass(frozen=True)
 class ParamInfo:
     """What ``policy show`` prints for one parameter."""

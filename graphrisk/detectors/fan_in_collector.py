@@ -30,6 +30,7 @@ from graphrisk.detectors.base import (
     group_id,
     member_findings,
     param,
+    severity_param,
     window_json,
 )
 
@@ -67,8 +68,8 @@ class FanInCollector(Detector):
         max=1.0,
     )
     max_device_accounts: int = param(50, "devices used by more accounts do not link", min=2)
-    severity: int = param(3, "severity of the collector's flag", min=1, max=3)
-    feeder_severity: int = param(2, "severity of each feeder's flag", min=1, max=3)
+    severity: int = severity_param(3, "the collector's flag")
+    feeder_severity: int = severity_param(2, "each feeder's flag")
 
     def run(self, ctx: ScanContext) -> Findings:
         g = ctx.graph  # integer node ids for the big joins; ids mapped on the feeds left

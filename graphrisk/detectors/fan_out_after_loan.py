@@ -19,7 +19,14 @@ from typing import ClassVar
 import polars as pl
 
 from graphrisk.context import ScanContext
-from graphrisk.detectors.base import Detector, Findings, evidence, param, window_json
+from graphrisk.detectors.base import (
+    Detector,
+    Findings,
+    evidence,
+    param,
+    severity_param,
+    window_json,
+)
 
 
 @dataclass
@@ -51,7 +58,7 @@ class FanOutAfterLoan(Detector):
     min_history_days: float = param(
         35.0, "history before a payout needed to call a recipient new (else: not paid again)"
     )
-    severity: int = param(2, "severity of the flag (1 watch, 2 suppress, 3 suspend)", min=1, max=3)
+    severity: int = severity_param(2)
 
     def run(self, ctx: ScanContext) -> Findings:
         g = ctx.graph  # integer node ids for the big joins; ids mapped on the few legs left

@@ -49,6 +49,7 @@ from graphrisk.detectors.base import (
     evidence,
     group_id,
     param,
+    severity_param,
     window_json,
 )
 
@@ -91,7 +92,7 @@ class GroupMultiLender(Detector):
     max_ip_accounts: int = param(10, "an address used by more accounts links nobody", min=2)
     seed: int = param(7, "seed of Leiden (the result is deterministic for a seed)", min=0)
     max_listed_links: int = param(50, "links listed in the evidence", min=1)
-    severity: int = param(2, "severity of the flag (1 watch, 2 suppress, 3 suspend)", min=1, max=3)
+    severity: int = severity_param(2)
 
     # -- groups ---------------------------------------------------------------------------
 

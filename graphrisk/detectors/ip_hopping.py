@@ -19,7 +19,14 @@ from typing import ClassVar
 import polars as pl
 
 from graphrisk.context import ScanContext
-from graphrisk.detectors.base import Detector, Findings, evidence, param, window_json
+from graphrisk.detectors.base import (
+    Detector,
+    Findings,
+    evidence,
+    param,
+    severity_param,
+    window_json,
+)
 
 
 @dataclass
@@ -48,7 +55,7 @@ class IpHopping(Detector):
     min_ip_cities: int = param(
         3, "cities the addresses must span for the address count to raise the flag", min=1
     )
-    severity: int = param(1, "severity of the flag (1 watch, 2 suppress, 3 suspend)", min=1, max=3)
+    severity: int = severity_param(1)
 
     def run(self, ctx: ScanContext) -> Findings:
         logins = ctx.devices.select("account_id", "ts", "ip", "city", "device_id")

@@ -52,6 +52,7 @@ from graphrisk.detectors.base import (
     evidence,
     group_id,
     param,
+    severity_param,
     window_json,
 )
 
@@ -106,10 +107,8 @@ class LoanRecycling(Detector):
     min_repeats_linked: int = param(2, "linked recycles of one pair that raise the flag", min=1)
     max_device_accounts: int = param(10, "a device links accounts if used by at most this many",
                                      min=2)  # fmt: skip
-    severity: int = param(3, "severity of repeated recycling (1 watch, 2 suppress, 3 suspend)",
-                          min=1, max=3)  # fmt: skip
-    single_severity: int = param(1, "severity of one tight linked recycle on a shared device",
-                                 min=1, max=3)  # fmt: skip
+    severity: int = severity_param(3, "repeated recycling")
+    single_severity: int = severity_param(1, "one tight linked recycle on a shared device")
 
     def run(self, ctx: ScanContext) -> Findings:
         loans = ctx.loans.select(

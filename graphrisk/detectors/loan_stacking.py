@@ -35,6 +35,7 @@ from graphrisk.detectors.base import (
     empty_flags,
     evidence,
     param,
+    severity_param,
     window_json,
 )
 
@@ -72,7 +73,7 @@ class LoanStacking(Detector):
         30, "a stack dissolved on time longer ago than this is history (severity 1)", min=0
     )
     late_days: int = param(30, "days overdue that keep a dissolved stack current", min=1)
-    severity: int = param(2, "severity of the flag (1 watch, 2 suppress, 3 suspend)", min=1, max=3)
+    severity: int = severity_param(2)
 
     def run(self, ctx: ScanContext) -> Findings:
         start, as_of = ctx.start, ctx.as_of

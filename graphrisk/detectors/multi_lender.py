@@ -13,7 +13,14 @@ from typing import ClassVar
 import polars as pl
 
 from graphrisk.context import ScanContext
-from graphrisk.detectors.base import Detector, Findings, evidence, param, window_json
+from graphrisk.detectors.base import (
+    Detector,
+    Findings,
+    evidence,
+    param,
+    severity_param,
+    window_json,
+)
 
 
 @dataclass
@@ -36,7 +43,7 @@ class MultiLender(Detector):
 
     window_days: int = param(30, "length of the sliding window, in days", min=1)
     min_lenders: int = param(5, "distinct lenders inside one window that raise the flag", min=2)
-    severity: int = param(2, "severity of the flag (1 watch, 2 suppress, 3 suspend)", min=1, max=3)
+    severity: int = severity_param(2)
 
     def run(self, ctx: ScanContext) -> Findings:
         loans = ctx.loans.filter(pl.col("issued_at") >= ctx.start)

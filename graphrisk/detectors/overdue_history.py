@@ -21,7 +21,14 @@ from typing import ClassVar
 import polars as pl
 
 from graphrisk.context import ScanContext
-from graphrisk.detectors.base import Detector, Findings, evidence, param, window_json
+from graphrisk.detectors.base import (
+    Detector,
+    Findings,
+    evidence,
+    param,
+    severity_param,
+    window_json,
+)
 
 
 @dataclass
@@ -51,9 +58,8 @@ class OverdueHistory(Detector):
 
     min_overdue_days: int = param(30, "days past due that raise the flag", min=1)
     default_days: int = param(90, "days past due that count as a default", min=1)
-    severity: int = param(2, "severity of an overdue record (1 watch, 2 suppress, 3 suspend)",
-                          min=1, max=3)  # fmt: skip
-    default_severity: int = param(3, "severity of a default", min=1, max=3)
+    severity: int = severity_param(2, "an overdue record")
+    default_severity: int = severity_param(3, "a default")
 
     def run(self, ctx: ScanContext) -> Findings:
         as_of = pl.lit(ctx.as_of)

@@ -25,7 +25,15 @@ import polars as pl
 
 from graphrisk.context import ScanContext
 from graphrisk.detectors import _links
-from graphrisk.detectors.base import Detector, Findings, empty_flags, evidence, param, window_json
+from graphrisk.detectors.base import (
+    Detector,
+    Findings,
+    empty_flags,
+    evidence,
+    param,
+    severity_param,
+    window_json,
+)
 
 
 @dataclass
@@ -62,7 +70,7 @@ class RiskProximity(Detector):
         20, "transfer counterparties above which an account's transfers link nobody", min=1
     )
     max_listed: int = param(20, "defaulters listed by id in the evidence", min=1)
-    severity: int = param(1, "severity of the flag (1 watch, 2 suppress, 3 suspend)", min=1, max=3)
+    severity: int = severity_param(1)
 
     def run(self, ctx: ScanContext) -> Findings:
         bad = _links.defaulters(ctx, self.default_days)

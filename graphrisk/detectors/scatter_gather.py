@@ -30,6 +30,7 @@ from graphrisk.detectors.base import (
     group_id,
     member_findings,
     param,
+    severity_param,
     window_json,
 )
 
@@ -86,7 +87,7 @@ class ScatterGather(Detector):
     min_new_share: float = param(
         0.5, "least share of intermediaries that are new relations of the source", min=0.0, max=1.0
     )
-    severity: int = param(2, "severity of the flag (1 watch, 2 suppress, 3 suspend)", min=1, max=3)
+    severity: int = severity_param(2)
 
     def run(self, ctx: ScanContext) -> Findings:
         g = ctx.graph  # integer node ids: joins and group-bys on integers, ids mapped at the end

@@ -29,6 +29,7 @@ from graphrisk.detectors.base import (
     evidence,
     group_id,
     param,
+    severity_param,
     window_json,
 )
 from graphrisk.graph import IDX
@@ -62,7 +63,7 @@ class SharedDeviceRing(Detector):
         max=1.0,
     )
     max_listed_devices: int = param(50, "devices listed by id in the evidence", min=1)
-    severity: int = param(2, "severity of the flag (1 watch, 2 suppress, 3 suspend)", min=1, max=3)
+    severity: int = severity_param(2)
 
     def run(self, ctx: ScanContext) -> Findings:
         g = ctx.graph

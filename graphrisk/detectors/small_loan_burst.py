@@ -17,7 +17,14 @@ import polars as pl
 
 from graphrisk.context import ScanContext
 from graphrisk.detectors._loans import accounts_with, best_per_account
-from graphrisk.detectors.base import Detector, Findings, evidence, param, window_json
+from graphrisk.detectors.base import (
+    Detector,
+    Findings,
+    evidence,
+    param,
+    severity_param,
+    window_json,
+)
 
 
 @dataclass
@@ -44,7 +51,7 @@ class SmallLoanBurst(Detector):
     window_days: int = param(7, "length of the sliding window, in days", min=1)
     min_loans: int = param(5, "small loans inside one window that raise the flag", min=2)
     max_amount: float = param(3000.0, "a loan of at most this amount counts as small", min=0)
-    severity: int = param(2, "severity of the flag (1 watch, 2 suppress, 3 suspend)", min=1, max=3)
+    severity: int = severity_param(2)
 
     def run(self, ctx: ScanContext) -> Findings:
         loans = ctx.loans.filter(

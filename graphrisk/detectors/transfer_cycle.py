@@ -56,6 +56,7 @@ from graphrisk.detectors.base import (
     evidence,
     group_id,
     param,
+    severity_param,
     window_json,
 )
 
@@ -201,7 +202,7 @@ class TransferCycle(Detector):
         32, "partial paths kept per start transfer and step (work budget)", min=1
     )
     max_cycles_per_start: int = param(2, "loops kept per start transfer (work budget)", min=1)
-    severity: int = param(2, "severity of the flag (1 watch, 2 suppress, 3 suspend)", min=1, max=3)
+    severity: int = severity_param(2)
 
     def run(self, ctx: ScanContext) -> Findings:
         g = ctx.graph
