@@ -60,6 +60,13 @@ def cli() -> None:
 @click.option("--engine", type=click.Choice(["local", "spark"]), default="local", show_default=True)
 @click.option("--quarantine", is_flag=True, help="set bad rows aside instead of failing")
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+@click.option(
+    "--shard-accounts",
+    "shard_accounts",
+    type=click.IntRange(min=1),
+    default=None,
+    help="scan in shards of whole linked groups of at most N accounts (same outputs)",
+)
 @click.option("--json", "as_json", is_flag=True, help="print the summary as JSON")
 def scan(
     data: Path,
@@ -71,6 +78,7 @@ def scan(
     engine: str,
     quarantine: bool,
     lang: str,
+    shard_accounts: int | None,
     as_json: bool,
 ) -> None:
     """Scan DATA (a directory of Parquet tables) and write the run directory OUT."""
@@ -90,6 +98,7 @@ def scan(
         lang=lang,
         engine=engine,
         progress=progress,
+        shard_accounts=shard_accounts,
     )
     try:
         result.write(out, progress)

@@ -20,6 +20,7 @@ from graphrisk.schema import EVENT_TIME
 
 if TYPE_CHECKING:
     from graphrisk.graph import Graph
+    from graphrisk.shards import BookFacts
 
 DEFAULT_LOOKBACK_DAYS = 180
 
@@ -131,6 +132,9 @@ class ScanContext:
     tables: Tables
     as_of: datetime
     lookback_days: int = DEFAULT_LOOKBACK_DAYS
+    #: set when ``tables`` is one shard of a book: what the shard cannot see of the book
+    #: (its snapshot time, the accounts on each device and address); see graphrisk.shards
+    book: BookFacts | None = None
     _cache: dict = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -162,8 +166,17 @@ class ScanContext:
 
     @cached_property
     def snapshot(self) -> datetime:
-        """The data's own reference time: its latest event timestamp."""
+        """The data's own reference time: its latest event timestamp (of the whole book)."""
+        if self.book is not None:
+            return self.book.snapshot
         return latest_timestamp(self.tables)
+
+    def hub_degree(self, hub: str) -> pl.DataFrame | None:
+        """The book's distinct accounts per device (``"dev"``: ``device_id, deg``) or address
+        (``"ip"``: ``ip, deg``) when this context is a shard; ``None`` for a whole book."""
+        if self.book is None:
+            return None
+        return self.book.hub_degree.get(hub)
 
     @cached_property
     def loans(self) -> pl.DataFrame:

@@ -541,8 +541,8 @@ def _drawings(result: ScanResult, n: int, max_members: int) -> list[_Drawing]:
         roles = dict(zip(m["account_id"].to_list(), m["role"].to_list(), strict=True))
         drawings.append(_Drawing(gid, kind, int(size), sorted(roles), roles))
 
-    graph: Graph = result.context.graph
     wanted = sorted({a for d in drawings for a in d.members})
+    graph: Graph = result.graph_context(wanted).graph
     nodes = graph.nodes.filter(pl.col("id").is_in(pl.Series(wanted, dtype=pl.String).implode()))
     idx = nodes["idx"].implode()
     id_of = dict(zip(nodes["idx"].to_list(), nodes["id"].to_list(), strict=True))

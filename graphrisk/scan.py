@@ -65,6 +65,18 @@ class Stages:
 
         return _T()
 
+    def merged(self) -> list[dict[str, Any]]:
+        """The rows with repeated stages (one per shard) summed: seconds added, peak kept."""
+        out: dict[str, dict[str, Any]] = {}
+        for r in self.rows:
+            if r["stage"] in out:
+                o = out[r["stage"]]
+                o["seconds"] = round(o["seconds"] + r["seconds"], 4)
+                o["peak_rss_mb"] = max(o["peak_rss_mb"], r["peak_rss_mb"])
+            else:
+                out[r["stage"]] = dict(r)
+        return list(out.values())
+
 
 @dataclass
 class ScanResult:
@@ -81,6 +93,30 @@ class ScanResult:
     quarantine: dict[str, pl.DataFrame] = field(default_factory=dict)
     trace: pl.DataFrame | None = None  # per account: the policy rule that fired, ledger state
 
+    def graph_context(self, accounts: list[str] | None = None) -> ScanContext:
+        """A context whose graph holds ``accounts`` and their links.
+
+        A whole scan has one already; a sharded scan builds a small one over those accounts'
+        rows (their logins, loans and transfers), with the book's facts.
+        """
+        if self.context.book is None or accounts is None:
+            return self.context
+        keep = pl.Series(list(accounts), dtype=pl.String).implode()
+        t = self.context.tables
+        sub = Tables(
+            accounts=t.accounts.filter(pl.col("account_id").is_in(keep)),
+            loans=t.loans.filter(pl.col("account_id").is_in(keep)),
+            transfers=t.transfers.filter(
+                pl.col("src_account").is_in(keep) | pl.col("dst_account").is_in(keep)
+            ),
+            devices=t.devices.filter(pl.col("account_id").is_in(keep)),
+            applications=None
+            if t.applications is None
+            else t.applications.filter(pl.col("account_id").is_in(keep)),
+            source=t.source,
+        )
+        return ScanContext(sub, self.context.as_of, self.context.lookback_days, self.context.book)
+
     def to_networkx(
         self, group_id: str | None = None, accounts: list[str] | None = None
     ) -> nx.MultiDiGraph:
@@ -90,7 +126,7 @@ class ScanResult:
             if not members.len():
                 raise KeyError(f"no group {group_id!r}")
             accounts = members.to_list()
-        return self.context.graph.to_networkx(accounts)
+        return self.graph_context(accounts).graph.to_networkx(accounts)
 
     def write(self, out: str | Path, progress: Progress | None = None) -> Path:
         """Write the run directory atomically: flags, decisions, groups, summary, report."""
@@ -110,7 +146,7 @@ class ScanResult:
                     (tmp / "quarantine").mkdir()
                     for name, df in sorted(self.quarantine.items()):
                         df.write_parquet(tmp / "quarantine" / f"{name}.parquet")
-            self.summary["timings"] = self.stages.rows
+            self.summary["timings"] = self.stages.merged()
             (tmp / "report.html").write_text(render_report(self), encoding="utf-8")
             (tmp / "summary.json").write_text(
                 json.dumps(self.summary, indent=2, ensure_ascii=False, default=str) + "\n",
@@ -119,15 +155,51 @@ class ScanResult:
         return out
 
 
-def _fingerprint(ctx: ScanContext) -> str:
-    h = hashlib.sha1()
-    for name in ("accounts", "loans", "transfers", "devices", "applications"):
+FINGERPRINT_TABLES = ("accounts", "loans", "transfers", "devices", "applications")
+
+
+def fingerprint_parts(ctx: ScanContext) -> dict[str, tuple[int, int] | None]:
+    """Per table of the window: ``(rows, sum of row hashes mod 2**64)``, ``None`` if absent.
+
+    Both add up over the shards of a book (each row is in one shard), so a sharded scan
+    (in-process or on Spark) gets the run id of a whole one.
+    """
+    out: dict[str, tuple[int, int] | None] = {}
+    for name in FINGERPRINT_TABLES:
         df = getattr(ctx, name)
         if df is None:
+            out[name] = None
+            continue
+        out[name] = (df.height, int(df.hash_rows(seed=7).sum()) if df.height else 0)
+    return out
+
+
+def add_fingerprints(
+    parts: list[dict[str, tuple[int, int] | None]],
+) -> dict[str, tuple[int, int] | None]:
+    """The fingerprint parts of several shards as one book's."""
+    total: dict[str, tuple[int, int] | None] = {}
+    for name in FINGERPRINT_TABLES:
+        got = [p[name] for p in parts if p.get(name) is not None]
+        if not got:
+            total[name] = None
+            continue
+        total[name] = (
+            sum(g[0] for g in got),  # type: ignore[index]
+            sum(g[1] for g in got) % 2**64,  # type: ignore[index]
+        )
+    return total
+
+
+def _fingerprint(ctx: ScanContext | dict[str, tuple[int, int] | None]) -> str:
+    parts = ctx if isinstance(ctx, dict) else fingerprint_parts(ctx)
+    h = hashlib.sha1()
+    for name in FINGERPRINT_TABLES:
+        part = parts[name]
+        if part is None:
             h.update(f"{name}:none;".encode())
             continue
-        digest = int(df.hash_rows(seed=7).sum()) if df.height else 0
-        h.update(f"{name}:{df.height}:{digest};".encode())
+        h.update(f"{name}:{part[0]}:{part[1]};".encode())
     return h.hexdigest()
 
 
@@ -161,7 +233,11 @@ def prior_digest(prior: pl.DataFrame | None) -> str | None:
 
 
 def run_id_for(
-    ctx: ScanContext, policy: Policy, prior: pl.DataFrame | None = None, lang: str = "zh"
+    ctx: ScanContext,
+    policy: Policy,
+    prior: pl.DataFrame | None = None,
+    lang: str = "zh",
+    fingerprint: dict[str, tuple[int, int] | None] | None = None,
 ) -> str:
     """A run id determined by what decides the run: the data in the window, ``as_of``, the
     effective policy, a lookback given apart from the policy, the language of the
@@ -171,10 +247,11 @@ def run_id_for(
     scan against a ledger with another history before ``as_of``, in English rather than
     Chinese, or with another lookback gets another run id. Settings left at their default
     (no ledger state, the policy's own lookback, ``zh``) add nothing, so such runs keep the
-    id of a plain scan.
+    id of a plain scan. A sharded scan passes the book's ``fingerprint`` (the sum of its
+    shards' :func:`fingerprint_parts`); ``ctx`` then only gives ``as_of`` and the lookback.
     """
     h = hashlib.sha1()
-    h.update(_fingerprint(ctx).encode())
+    h.update(_fingerprint(fingerprint if fingerprint is not None else ctx).encode())
     h.update(ctx.as_of.isoformat().encode())
     h.update(json.dumps(effective_policy(policy), sort_keys=True, default=str).encode())
     if ctx.lookback_days != policy.lookback_days:
@@ -199,6 +276,13 @@ def run_detectors(
             found: Findings = det.detect(ctx)
         flags.append(found.flags)
         groups.append(found.groups)
+    return combine(flags, groups)
+
+
+def combine(
+    flags: list[pl.DataFrame], groups: list[pl.DataFrame]
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Flags and groups of several detectors (or shards) as one scan's, in the scan's order."""
     all_flags = pl.concat(flags, how="vertical") if flags else pl.DataFrame(schema=FLAG_SCHEMA)
     all_groups = pl.concat(groups, how="vertical") if groups else pl.DataFrame(schema=GROUP_SCHEMA)
     return (
@@ -219,6 +303,7 @@ def scan(
     lang: str = "zh",
     engine: str = "local",
     progress: Progress | None = None,
+    shard_accounts: int | None = None,
 ) -> ScanResult:
     """Scan a data directory (or loaded tables) and decide every account's limit.
 
@@ -240,6 +325,10 @@ def scan(
         Language of the customer explanation: ``"zh"`` (default) or ``"en"``.
     engine
         ``"local"`` (polars + compiled graph kernels) or ``"spark"``.
+    shard_accounts
+        Scan the book in shards of whole linked groups of at most this many accounts (see
+        :mod:`graphrisk.shards`): the context, graph and detectors then hold one shard at a
+        time. The outputs (and the run id) are those of a whole scan. ``None``: one piece.
 
     Returns
     -------
@@ -267,16 +356,21 @@ def scan(
             from graphrisk.engines import get_engine
 
             tables = get_engine(engine).load(data, quarantine=quarantine)
-    with stages.timed("context", progress):
-        ctx = ScanContext.build(
-            tables, as_of=as_of, lookback_days=lookback_days or policy.lookback_days
+    lookback = lookback_days or policy.lookback_days
+    if shard_accounts is not None and tables.accounts.height > shard_accounts:
+        ctx, flags, groups, fingerprint, in_window, shard_stats = _detect_in_shards(
+            tables, as_of, lookback, policy, shard_accounts, stages, progress
         )
-        if as_of is not None:
-            check_window(ctx)
-        _ = ctx.loans, ctx.transfers, ctx.devices, ctx.applications
-    with stages.timed("graph", progress):
-        _ = ctx.graph
-    flags, groups = run_detectors(ctx, policy, stages, progress)
+    else:
+        with stages.timed("context", progress):
+            ctx = ScanContext.build(tables, as_of=as_of, lookback_days=lookback)
+            if as_of is not None:
+                check_window(ctx)
+            _ = ctx.loans, ctx.transfers, ctx.devices, ctx.applications
+        with stages.timed("graph", progress):
+            _ = ctx.graph
+        flags, groups = run_detectors(ctx, policy, stages, progress)
+        fingerprint, in_window, shard_stats = None, _in_window(ctx), None
     led = None
     prior = None
     with stages.timed("decide", progress):
@@ -285,17 +379,72 @@ def scan(
 
             led = Ledger(ledger)
             prior = led.prior(ctx.as_of)
-        run_id = run_id_for(ctx, policy, prior, lang)
+        run_id = run_id_for(ctx, policy, prior, lang, fingerprint)
         decisions, trace = decide_with_trace(
             ctx.accounts, flags, policy, ctx.as_of, run_id, prior, lang, ctx.lookback_days
         )
-    summary = _summary(ctx, tables, flags, decisions, groups, policy, run_id, engine)
+    summary = _summary(ctx, tables, flags, decisions, groups, policy, run_id, engine, in_window)
+    if shard_stats is not None:
+        summary["shards"] = shard_stats
     result = ScanResult(
         flags, decisions, groups, summary, ctx, policy, run_id, stages, tables.quarantine, trace
     )
     if led is not None:
         result._ledger = (led, prior)  # type: ignore[attr-defined]
     return result
+
+
+def _in_window(ctx: ScanContext) -> dict[str, int]:
+    return {
+        n: getattr(ctx, n).height
+        for n in ("accounts", "loans", "transfers", "devices", "applications")
+        if getattr(ctx, n) is not None
+    }
+
+
+def _detect_in_shards(
+    tables: Tables,
+    as_of: datetime | str | None,
+    lookback: int,
+    policy: Policy,
+    shard_accounts: int,
+    stages: Stages,
+    progress: Progress | None,
+) -> tuple[ScanContext, pl.DataFrame, pl.DataFrame, dict, dict[str, int], dict[str, Any]]:
+    """Every detector over each shard of whole linked groups in turn (see graphrisk.shards).
+
+    Returns the book's context (its tables; no graph is built over it), the flags and groups,
+    the book's fingerprint, the rows in the window and the plan's figures.
+    """
+    from graphrisk.shards import plan_shards, split
+
+    with stages.timed("plan", progress):
+        plan = plan_shards(tables, as_of, lookback, shard_accounts, policy)
+        book = ScanContext(tables, plan.facts.as_of, lookback, plan.facts)
+        if as_of is not None:
+            check_window(book)
+        parts = split(tables, plan)
+    flags: list[pl.DataFrame] = []
+    groups: list[pl.DataFrame] = []
+    prints = []
+    in_window: dict[str, int] = {}
+    for i, part in enumerate(parts):
+        if progress:
+            progress(f"shard {i + 1}/{len(parts)}")
+        with stages.timed("context"):
+            ctx = ScanContext(part, plan.facts.as_of, lookback, plan.facts.for_shard(part.devices))
+            _ = ctx.loans, ctx.transfers, ctx.devices, ctx.applications
+        with stages.timed("graph"):
+            _ = ctx.graph
+        f, g = run_detectors(ctx, policy, stages)
+        flags.append(f)
+        groups.append(g)
+        prints.append(fingerprint_parts(ctx))
+        for k, v in _in_window(ctx).items():
+            in_window[k] = in_window.get(k, 0) + v
+        del ctx
+    all_flags, all_groups = combine(flags, groups)
+    return book, all_flags, all_groups, add_fingerprints(prints), in_window, plan.stats
 
 
 def commit_ledger(result: ScanResult) -> Path | None:
@@ -318,6 +467,7 @@ def _summary(
     policy: Policy,
     run_id: str,
     engine: str,
+    in_window: dict[str, int],
 ) -> dict[str, Any]:
     def counts(df: pl.DataFrame, col: str) -> dict[str, int]:
         return {str(k): int(v) for k, v in df.group_by(col).len().sort(col).iter_rows()}
@@ -340,11 +490,7 @@ def _summary(
                 n: k + (tables.quarantine[n].height if n in tables.quarantine else 0)
                 for n, k in tables.counts().items()
             },
-            "in_window": {
-                n: getattr(ctx, n).height
-                for n in ("accounts", "loans", "transfers", "devices", "applications")
-                if getattr(ctx, n) is not None
-            },
+            "in_window": in_window,
         },
         "quarantine": {k: v.height for k, v in sorted(tables.quarantine.items())},
         "flags": {

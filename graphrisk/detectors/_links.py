@@ -26,9 +26,36 @@ def hub_accounts(ctx: ScanContext, hub: str) -> pl.DataFrame:
 
     def make() -> pl.DataFrame:
         pairs = ctx.graph.logins.select("acc", hub).drop_nulls().unique()
-        return pairs.with_columns(pl.len().over(hub).cast(pl.UInt32).alias("deg")).sort(hub, "acc")
+        book = ctx.hub_degree(hub)
+        if book is None:
+            deg = pl.len().over(hub).cast(pl.UInt32).alias("deg")
+            return pairs.with_columns(deg).sort(hub, "acc")
+        # a shard of a book: a hub's accounts in the whole book, not in this shard
+        col = "device_id" if hub == "dev" else "ip"
+        names = (ctx.graph.devices if hub == "dev" else ctx.graph.ips).select(
+            pl.col(col).alias("_name"), pl.col("idx").alias(hub)
+        )
+        deg = names.join(book.rename({col: "_name"}), on="_name", how="left").select(
+            hub, pl.col("deg").cast(pl.UInt32)
+        )
+        return pairs.join(deg, on=hub, how="left").sort(hub, "acc")
 
     return ctx.cached(f"_links.hub_accounts.{hub}", make)
+
+
+def device_accounts(ctx: ScanContext, devices: pl.Series) -> pl.DataFrame:
+    """``device_id, k``: distinct accounts that logged in on each of ``devices`` (in the whole
+    book when ``ctx`` is a shard of one)."""
+    book = ctx.hub_degree("dev")
+    if book is not None:
+        return book.join(
+            pl.DataFrame({"device_id": devices.unique()}), on="device_id", how="semi"
+        ).select("device_id", pl.col("deg").alias("k"))
+    return (
+        ctx.devices.filter(pl.col("device_id").is_in(devices.unique().implode()))
+        .group_by("device_id")
+        .agg(pl.col("account_id").n_unique().alias("k"))
+    )
 
 
 def hub_pairs(ctx: ScanContext, hub: str, max_accounts: int) -> pl.DataFrame:

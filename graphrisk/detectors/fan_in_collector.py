@@ -22,6 +22,7 @@ from typing import ClassVar
 import polars as pl
 
 from graphrisk.context import ScanContext
+from graphrisk.detectors import _links
 from graphrisk.detectors.base import (
     Detector,
     Findings,
@@ -217,13 +218,10 @@ class FanInCollector(Detector):
         dev = devices.join(people.select("account_id").unique(), on="account_id", how="semi")
         dev = dev.unique()
         # devices used by too many accounts overall (public terminals) do not link
-        busy = (
-            devices.join(dev.select("device_id").unique(), on="device_id", how="semi")
-            .group_by("device_id")
-            .agg(pl.col("account_id").n_unique().alias("n"))
-            .filter(pl.col("n") > self.max_device_accounts)
+        busy = _links.device_accounts(ctx, dev["device_id"]).filter(
+            pl.col("k") > self.max_device_accounts
         )
-        dev = dev.join(busy, on="device_id", how="anti")
+        dev = dev.join(busy.select("device_id"), on="device_id", how="anti")
         used = people.join(dev, on="account_id")
         shared = (
             used.group_by("collector", "device_id")

@@ -10,7 +10,8 @@ Components that cannot hold a flagged group (fewer than ``min_members`` accounts
 than ``min_lenders`` distinct lenders since the start of the lookback) are dropped. The
 others, when larger than ``max_component`` accounts (default: all of them), are split by
 Leiden with the Constant Potts Model (``resolution``; igraph's implementation, seeded,
-deterministic; one call for all components), which keeps only communities denser than the
+deterministic; one call per component, so a component is split the same way whatever else
+is in the book or the shard), which keeps only communities denser than the
 resolution: two parts joined by links of weight ``w`` stay together only when ``w`` exceeds
 ``resolution`` times the product of their sizes. Devices hold a group together; with the
 defaults one friend transfer (weight 1) does not join a family of three (shared home device
@@ -177,32 +178,33 @@ class GroupMultiLender(Detector):
         size = np.bincount(label)
         keep = self._candidates(ctx, label, size)
         comm = label.astype(np.int64)
-        # Components larger than max_component are split by Leiden, all in one call (CPM is
-        # local: no community spans two components).
+        # Components larger than max_component are split by Leiden, one call per component
+        # with the seed reset: a component's communities depend on it alone (not on which other
+        # components share the call), so a scan of one shard of the book finds the same ones.
         split = keep & (size > self.max_component)
         nodes = np.flatnonzero(split[label])
         if nodes.size:
-            local = np.full(n, -1, dtype=np.int64)
-            local[nodes] = np.arange(nodes.size)
             sel = split[label[a]]
-            graph = ig.Graph(
-                n=int(nodes.size),
-                edges=np.column_stack([local[a[sel]], local[b[sel]]]).tolist(),
-                directed=False,
-            )
-            # igraph's own Leiden (CPM, node weights 1), seeded through a private generator
-            ig.set_random_number_generator(random.Random(self.seed))
-            try:
-                part = graph.community_leiden(
-                    objective_function="CPM",
-                    weights=w[sel],
-                    resolution=self.resolution,
-                    n_iterations=-1,
-                )
-            finally:
-                ig.set_random_number_generator(random)
-            # community ids of split components start after every component id
-            comm[nodes] = n + np.asarray(part.membership, dtype=np.int64)
+            ea, eb, ew = a[sel], b[sel], w[sel]
+            ecomp = label[ea]
+            order = np.argsort(ecomp, kind="stable")
+            ea, eb, ew, ecomp = ea[order], eb[order], ew[order], ecomp[order]
+            ncomp = label[nodes]
+            norder = np.argsort(ncomp, kind="stable")
+            nodes, ncomp = nodes[norder], ncomp[norder]
+            local = np.full(n, -1, dtype=np.int64)
+            comps, nstart = np.unique(ncomp, return_index=True)
+            nend = np.append(nstart[1:], nodes.size)
+            estart = np.searchsorted(ecomp, comps, side="left")
+            eend = np.searchsorted(ecomp, comps, side="right")
+            offset = n  # community ids of split components start after every component id
+            for i in range(comps.size):
+                members = nodes[nstart[i] : nend[i]]
+                local[members] = np.arange(members.size)
+                es = slice(estart[i], eend[i])
+                membership = self._leiden(members.size, local[ea[es]], local[eb[es]], ew[es])
+                comm[members] = offset + membership
+                offset += int(membership.max()) + 1
         linked = np.zeros(n, dtype=bool)
         linked[a] = True
         linked[b] = True
@@ -218,6 +220,21 @@ class GroupMultiLender(Detector):
         return out.filter(pl.len().over("comm").is_between(self.min_members, self.max_group)).sort(
             "comm", "acc"
         )
+
+    def _leiden(self, n: int, a: np.ndarray, b: np.ndarray, w: np.ndarray) -> np.ndarray:
+        """Leiden (CPM, igraph) on one component, seeded through a private generator."""
+        graph = ig.Graph(n=int(n), edges=np.column_stack([a, b]).tolist(), directed=False)
+        ig.set_random_number_generator(random.Random(self.seed))
+        try:
+            part = graph.community_leiden(
+                objective_function="CPM",
+                weights=w,
+                resolution=self.resolution,
+                n_iterations=-1,
+            )
+        finally:
+            ig.set_random_number_generator(random)
+        return np.asarray(part.membership, dtype=np.int64)
 
     # -- lending --------------------------------------------------------------------------
 

@@ -43,6 +43,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from graphrisk.context import ScanContext
+from graphrisk.detectors import _links
 from graphrisk.detectors._loans import accounts_with
 from graphrisk.detectors.base import (
     Detector,
@@ -438,12 +439,9 @@ class LoanRecycling(Detector):
         people = pl.concat([pairs["x"], pairs["y"]]).unique()
         dev = ctx.devices.filter(pl.col("account_id").is_in(people.implode()))
         dev_ids = dev["device_id"].unique()
-        crowded = (
-            ctx.devices.filter(pl.col("device_id").is_in(dev_ids.implode()))
-            .group_by("device_id")
-            .agg(pl.col("account_id").n_unique().alias("k"))
-            .filter(pl.col("k") > self.max_device_accounts)["device_id"]
-        )
+        crowded = _links.device_accounts(ctx, dev_ids).filter(
+            pl.col("k") > self.max_device_accounts
+        )["device_id"]
         own = (
             dev.filter(~pl.col("device_id").is_in(crowded.implode()))
             .select("account_id", "device_id")
