@@ -171,6 +171,24 @@ class ScanContext:
             return self.book.snapshot
         return latest_timestamp(self.tables)
 
+    def first_transfer(self, internal: bool = False) -> datetime | None:
+        """Time of the first transfer in the window (between two accounts, if ``internal``),
+        in the whole book when this context is a shard of one; ``None`` without transfers.
+
+        Detectors that ask "was this relation new?" count history from here.
+        """
+        if self.book is not None:
+            return self.book.first_internal if internal else self.book.first_transfer
+        tr = self.graph.transfers
+        if internal:
+            tr = tr.filter(pl.col("internal"))
+        return tr["ts"].min() if tr.height else None  # type: ignore[return-value]
+
+    def partners(self) -> pl.DataFrame | None:
+        """``account_id, len``: the book's distinct transfer partners per account when this
+        context is a shard; ``None`` for a whole book."""
+        return None if self.book is None else self.book.partners
+
     def hub_degree(self, hub: str) -> pl.DataFrame | None:
         """The book's distinct accounts per device (``"dev"``: ``device_id, deg``) or address
         (``"ip"``: ``ip, deg``) when this context is a shard; ``None`` for a whole book."""

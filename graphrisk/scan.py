@@ -420,31 +420,33 @@ def _detect_in_shards(
 
     with stages.timed("plan", progress):
         plan = plan_shards(tables, as_of, lookback, shard_accounts, policy)
-        book = ScanContext(tables, plan.facts.as_of, lookback, plan.facts)
+        book = plan.book
         if as_of is not None:
             check_window(book)
+        fingerprint = fingerprint_parts(book)
+        in_window = _in_window(book)
+        book.book = plan.facts
         parts = split(tables, plan)
     flags: list[pl.DataFrame] = []
     groups: list[pl.DataFrame] = []
-    prints = []
-    in_window: dict[str, int] = {}
-    for i, part in enumerate(parts):
+    for i, (part, members) in enumerate(parts):
         if progress:
             progress(f"shard {i + 1}/{len(parts)}")
         with stages.timed("context"):
-            ctx = ScanContext(part, plan.facts.as_of, lookback, plan.facts.for_shard(part.devices))
+            ctx = ScanContext(
+                part, plan.facts.as_of, lookback, plan.facts.for_shard(part.accounts, part.devices)
+            )
             _ = ctx.loans, ctx.transfers, ctx.devices, ctx.applications
         with stages.timed("graph"):
             _ = ctx.graph
         f, g = run_detectors(ctx, policy, stages)
-        flags.append(f)
-        groups.append(g)
-        prints.append(fingerprint_parts(ctx))
-        for k, v in _in_window(ctx).items():
-            in_window[k] = in_window.get(k, 0) + v
+        # a ghost's findings (an account of another shard) are its own shard's to make
+        keep = members.implode()
+        flags.append(f.filter(pl.col("account_id").is_in(keep)))
+        groups.append(g.filter(pl.col("account_id").is_in(keep)))
         del ctx
     all_flags, all_groups = combine(flags, groups)
-    return book, all_flags, all_groups, add_fingerprints(prints), in_window, plan.stats
+    return book, all_flags, all_groups, fingerprint, in_window, plan.stats
 
 
 def commit_ledger(result: ScanResult) -> Path | None:

@@ -1,38 +1,46 @@
 """Shards: the book cut into pieces of whole linked groups, one kernel per piece.
 
-A scan of a large book does not need the whole book in one graph. Every graph detector looks
-only along links: a shared device, a shared address used by few accounts, a transfer between
-two accounts or to a counterparty outside the book. So the book is cut along the connected
-components of the **link graph**, the union of every kind of link any detector follows, and
-each piece (a *shard*: whole components, packed up to ``shard_accounts`` accounts) is scanned
-on its own by the same kernel (:func:`scan_shard`), in this process or in a Spark task. A
-per-account detector sees all of its account's rows, a graph detector all of its component.
+A scan of a large book does not need the whole book in one graph. Every detector looks at one
+account's own rows, along its device and address links, or along the few transfers that can
+make one of its findings. So the book is cut along the connected components of the **link
+graph**, and each piece (a *shard*: whole components, packed up to ``shard_accounts``
+accounts) is scanned on its own by the same kernel, in this process (``scan(...,
+shard_accounts=N)``) or, later, in a Spark task.
 
-The link graph (:func:`link_edges`), over the events inside the lookback window:
+Transfers alone would not cut anything: friends, shops and payroll join almost every account
+of a book into one component (3,986 of the sample's 4,000 accounts). The link graph holds:
 
 * account -- device, for every device used by at most ``max_hub_accounts`` accounts;
 * account -- address, for every address used by at most ``ip_cap`` accounts, the largest
   ``max_ip_accounts`` of the enabled detectors (a busier address links nobody in any detector);
-* account -- account for every internal transfer, and account -- external counterparty for
-  every counterparty dealing with at most ``max_hub_accounts`` accounts.
+* the pairs each enabled detector declares with
+  :meth:`~graphrisk.detectors.base.Detector.links`: the transfers a loop search may follow,
+  the legs of a scatter-gather, loan money fed to a collector or passed on to a repayer,
+  the paths to a defaulter, money between identity-linked accounts.
 
-What a shard cannot see of the book is passed to it: the book's ``as_of`` and its snapshot
-time, and the number of distinct accounts on every device and address (:class:`BookFacts`),
-so "an address used by more than 10 accounts links nobody" counts the whole book, not the
-shard. The flags, decisions and groups of a sharded scan are then those of a whole scan,
-row for row (``tests/test_shards.py`` forces several shards and compares).
+Every other transfer goes to the shards of both of its ends, and the account at the far end
+of one (a *ghost*) is in the shard's accounts table, with none of its own rows: a shard sees
+every transfer of its own accounts, and what their counterparties are, and leaves the ghost's
+findings to the ghost's shard. What a shard cannot see of the book is handed to it as
+:class:`BookFacts`: ``as_of`` and the snapshot time, the accounts on each device and
+address, each account's transfer partners and the first transfer of the window. The flags,
+decisions and groups of a sharded scan are then those of a whole scan, row for row, and its
+run id is the same (``tests/test_shards.py`` forces dozens of shards and compares; removing
+one detector's ``links`` makes it fail).
 
-The one exception is a counterparty (or device) dealing with more than ``max_hub_accounts``
-accounts of the book: it joins no components, each shard sees only its own accounts'
-transfers with it, and a pattern that runs *through* it can differ from a whole scan. Such
-hubs are payment platforms, payroll and merchants, not mules; their number is in the summary
-(``shards.hubs_cut``). A component larger than ``shard_accounts`` is never split: it becomes
-a shard of its own (``shards.oversized``).
+A device used by more than ``max_hub_accounts`` accounts joins no components (its number is
+``shards.hubs_cut`` in the summary); a component larger than ``shard_accounts`` is never split,
+it becomes a shard of its own (``shards.oversized``).
+
+The plan itself (:func:`plan_shards`) is made on the whole book in this process: the
+detectors' ``links`` are cheap prefilters, and the heavy work (loop search, Leiden, evidence)
+runs per shard. Making the plan out of core (for books larger than memory) is the next step.
 
 Examples
 --------
 >>> from graphrisk.testing import tables
 >>> t = tables(transfers=[("a", "b", 100, "2026-01-01"), ("c", "X1", 50, "2026-01-02")],
+...            devices=[("a", "D1", "2026-01-01"), ("b", "D1", "2026-01-02")],
 ...            accounts=["a", "b", "c", "d"])
 >>> plan = plan_shards(t, shard_accounts=2)
 >>> plan.assignment.select("account_id", "shard").rows()
@@ -53,9 +61,6 @@ from scipy.sparse.csgraph import connected_components
 from graphrisk.context import (
     DEFAULT_LOOKBACK_DAYS,
     IDX,
-    latest_timestamp,
-    parse_as_of,
-    positions,
 )
 from graphrisk.io import Tables
 from graphrisk.schema import EVENT_TIME
@@ -80,20 +85,36 @@ class BookFacts:
         The scan's reference time and the data's own latest timestamp (loans' overdue rule).
     hub_degree
         ``"dev"``: ``device_id, deg``; ``"ip"``: ``ip, deg`` (distinct accounts in the window).
+    first_transfer, first_internal
+        The first transfer in the window (between two accounts): where "a new relation"
+        starts to be observable.
+    partners
+        ``account_id, len``: distinct accounts each account exchanged money with (a shard
+        holds only part of a ghost's transfers).
     """
 
     as_of: datetime
     snapshot: datetime
     hub_degree: dict[str, pl.DataFrame] = field(default_factory=dict)
+    first_transfer: datetime | None = None
+    first_internal: datetime | None = None
+    partners: pl.DataFrame | None = None
 
-    def for_shard(self, devices: pl.DataFrame) -> BookFacts:
-        """The facts a shard needs: the degrees of the devices and addresses it holds."""
+    def for_shard(self, accounts: pl.DataFrame, devices: pl.DataFrame) -> BookFacts:
+        """The facts a shard needs: those of the accounts, devices and addresses it holds."""
         hub = {}
         for key, col in (("dev", "device_id"), ("ip", "ip")):
             deg = self.hub_degree.get(key)
             if deg is not None:
                 hub[key] = deg.join(devices.select(col).unique(), on=col, how="semi")
-        return BookFacts(self.as_of, self.snapshot, hub)
+        partners = None
+        if self.partners is not None:
+            partners = self.partners.join(
+                accounts.select("account_id"), on="account_id", how="semi"
+            )
+        return BookFacts(
+            self.as_of, self.snapshot, hub, self.first_transfer, self.first_internal, partners
+        )
 
 
 @dataclass(frozen=True)
@@ -110,12 +131,16 @@ class ShardPlan:
         :class:`BookFacts` of the book.
     stats
         Components, the largest one, oversized shards and hubs cut (for ``summary.json``).
+    external
+        ``id, shard`` of the outside counterparties linked to accounts of a shard.
     """
 
     assignment: pl.DataFrame
     n_shards: int
     facts: BookFacts
     stats: dict[str, Any]
+    external: pl.DataFrame
+    book: Any = None  # the whole book's ScanContext the plan was made on
 
 
 def ip_cap(policy: Policy | None) -> int:
@@ -151,64 +176,6 @@ def hub_degrees(devices: pl.DataFrame) -> dict[str, pl.DataFrame]:
             .sort(col)
         )
     return out
-
-
-def link_edges(
-    accounts: pl.Series,
-    transfers: pl.DataFrame,
-    devices: pl.DataFrame,
-    degree: dict[str, pl.DataFrame],
-    ip_accounts: int,
-    max_hub_accounts: int,
-) -> tuple[pl.DataFrame, int, int]:
-    """Edges ``u, v`` (node indices) of the link graph, the node count and the hubs cut.
-
-    Nodes: accounts ``0..n-1`` (positions in ``accounts``), then external counterparties,
-    devices and addresses. See the module docstring for which links count.
-    """
-    n = len(accounts)
-    tr = transfers.select("src_account", "dst_account")
-    tr = tr.with_columns(
-        positions(tr["src_account"], accounts).alias("s"),
-        positions(tr["dst_account"], accounts).alias("d"),
-    )
-    # external counterparties: distinct counterparties each deals with
-    ext_pairs = pl.concat(
-        [
-            tr.filter(pl.col("s").is_null()).select(
-                pl.col("src_account").alias("x"), pl.col("dst_account").alias("o")
-            ),
-            tr.filter(pl.col("d").is_null()).select(
-                pl.col("dst_account").alias("x"), pl.col("src_account").alias("o")
-            ),
-        ]
-    )
-    ext_deg = ext_pairs.group_by("x").agg(pl.col("o").n_unique().alias("deg")).sort("x")
-    ext_ok = ext_deg.filter(pl.col("deg") <= max_hub_accounts)["x"]
-    n_ext = len(ext_ok)
-    hubs_cut = ext_deg.height - n_ext
-    ext_idx_s = positions(tr["src_account"], ext_ok) + n
-    ext_idx_d = positions(tr["dst_account"], ext_ok) + n
-    tr_edges = tr.select(
-        pl.coalesce(pl.col("s"), ext_idx_s).alias("u"),
-        pl.coalesce(pl.col("d"), ext_idx_d).alias("v"),
-    ).drop_nulls()
-    parts = [tr_edges]
-    offset = n + n_ext
-    for key, col, cap in (("dev", "device_id", max_hub_accounts), ("ip", "ip", ip_accounts)):
-        deg = degree[key]
-        ok = deg.filter(pl.col("deg").is_between(2, cap))[col]
-        hubs_cut += int((deg["deg"] > cap).sum()) if key == "dev" else 0
-        pairs = devices.select("account_id", col).drop_nulls().unique()
-        hub = positions(pairs[col], ok)
-        parts.append(
-            pl.DataFrame(
-                {"u": positions(pairs["account_id"], accounts), "v": hub + offset}
-            ).drop_nulls()
-        )
-        offset += len(ok)
-    edges = pl.concat([p.select(pl.col("u").cast(IDX), pl.col("v").cast(IDX)) for p in parts])
-    return edges, offset, hubs_cut
 
 
 def components(edges: pl.DataFrame, n_nodes: int) -> np.ndarray:
@@ -255,30 +222,52 @@ def plan_shards(
     shard_accounts
         Most accounts a shard holds; components are never split.
     policy
-        The scan's policy (for the address cap of its detectors).
+        The scan's policy: its enabled detectors say which transfers link (``links``) and
+        the largest ``max_ip_accounts`` which addresses do.
     max_hub_accounts
-        A device or external counterparty dealing with more accounts joins no components.
+        A device used by more accounts joins no components.
     """
+    from graphrisk.context import ScanContext
+    from graphrisk.policy import Policy as _Policy
+
     if shard_accounts < 1:
         from graphrisk.errors import UsageError
 
         raise UsageError(f"--shard-accounts must be a positive number, got {shard_accounts}")
-    snapshot = latest_timestamp(tables) if _has_time(tables) else None
-    resolved = parse_as_of(as_of) or snapshot
-    assert resolved is not None
-    cut = window(tables, resolved, lookback_days)
-    degree = hub_degrees(cut["devices"])
-    accounts = tables.accounts["account_id"].sort()
-    edges, n_nodes, hubs_cut = link_edges(
-        accounts, cut["transfers"], cut["devices"], degree, ip_cap(policy), max_hub_accounts
-    )
-    label = components(edges, n_nodes)[: len(accounts)]
-    comp = pl.Series("c", label, dtype=pl.Int64)
+    policy = policy if policy is not None else _Policy.load(None)
+    ctx = ScanContext.build(tables, as_of=as_of, lookback_days=lookback_days)
+    g = ctx.graph
+    n_nodes = g.nodes.height
+    degree = hub_degrees(ctx.devices)
+    parts = [_identity_edges(g, "dev", degree["dev"], max_hub_accounts, n_nodes)]
+    parts.append(_identity_edges(g, "ip", degree["ip"], ip_cap(policy), n_nodes + g.devices.height))
+    for det in policy.detectors():
+        if any(ctx.tables.get(t) is None for t in det.tables):
+            continue
+        found = det.links(ctx)
+        if found is not None and found.height:
+            parts.append(found.select(pl.col("u").cast(IDX), pl.col("v").cast(IDX)).drop_nulls())
+    edges = pl.concat(parts)
+    total = n_nodes + g.devices.height + g.ips.height
+    label = components(edges, total)
+    n = g.n_accounts
+    comp = pl.Series("c", label[:n], dtype=pl.Int64)
     shard = pack(comp, shard_accounts)
-    sizes = np.bincount(label) if label.size else np.zeros(0, dtype=np.int64)
+    accounts = g.nodes["id"].head(n)
+    assignment = pl.DataFrame({"account_id": accounts, "shard": shard, "component": comp})
+    # an outside counterparty linked to accounts goes with them (its transfers join them)
+    by_comp = assignment.group_by("component").agg(pl.col("shard").first())
+    external = (
+        pl.DataFrame({"id": g.nodes["id"].slice(n), "component": label[n:n_nodes]})
+        .cast({"component": pl.Int64})
+        .join(by_comp, on="component", how="inner")
+        .select("id", "shard")
+    )
+    sizes = np.bincount(label[:n]) if n else np.zeros(0, dtype=np.int64)
     sizes = sizes[sizes > 0]
     per_shard = shard.value_counts().sort(shard.name)
-    assignment = pl.DataFrame({"account_id": accounts, "shard": shard, "component": comp})
+    tr = g.transfers
+    internal = tr.filter(pl.col("internal"))
     stats = {
         "shards": int(per_shard.height),
         "shard_accounts": shard_accounts,
@@ -286,45 +275,68 @@ def plan_shards(
         "largest_component": int(sizes.max()) if sizes.size else 0,
         "largest_shard": int(per_shard["count"].max()) if per_shard.height else 0,
         "oversized": int((sizes > shard_accounts).sum()),
+        "link_edges": int(edges.height),
         "max_hub_accounts": max_hub_accounts,
-        "hubs_cut": int(hubs_cut),
+        "hubs_cut": int((degree["dev"]["deg"] > max_hub_accounts).sum()),
     }
-    facts = BookFacts(resolved, snapshot or resolved, degree)
-    return ShardPlan(assignment, int(per_shard.height), facts, stats)
+    from graphrisk.detectors import _links
+
+    partners = _links.partner_counts(ctx).join(
+        g.nodes.select(pl.col("idx").alias("acc"), pl.col("id").alias("account_id")), on="acc"
+    )
+    facts = BookFacts(
+        ctx.as_of,
+        ctx.snapshot,
+        degree,
+        tr["ts"].min() if tr.height else None,  # type: ignore[arg-type]
+        internal["ts"].min() if internal.height else None,  # type: ignore[arg-type]
+        partners.select("account_id", "len").sort("account_id"),
+    )
+    ctx._cache.clear()
+    return ShardPlan(assignment, int(per_shard.height), facts, stats, external, ctx)
 
 
-def _has_time(tables: Tables) -> bool:
-    try:
-        latest_timestamp(tables)
-    except Exception:
-        return False
-    return True
+def _identity_edges(g: Any, hub: str, degree: pl.DataFrame, cap: int, offset: int) -> pl.DataFrame:
+    """Account -- hub edges for the hubs used by 2 to ``cap`` accounts (hub nodes from
+    ``offset`` on)."""
+    col = "device_id" if hub == "dev" else "ip"
+    names = (g.devices if hub == "dev" else g.ips).select(
+        pl.col(col).alias("_name"), pl.col("idx").alias(hub)
+    )
+    ok = names.join(
+        degree.filter(pl.col("deg").is_between(2, cap)).rename({col: "_name"}), on="_name"
+    )[hub]
+    pairs = g.logins.select("acc", hub).drop_nulls().unique()
+    pairs = pairs.filter(pl.col(hub).is_in(ok.implode()))
+    return pairs.select(
+        pl.col("acc").cast(IDX).alias("u"), (pl.col(hub) + offset).cast(IDX).alias("v")
+    )
 
 
-def split(tables: Tables, plan: ShardPlan) -> list[Tables]:
-    """The book's tables cut into the plan's shards (each row in exactly one shard).
+def split(tables: Tables, plan: ShardPlan) -> list[tuple[Tables, pl.Series]]:
+    """The book's tables cut into the plan's shards: per shard its tables and its members.
 
-    A transfer goes to the shard of its sending account, or of its receiving account when the
-    sender is outside the book (both ends are in one shard unless one is a cut hub); a
-    transfer between two outsiders goes with the receiver's other dealings, if any, else to
-    shard 0.
+    Accounts, loans, logins and applications go to their account's shard. A transfer goes
+    to the shard of each end (an account, or an outside counterparty linked to accounts),
+    once or twice; one between two unlinked outsiders to shard 0. A shard's tables also hold
+    the accounts at the other end of its transfers (*ghosts*: the account row only, so that
+    a transfer between two accounts stays one), whose findings are left to their own shard.
     """
     a = plan.assignment.select("account_id", "shard")
+    anchor = pl.concat([a.rename({"account_id": "id"}), plan.external])
     by_acc = {
         name: df.join(a, on="account_id", how="left")
         for name in ("accounts", "loans", "devices", "applications")
         if (df := tables.get(name)) is not None
     }
-    tr = tables.transfers
-    src = a.rename({"account_id": "src_account", "shard": "_s"})
-    dst = a.rename({"account_id": "dst_account", "shard": "_d"})
-    tr = (
-        tr.join(src, on="src_account", how="left", maintain_order="left")
-        .join(dst, on="dst_account", how="left", maintain_order="left")
-        .with_columns(pl.coalesce("_s", "_d", pl.lit(0, SHARD)).alias("shard"))
-        .drop("_s", "_d")
-    )
-    by_acc["transfers"] = tr
+    tr = tables.transfers.join(
+        anchor.rename({"id": "src_account", "shard": "_s"}), on="src_account", how="left"
+    ).join(anchor.rename({"id": "dst_account", "shard": "_d"}), on="dst_account", how="left")
+    first = tr.with_columns(pl.coalesce("_s", "_d", pl.lit(0, SHARD)).alias("shard"))
+    second = tr.filter(
+        pl.col("_s").is_not_null() & pl.col("_d").is_not_null() & (pl.col("_s") != pl.col("_d"))
+    ).with_columns(pl.col("_d").alias("shard"))
+    by_acc["transfers"] = pl.concat([first, second]).drop("_s", "_d")
     parts: dict[str, dict[int, pl.DataFrame]] = {
         name: {
             int(k[0]): g.drop("shard")  # type: ignore[index]
@@ -339,14 +351,26 @@ def split(tables: Tables, plan: ShardPlan) -> list[Tables]:
             return None
         return parts[name].get(s, whole.clear())
 
-    return [
-        Tables(
-            accounts=part("accounts", s),  # type: ignore[arg-type]
-            loans=part("loans", s),  # type: ignore[arg-type]
-            transfers=part("transfers", s),  # type: ignore[arg-type]
-            devices=part("devices", s),  # type: ignore[arg-type]
-            applications=part("applications", s),
-            source=tables.source,
+    out = []
+    for s in range(plan.n_shards):
+        members = part("accounts", s)
+        transfers = part("transfers", s)
+        assert members is not None and transfers is not None
+        ends = pl.concat([transfers["src_account"], transfers["dst_account"]]).unique()
+        ghosts = tables.accounts.join(
+            pl.DataFrame({"account_id": ends}), on="account_id", how="semi"
+        ).join(members.select("account_id"), on="account_id", how="anti")
+        out.append(
+            (
+                Tables(
+                    accounts=pl.concat([members, ghosts]),
+                    loans=part("loans", s),  # type: ignore[arg-type]
+                    transfers=transfers,
+                    devices=part("devices", s),  # type: ignore[arg-type]
+                    applications=part("applications", s),
+                    source=tables.source,
+                ),
+                members["account_id"],
+            )
         )
-        for s in range(plan.n_shards)
-    ]
+    return out

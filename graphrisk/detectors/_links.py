@@ -110,6 +110,28 @@ def transfer_pairs(ctx: ScanContext) -> pl.DataFrame:
     return ctx.cached("_links.transfer_pairs", make)
 
 
+def partner_counts(ctx: ScanContext) -> pl.DataFrame:
+    """``acc, len``: distinct accounts each account exchanged money with (either way), in the
+    whole book when ``ctx`` is a shard of one (an account of another shard sees only part of
+    its partners here)."""
+
+    def make() -> pl.DataFrame:
+        book = ctx.partners()
+        if book is not None:
+            nodes = ctx.graph.nodes.head(ctx.graph.n_accounts)
+            return nodes.join(book, left_on="id", right_on="account_id").select(
+                pl.col("idx").alias("acc"), pl.col("len").cast(pl.UInt32)
+            )
+        tr = transfer_pairs(ctx)
+        return (
+            pl.concat([tr.select(pl.col("a").alias("acc")), tr.select(pl.col("b").alias("acc"))])
+            .group_by("acc")
+            .len()
+        )
+
+    return ctx.cached("_links.partner_counts", make)
+
+
 def links(
     ctx: ScanContext,
     max_device_accounts: int,

@@ -49,6 +49,9 @@ FLAG_SCHEMA: dict[str, pl.DataType] = {
     "as_of": pl.Datetime("us"),
 }
 
+#: Decimals a flag's ``score`` keeps (the same on every engine and shard size).
+SCORE_DIGITS = 6
+
 #: Columns and types of ``groups.parquet``.
 GROUP_SCHEMA: dict[str, pl.DataType] = {
     "group_id": pl.String(),
@@ -134,6 +137,18 @@ class Detector:
         """The ``threshold`` struct of a flag's evidence: the named parameters as applied."""
         return pl.struct([pl.lit(getattr(self, n)).alias(n) for n in names])
 
+    def links(self, ctx: ScanContext) -> pl.DataFrame | None:
+        """Pairs of graph nodes (``u, v``: :class:`~graphrisk.graph.Graph` indices, accounts
+        or external counterparties) that one finding may join through money.
+
+        A sharded scan (:mod:`graphrisk.shards`) keeps each pair in one shard, beside the
+        device and address links every shard keeps whole; every other transfer reaches the
+        shards of both its ends. ``None`` (the default): each finding is about one account's
+        own rows and its device and address links. A superset is safe (larger shards); a
+        pair left out is a finding a sharded scan can miss.
+        """
+        return None
+
     def run(self, ctx: ScanContext) -> Findings:  # pragma: no cover - abstract
         """Find the pattern in ``ctx`` and return flags with evidence (and groups)."""
         raise NotImplementedError
@@ -152,6 +167,9 @@ class Detector:
             if col not in flags.columns:
                 flags = flags.with_columns(pl.lit(None).alias(col))
         flags = flags.select(list(FLAG_SCHEMA)).cast(FLAG_SCHEMA)  # type: ignore[arg-type]
+        # six decimals: a score is a ranking figure, and its last binary digits depend on how
+        # polars evaluated it (a frame of one row vs many), not on the data
+        flags = flags.with_columns(pl.col("score").round(SCORE_DIGITS))
         unknown = set(flags["code"].unique().to_list()) - set(self.codes)
         if unknown:
             raise RuntimeError(f"detector {self.name} raised undeclared codes {sorted(unknown)}")

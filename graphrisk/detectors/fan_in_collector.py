@@ -72,7 +72,14 @@ class FanInCollector(Detector):
     severity: int = severity_param(3, "the collector's flag")
     feeder_severity: int = severity_param(2, "each feeder's flag")
 
-    def run(self, ctx: ScanContext) -> Findings:
+    def links(self, ctx: ScanContext) -> pl.DataFrame | None:
+        """Feeder -- collector of every feed of fresh loan money to a collector of several."""
+        feeds = self._feeds(ctx)
+        return feeds.select(pl.col("feeder").alias("u"), pl.col("collector").alias("v")).unique()
+
+    def _feeds(self, ctx: ScanContext) -> pl.DataFrame:
+        """Loan money passed on within the lag to collectors fed by ``min_feeders`` borrowers
+        (node indices), with whether the relation was new."""
         g = ctx.graph  # integer node ids for the big joins; ids mapped on the feeds left
         loans = g.loans.filter(pl.col("issued_at") >= ctx.start).select(
             pl.col("acc").alias("feeder"),
@@ -115,9 +122,13 @@ class FanInCollector(Detector):
             .group_by("feeder", "collector")
             .agg(pl.col("ts").min().alias("first_paid"))
         )
-        feeds = feeds.join(first, on=["feeder", "collector"], how="left").with_columns(
+        return feeds.join(first, on=["feeder", "collector"], how="left").with_columns(
             (pl.col("first_paid") >= pl.col("issued_at")).alias("new_relation")
         )
+
+    def run(self, ctx: ScanContext) -> Findings:
+        g = ctx.graph
+        feeds = self._feeds(ctx)
         ids = g.nodes.select("idx", "id")
         for col in ("feeder", "collector"):
             feeds = (

@@ -60,7 +60,8 @@ class FanOutAfterLoan(Detector):
     )
     severity: int = severity_param(2)
 
-    def run(self, ctx: ScanContext) -> Findings:
+    def _legs(self, ctx: ScanContext) -> pl.DataFrame:
+        """Transfers of a borrower to new recipients within the window after a loan."""
         g = ctx.graph  # integer node ids for the big joins; ids mapped on the few legs left
         loans = g.loans.filter(pl.col("issued_at") >= ctx.start).select(
             pl.col("acc").alias("src"),
@@ -71,7 +72,7 @@ class FanOutAfterLoan(Detector):
             "issued_at",
         )
         tr = g.transfers.select("src", "dst", "amount", "ts", "transfer_id")
-        seen_from = tr["ts"].min() if tr.height else ctx.start
+        seen_from = ctx.first_transfer() or ctx.start
         window = timedelta(days=self.window_days)
         legs = (
             loans.lazy()
@@ -88,10 +89,14 @@ class FanOutAfterLoan(Detector):
             .agg(pl.col("ts").min().alias("first_paid"), pl.col("ts").max().alias("last_paid"))
         )
         history = pl.col("issued_at") - pl.lit(seen_from) >= timedelta(days=self.min_history_days)
-        legs = legs.join(span, on=["src", "dst"], how="left").filter(
+        return legs.join(span, on=["src", "dst"], how="left").filter(
             (pl.col("first_paid") >= pl.col("issued_at"))
             & (history | (pl.col("last_paid") <= pl.col("issued_at") + window))
         )
+
+    def run(self, ctx: ScanContext) -> Findings:
+        g = ctx.graph
+        legs = self._legs(ctx)
         ids = g.nodes.select(pl.col("idx").alias("dst"), pl.col("id").alias("recipient"))
         legs = legs.join(ids, on="dst", how="left")
         hits = (

@@ -148,6 +148,14 @@ class GroupMultiLender(Detector):
         m = m.tocoo()
         return m.row.astype(np.int64), m.col.astype(np.int64), m.data.astype(np.float64)
 
+    def links(self, ctx: ScanContext) -> pl.DataFrame | None:
+        """Transfers between two accounts that both carry an identity link (the only money
+        that joins a group; device and address links are kept together by every shard)."""
+        if self.transfer_weight <= 0:
+            return None
+        a, b, _w = self._edges(ctx)
+        return pl.DataFrame({"u": a, "v": b}).cast(pl.UInt32)
+
     def _candidates(self, ctx: ScanContext, label: np.ndarray, size: np.ndarray) -> np.ndarray:
         """Components that may hold a flagged group: ``min_members`` accounts and together
         ``min_lenders`` distinct lenders since the start of the lookback (a community is a

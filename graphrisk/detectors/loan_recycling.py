@@ -226,22 +226,10 @@ class LoanRecycling(Detector):
         return per
 
     # -- (b) through linked accounts ---------------------------------------------------------
-    def _linked(self, ctx: ScanContext, loans: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-        none = pl.DataFrame(
-            schema={
-                "account_id": pl.String,
-                "l_repeats": pl.Int64,
-                "l_severity": pl.Int32,
-                "l_roles": pl.List(pl.String),
-                "l_accounts": pl.List(pl.String),
-                "l_steps": pl.List(pl.Struct({"x": pl.String})),
-                "l_start": pl.Datetime("us"),
-                "l_end": pl.Datetime("us"),
-                "group_id": pl.String,
-            }
-        )
+    def _moved(self, ctx: ScanContext, loans: pl.DataFrame) -> pl.DataFrame | None:
+        """Loan money an account passed on within ``transfer_days`` to an account that
+        repays a loan: one row per (sender ``x``, loan, receiver ``y``); ``None`` if none."""
         tw = timedelta(days=self.transfer_days)
-        rw = timedelta(days=self.repay_days)
         x_loans = (
             loans.filter(pl.col("issued_at") >= ctx.start - tw)
             .select(
@@ -266,7 +254,7 @@ class LoanRecycling(Detector):
             pl.col("ts"),
         )
         if tr.height == 0 or x_loans.height == 0:
-            return none, empty_groups()
+            return None
         # the transfers made at most transfer_days after one of the sender's loans (an as-of
         # join finds them cheaply), then attached to every such loan (a bounded join)
         after_loan = (
@@ -301,6 +289,40 @@ class LoanRecycling(Detector):
             )
             .filter(pl.col("moved") >= self.min_share * pl.col("x_amount"))
         )
+        return moved
+
+    def links(self, ctx: ScanContext) -> pl.DataFrame | None:
+        """Sender -- receiver of loan money passed on to an account that repays a loan."""
+        loans = ctx.loans.select(
+            "loan_id", "account_id", "lender_id", "amount", "issued_at", "repaid_at"
+        )
+        moved = self._moved(ctx, loans)
+        if moved is None:
+            return None
+        nodes = ctx.graph.nodes["id"]
+        from graphrisk.context import positions
+
+        pairs = moved.select("x", "y").unique()
+        return pl.DataFrame({"u": positions(pairs["x"], nodes), "v": positions(pairs["y"], nodes)})
+
+    def _linked(self, ctx: ScanContext, loans: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+        none = pl.DataFrame(
+            schema={
+                "account_id": pl.String,
+                "l_repeats": pl.Int64,
+                "l_severity": pl.Int32,
+                "l_roles": pl.List(pl.String),
+                "l_accounts": pl.List(pl.String),
+                "l_steps": pl.List(pl.Struct({"x": pl.String})),
+                "l_start": pl.Datetime("us"),
+                "l_end": pl.Datetime("us"),
+                "group_id": pl.String,
+            }
+        )
+        rw = timedelta(days=self.repay_days)
+        moved = self._moved(ctx, loans)
+        if moved is None:
+            return none, empty_groups()
         if moved.height == 0:
             return none, empty_groups()
         y_loans = loans.filter(

@@ -72,17 +72,24 @@ class RiskProximity(Detector):
     max_listed: int = param(20, "defaulters listed by id in the evidence", min=1)
     severity: int = severity_param(1)
 
-    def run(self, ctx: ScanContext) -> Findings:
+    def links(self, ctx: ScanContext) -> pl.DataFrame | None:
+        """Account -- defaulter (one link away) and account -- neighbour of a defaulter."""
         bad = _links.defaulters(ctx, self.default_days)
         if bad.is_empty():
-            return Findings(empty_flags())
+            return None
+        hop1, hop2 = self._hops(ctx, bad)
+        return pl.concat(
+            [
+                hop1.select(pl.col("acc").alias("u"), pl.col("d").alias("v")),
+                hop2.select(pl.col("acc").alias("u"), pl.col("m").alias("v")),
+            ]
+        ).unique()
+
+    def _hops(self, ctx: ScanContext, bad: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """Links to a defaulter (``acc, d, hops, kinds``), one away and two away (``m``: the
+        account between)."""
         edges = _links.links(ctx, self.max_device_accounts, self.max_ip_accounts)
-        tr = edges.filter(pl.col("kind") == "transfer")
-        partners = (
-            pl.concat([tr.select(pl.col("a").alias("acc")), tr.select(pl.col("b").alias("acc"))])
-            .group_by("acc")
-            .len()
-        )
+        partners = _links.partner_counts(ctx)
         hubs = partners.filter(pl.col("len") > self.max_partners)["acc"].implode()
         edges = edges.filter(
             (pl.col("kind") != "transfer") | ~(pl.col("a").is_in(hubs) | pl.col("b").is_in(hubs))
@@ -99,16 +106,31 @@ class RiskProximity(Detector):
             pl.lit(1, pl.Int32).alias("hops"),
             "kinds",
         )
-        parts = [hop1]
+        hop2 = pl.DataFrame(
+            schema={
+                "acc": hop1.schema["acc"],
+                "d": hop1.schema["d"],
+                "hops": pl.Int32,
+                "kinds": hop1.schema["kinds"],
+                "m": hop1.schema["acc"],
+            }
+        )
         if self.max_hops >= 2:
             via = hop1.filter(~pl.col("acc").is_in(hubs)).select(pl.col("acc").alias("m"), "d")
             hop2 = (
                 directed.rename({"src": "acc", "dst": "m"})
                 .join(via, on="m")
                 .filter(pl.col("acc") != pl.col("d"))
-                .select("acc", "d", pl.lit(2, pl.Int32).alias("hops"), "kinds")
+                .select("acc", "d", pl.lit(2, pl.Int32).alias("hops"), "kinds", "m")
             )
-            parts.append(hop2)
+        return hop1, hop2
+
+    def run(self, ctx: ScanContext) -> Findings:
+        bad = _links.defaulters(ctx, self.default_days)
+        if bad.is_empty():
+            return Findings(empty_flags())
+        hop1, hop2 = self._hops(ctx, bad)
+        parts = [hop1, hop2.drop("m")]
         reach = (
             pl.concat(parts)
             .filter(~pl.col("acc").is_in(bad["acc"].implode()))

@@ -89,7 +89,18 @@ class ScatterGather(Detector):
     )
     severity: int = severity_param(2)
 
-    def run(self, ctx: ScanContext) -> Findings:
+    def links(self, ctx: ScanContext) -> pl.DataFrame | None:
+        """Source -- intermediary -- sink of every leg (before the counts are checked)."""
+        legs = self._legs(ctx)
+        return pl.concat(
+            [
+                legs.select(pl.col("source").alias("u"), pl.col("mid").alias("v")),
+                legs.select(pl.col("mid").alias("u"), pl.col("sink").alias("v")),
+            ]
+        ).unique()
+
+    def _legs(self, ctx: ScanContext) -> pl.DataFrame:
+        """Legs source -> intermediary -> sink (node indices) carrying the forward share."""
         g = ctx.graph  # integer node ids: joins and group-bys on integers, ids mapped at the end
         tr = g.transfers.select("src", "dst", "amount", "ts", "transfer_id")
         gather = timedelta(days=self.gather_days)
@@ -144,6 +155,11 @@ class ScatterGather(Detector):
             .filter(pl.col("fwd") >= self.min_forward_share * pl.col("sent"))
             .collect()
         )
+        return legs
+
+    def run(self, ctx: ScanContext) -> Findings:
+        g = ctx.graph
+        legs = self._legs(ctx)
         ids = g.nodes.select("idx", "id")
         for col in ("source", "mid", "sink"):
             legs = (

@@ -204,17 +204,23 @@ class TransferCycle(Detector):
     max_cycles_per_start: int = param(2, "loops kept per start transfer (work budget)", min=1)
     severity: int = severity_param(2)
 
-    def run(self, ctx: ScanContext) -> Findings:
+    def _search(self, ctx: ScanContext) -> tuple | None:
+        """The internal transfers with ``t``, ``fresh`` and the mask of those the loop search
+        follows (fresh or bridging, inside a strongly connected part of a window); ``None``
+        when nothing is fresh."""
         g = ctx.graph
+        origin = ctx.first_transfer(internal=True)
+        if origin is None:
+            return None
         # history begins at the lookback start or the first transfer read, whichever is later
         tr = g.transfers.filter(pl.col("internal")).with_columns(
-            ((pl.col("ts") - pl.col("ts").min()).dt.total_microseconds() / _DAY_US).alias("t")
+            ((pl.col("ts") - pl.lit(origin)).dt.total_microseconds() / _DAY_US).alias("t")
         )
         tr = tr.with_columns(
             fresh_transfers(tr, self.window_days, self.max_relation_days, self.min_history_days)
         )
         if not tr["fresh"].any():
-            return Findings(empty_flags())
+            return None
         src = tr["src"].to_numpy().astype(np.int64)
         dst = tr["dst"].to_numpy().astype(np.int64)
         t = tr["t"].to_numpy()
@@ -227,6 +233,21 @@ class TransferCycle(Detector):
         keep = np.zeros(src.size, dtype=bool)
         idx = np.flatnonzero(search)
         keep[idx] = window_scc_edges(src[idx], dst[idx], t[idx], g.nodes.height, self.window_days)
+        return tr, src, dst, t, fresh, keep, max_old
+
+    def links(self, ctx: ScanContext) -> pl.DataFrame | None:
+        """The transfers the loop search may follow: a loop never leaves them."""
+        found = self._search(ctx)
+        if found is None:
+            return None
+        tr, keep = found[0], found[5]
+        return tr.filter(pl.Series(keep)).select(pl.col("src").alias("u"), pl.col("dst").alias("v"))
+
+    def run(self, ctx: ScanContext) -> Findings:
+        found = self._search(ctx)
+        if found is None:
+            return Findings(empty_flags())
+        tr, src, dst, t, fresh, keep, max_old = found
         # neighbouring transfers of the same (sender, receiver) pair, for the single-hop rule
         prev_t, next_t = _pair_neighbours(src, dst, t)
         cyc = window_cycles(
