@@ -170,3 +170,58 @@ def test_cli_shard_accounts_writes_the_same_run(cli, tmp_path: Path) -> None:
     assert ran.code == 0, ran.err
     for f in ("flags.parquet", "decisions.parquet", "groups.parquet"):
         assert pl.read_parquet(whole / f).equals(pl.read_parquet(sharded / f)), f
+
+
+def _fan_in_book() -> Tables:
+    """Four borrowers pass their loan money to one collector; only two of them share its
+    device, the other two have devices of their own (separate identity components)."""
+    feeders = ["f1", "f2", "f3", "f4"]
+    loans = [(f, "L1", 5000, f"2026-03-0{i + 1}") for i, f in enumerate(feeders)]
+    pay = [(f, "c", 4000, f"2026-03-0{i + 2}") for i, f in enumerate(feeders)]
+    dev = [("f1", "d1", "2026-02-01"), ("f2", "d1", "2026-02-01"), ("c", "d1", "2026-02-01")]
+    dev += [("f3", "d3", "2026-02-01"), ("f4", "d4", "2026-02-01")]
+    return small_tables(loans=loans, transfers=pay, devices=dev)
+
+
+def _recycling_book() -> Tables:
+    """x passes each new loan to y, who repays an older loan with it, twice; the two share no
+    device, only an earlier transfer (a linked pair by money alone)."""
+    loans = [
+        ("y", "L2", 3000, "2026-01-01", "2026-02-10", "2026-02-03"),
+        ("y", "L3", 3000, "2026-02-15", "2026-03-20", "2026-03-12"),
+        ("x", "L1", 3100, "2026-02-02"),
+        ("x", "L4", 3100, "2026-03-11"),
+    ]
+    tr = [
+        ("x", "y", 100, "2026-01-05"),
+        ("x", "y", 3000, "2026-02-02T12:00"),
+        ("x", "y", 3000, "2026-03-11T12:00"),
+    ]
+    dev = [("x", "dx", "2026-01-01"), ("y", "dy", "2026-01-01")]
+    return small_tables(loans=loans, transfers=tr, devices=dev)
+
+
+@pytest.mark.parametrize(
+    ("make", "detector", "code"),
+    [
+        (_fan_in_book, "fan_in_collector", "FAN_IN_COLLECTOR"),
+        (_recycling_book, "loan_recycling", "LOAN_RECYCLING"),
+    ],
+)
+def test_detector_links_keep_a_finding_in_one_shard(make, detector, code, monkeypatch) -> None:
+    """A finding joined only by money: the detector's links put it in one shard; without
+    them the sharded scan misses it (so the links are what makes the equality hold)."""
+    from graphrisk.detectors import REGISTRY
+
+    book = make()
+    whole = graphrisk.scan(book)
+    assert whole.flags.filter(pl.col("code") == code).height >= 2
+    sharded = graphrisk.scan(book, shard_accounts=1)
+    assert whole.flags.equals(sharded.flags)
+    assert whole.groups.equals(sharded.groups)
+    monkeypatch.setattr(REGISTRY[detector], "links", lambda self, ctx: None)
+    cut = graphrisk.scan(book, shard_accounts=1)
+    assert cut.summary["shards"]["shards"] > sharded.summary["shards"]["shards"]
+    assert cut.flags.filter(pl.col("code") == code).height < (
+        whole.flags.filter(pl.col("code") == code).height
+    )
