@@ -273,6 +273,13 @@ class ScanContext:
 
         return Graph.build(self)
 
+    def release(self) -> None:
+        """Drop what was built from the tables (window cuts, graph, shared results); they
+        are built again on next use. ``accounts`` and ``snapshot`` stay."""
+        for name in ("loans", "transfers", "_devices_keyed", "devices", "applications", "graph"):
+            self.__dict__.pop(name, None)
+        self._cache.clear()
+
     def cached(self, key: str, make):
         """Compute ``make()`` once per scan and share it between detectors."""
         if key not in self._cache:

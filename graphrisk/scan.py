@@ -425,13 +425,14 @@ def _detect_in_shards(
             check_window(book)
         fingerprint = fingerprint_parts(book)
         in_window = _in_window(book)
+        book.release()  # the whole book's graph and window cuts: not needed past the plan
         book.book = plan.facts
         parts = split(tables, plan)
     flags: list[pl.DataFrame] = []
     groups: list[pl.DataFrame] = []
     for i, (part, members) in enumerate(parts):
         if progress:
-            progress(f"shard {i + 1}/{len(parts)}")
+            progress(f"shard {i + 1}/{plan.n_shards}")
         with stages.timed("context"):
             ctx = ScanContext(
                 part, plan.facts.as_of, lookback, plan.facts.for_shard(part.accounts, part.devices)

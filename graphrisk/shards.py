@@ -49,8 +49,9 @@ Examples
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -63,7 +64,6 @@ from graphrisk.context import (
     IDX,
 )
 from graphrisk.io import Tables
-from graphrisk.schema import EVENT_TIME
 
 if TYPE_CHECKING:
     from graphrisk.policy import Policy
@@ -153,26 +153,24 @@ def ip_cap(policy: Policy | None) -> int:
     return max([*caps, 2])
 
 
-def window(tables: Tables, as_of: datetime, lookback_days: int) -> dict[str, pl.DataFrame]:
-    """The event tables cut to ``[as_of - lookback, as_of]`` (as :class:`ScanContext` cuts)."""
-    start = as_of - timedelta(days=lookback_days)
-    out = {}
-    for name, col in EVENT_TIME.items():
-        df = tables.get(name)
-        if df is not None:
-            out[name] = df.filter(pl.col(col).is_between(start, as_of))
-    return out
+def _graph_hub_degrees(ctx: Any) -> dict[str, pl.DataFrame]:
+    """Distinct accounts per device (``device_id, deg``) and per address (``ip, deg``) in the
+    window, from the graph's integer login pairs (what the link detectors count with)."""
+    from graphrisk.detectors import _links
 
-
-def hub_degrees(devices: pl.DataFrame) -> dict[str, pl.DataFrame]:
-    """Distinct accounts per device (``device_id, deg``) and per address (``ip, deg``)."""
+    g = ctx.graph
     out = {}
-    for key, col in (("dev", "device_id"), ("ip", "ip")):
+    for key, col, names in (("dev", "device_id", g.devices), ("ip", "ip", g.ips)):
+        deg = (
+            _links.hub_accounts(ctx, key)
+            .group_by(key)
+            .agg(pl.col("deg").first())
+            .select(pl.col(key).alias("_hub"), "deg")
+        )
         out[key] = (
-            devices.select(col, "account_id")
-            .drop_nulls()
-            .group_by(col)
-            .agg(pl.col("account_id").n_unique().cast(pl.UInt32).alias("deg"))
+            names.select(pl.col(col).alias("_name"), pl.col("idx").alias("_hub"))
+            .join(deg, on="_hub")
+            .select(pl.col("_name").alias(col), pl.col("deg").cast(pl.UInt32))
             .sort(col)
         )
     return out
@@ -238,7 +236,7 @@ def plan_shards(
     ctx = ScanContext.build(tables, as_of=as_of, lookback_days=lookback_days)
     g = ctx.graph
     n_nodes = g.nodes.height
-    degree = hub_degrees(ctx.devices)
+    degree = _graph_hub_degrees(ctx)
     parts = [_identity_edges(g, "dev", degree["dev"], max_hub_accounts, n_nodes)]
     parts.append(_identity_edges(g, "ip", degree["ip"], ip_cap(policy), n_nodes + g.devices.height))
     for det in policy.detectors():
@@ -313,7 +311,7 @@ def _identity_edges(g: Any, hub: str, degree: pl.DataFrame, cap: int, offset: in
     )
 
 
-def split(tables: Tables, plan: ShardPlan) -> list[tuple[Tables, pl.Series]]:
+def split(tables: Tables, plan: ShardPlan) -> Iterator[tuple[Tables, pl.Series]]:
     """The book's tables cut into the plan's shards: per shard its tables and its members.
 
     Accounts, loans, logins and applications go to their account's shard. A transfer goes
@@ -337,40 +335,30 @@ def split(tables: Tables, plan: ShardPlan) -> list[tuple[Tables, pl.Series]]:
         pl.col("_s").is_not_null() & pl.col("_d").is_not_null() & (pl.col("_s") != pl.col("_d"))
     ).with_columns(pl.col("_d").alias("shard"))
     by_acc["transfers"] = pl.concat([first, second]).drop("_s", "_d")
-    parts: dict[str, dict[int, pl.DataFrame]] = {
-        name: {
-            int(k[0]): g.drop("shard")  # type: ignore[index]
-            for k, g in df.partition_by("shard", as_dict=True, maintain_order=True).items()
-        }
-        for name, df in by_acc.items()
-    }
-
-    def part(name: str, s: int) -> pl.DataFrame | None:
-        whole = tables.get(name)
-        if whole is None:
-            return None
-        return parts[name].get(s, whole.clear())
-
-    out = []
+    # one shard at a time: a filter per shard and table, so only one shard's copy is alive
     for s in range(plan.n_shards):
-        members = part("accounts", s)
-        transfers = part("transfers", s)
+
+        def part(name: str, s: int = s) -> pl.DataFrame | None:
+            df = by_acc.get(name)
+            if df is None:
+                return None
+            return df.filter(pl.col("shard") == s).drop("shard")
+
+        members = part("accounts")
+        transfers = part("transfers")
         assert members is not None and transfers is not None
         ends = pl.concat([transfers["src_account"], transfers["dst_account"]]).unique()
         ghosts = tables.accounts.join(
             pl.DataFrame({"account_id": ends}), on="account_id", how="semi"
         ).join(members.select("account_id"), on="account_id", how="anti")
-        out.append(
-            (
-                Tables(
-                    accounts=pl.concat([members, ghosts]),
-                    loans=part("loans", s),  # type: ignore[arg-type]
-                    transfers=transfers,
-                    devices=part("devices", s),  # type: ignore[arg-type]
-                    applications=part("applications", s),
-                    source=tables.source,
-                ),
-                members["account_id"],
-            )
+        yield (
+            Tables(
+                accounts=pl.concat([members, ghosts]),
+                loans=part("loans"),  # type: ignore[arg-type]
+                transfers=transfers,
+                devices=part("devices"),  # type: ignore[arg-type]
+                applications=part("applications"),
+                source=tables.source,
+            ),
+            members["account_id"],
         )
-    return out

@@ -111,7 +111,7 @@ def test_plan_keeps_components_whole(book: Tables) -> None:
     assert stats["oversized"] >= 1  # a component above 100 accounts: never split
     per_comp = plan.assignment.group_by("component").agg(pl.col("shard").n_unique())
     assert per_comp["shard"].max() == 1
-    parts = split(book, plan)
+    parts = list(split(book, plan))
     assert len(parts) == plan.n_shards
     members = pl.concat([m for _, m in parts])
     assert members.sort().equals(book.accounts["account_id"].sort().rename("account_id"))
