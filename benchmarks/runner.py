@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import dense as dense_case
+from benchmarks import sharded as sharded_case
 from benchmarks.machine import load_average, machine, source_state
 from benchmarks.worlds import existing, world_dir
 
@@ -79,10 +80,14 @@ def ensure_world(workdir: Path, n: int, seed: int) -> tuple[Path, dict[str, Any]
     return path, {**json.loads(out), "reused": False}
 
 
-def run_scan(world: Path, run: Path, profile: Path | None = None) -> dict[str, Any]:
+def run_scan(
+    world: Path, run: Path, profile: Path | None = None, shard_accounts: int | None = None
+) -> dict[str, Any]:
     cmd = [sys.executable, "-m", "benchmarks.worker", "scan", str(world), str(run)]
     if profile is not None:
         cmd += ["--profile", str(profile)]
+    if shard_accounts is not None:
+        cmd += ["--shard-accounts", str(shard_accounts)]
     before = load_average()
     code, out, wall, _ = _run(cmd)
     if code != 0:
@@ -386,6 +391,13 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="run only the dense-graph cases (benchmarks/dense.py); other results in --out are kept",
     )
+    ap.add_argument(
+        "--sharded",
+        type=int,
+        default=None,
+        metavar="N",
+        help="only whole vs sharded scans (shards of N accounts) at --sizes; other results kept",
+    )
     ap.add_argument("--dense-sizes", default="200,1000,5000", help="accounts per dense world")
     ap.add_argument("--dense-per-account", default="5,10,20", help="transfers sent per account")
     ap.add_argument("--dense-timeout", type=float, default=300.0, help="seconds per detector run")
@@ -401,6 +413,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.dense:
         return run_dense_only(args)
+    if args.sharded is not None:
+        return run_sharded_only(args)
     if args.report_only:
         results = json.loads(args.out.read_text(encoding="utf-8"))
         report(results, args)
@@ -463,9 +477,10 @@ def main(argv: list[str] | None = None) -> int:
     results["loadavg_after"] = load_average()
     results["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
     if args.out.is_file():  # the dense cases are run on their own (--dense): keep the last ones
-        previous = json.loads(args.out.read_text(encoding="utf-8")).get("dense")
-        if previous:
-            results["dense"] = previous
+        previous = json.loads(args.out.read_text(encoding="utf-8"))
+        for key in ("dense", "sharded"):
+            if previous.get(key):
+                results[key] = previous[key]
     save_results(results, args.out)
     report(results, args)
     return 0
@@ -478,6 +493,41 @@ def save_results(results: dict[str, Any], out: Path) -> None:
     tmp.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     tmp.replace(out)
     write_csv(results, out.with_suffix(".csv"))
+
+
+def run_sharded_only(args: argparse.Namespace) -> int:
+    """``--sharded N``: whole and sharded scans of each size, merged into ``--out``."""
+    results: dict[str, Any] = {"sizes": {}}
+    if args.out.is_file():
+        results = json.loads(args.out.read_text(encoding="utf-8"))
+    results.setdefault("machine", machine())
+    out: dict[str, Any] = {
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "source": source_state(str(HERE.parent)),
+        "loadavg_before": load_average(),
+        "seed": args.seed,
+        "shard_accounts": args.sharded,
+        "sizes": {},
+    }
+    workdir = args.workdir.resolve()
+    for n in sorted({parse_size(s) for s in args.sizes.split(",") if s.strip()}):
+        lab = label(n)
+        world, _ = ensure_world(workdir, n, args.seed)
+        runs = {}
+        for mode, shard in (("whole", None), ("sharded", args.sharded)):
+            print(f"[{lab}] {mode} scan (fresh subprocess)", file=sys.stderr)
+            runs[mode] = run_scan(world, workdir / "runs" / f"{mode}_{lab}", shard_accounts=shard)
+        out["sizes"][lab] = {"accounts": n, **runs, **sharded_case.compare(**runs)}
+    out["loadavg_after"] = load_average()
+    out["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
+    results["sharded"] = out
+    save_results(results, args.out)
+    if args.readme and Path(args.readme).is_file():
+        sharded_case.update_readme(results, Path(args.readme))
+    print(sharded_case.table(out))
+    print(f"results: {args.out} and {args.out.with_suffix('.csv')}")
+    return 0
 
 
 def run_dense_only(args: argparse.Namespace) -> int:
@@ -516,6 +566,7 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> None:
     if args.readme and Path(args.readme).is_file():
         update_readme(results, Path(args.readme))
         dense_case.update_readme(results, Path(args.readme))
+        sharded_case.update_readme(results, Path(args.readme))
     print(summary_table(results))
     print(quality_table(results))
     if results.get("dense"):

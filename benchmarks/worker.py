@@ -1,7 +1,7 @@
 """One measured run, meant to be started in a fresh subprocess (so ``ru_maxrss`` is its own).
 
     python -m benchmarks.worker generate WORLD --accounts N --seed S
-    python -m benchmarks.worker scan WORLD RUN [--profile DIR]
+    python -m benchmarks.worker scan WORLD RUN [--profile DIR] [--shard-accounts N]
 
 ``scan`` runs ``graphrisk.scan(WORLD)`` then ``result.write(RUN)`` and prints one JSON object:
 the scan's own stage rows (wall seconds, peak RSS after each stage), the whole wall and CPU
@@ -99,7 +99,9 @@ def _install_profiler(out: Path, profiles: dict[str, Any]) -> None:
     Stages.timed = timed  # type: ignore[method-assign]
 
 
-def scan(world: Path, run: Path, profile: Path | None = None) -> dict[str, Any]:
+def scan(
+    world: Path, run: Path, profile: Path | None = None, shard_accounts: int | None = None
+) -> dict[str, Any]:
     import polars as pl
 
     from graphrisk.scan import scan as run_scan
@@ -109,7 +111,7 @@ def scan(world: Path, run: Path, profile: Path | None = None) -> dict[str, Any]:
         profile.mkdir(parents=True, exist_ok=True)
         _install_profiler(profile, profiles)
     cpu0, t0 = _cpu_seconds(), time.perf_counter()
-    result = run_scan(world)
+    result = run_scan(world, shard_accounts=shard_accounts)
     result.write(run)
     wall, cpu = time.perf_counter() - t0, _cpu_seconds() - cpu0
     out: dict[str, Any] = {
@@ -121,6 +123,8 @@ def scan(world: Path, run: Path, profile: Path | None = None) -> dict[str, Any]:
         "flags": result.flags.height,
         "flagged_accounts": result.summary["flagged_accounts"],
         "actions": result.summary["actions"],
+        "run_id": result.run_id,
+        "shards": result.summary.get("shards"),
     }
     labels = world / "labels.parquet"
     if labels.exists():
@@ -150,13 +154,14 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("world", type=Path)
     s.add_argument("run", type=Path)
     s.add_argument("--profile", type=Path)
+    s.add_argument("--shard-accounts", type=int, default=None)
     args = ap.parse_args(argv)
     if args.cmd == "generate":
         from benchmarks.worlds import generate
 
         out = generate(args.world, args.accounts, args.seed)
     else:
-        out = scan(args.world, args.run, args.profile)
+        out = scan(args.world, args.run, args.profile, args.shard_accounts)
     json.dump(out, sys.stdout)
     sys.stdout.write("\n")
     return 0
