@@ -92,6 +92,8 @@ class ScanResult:
     stages: Stages
     quarantine: dict[str, pl.DataFrame] = field(default_factory=dict)
     trace: pl.DataFrame | None = None  # per account: the policy rule that fired, ledger state
+    #: one row per account: the figures behind the flags (graphrisk.features.DICTIONARY)
+    features: pl.DataFrame | None = None
 
     def graph_context(self, accounts: list[str] | None = None) -> ScanContext:
         """A context whose graph holds ``accounts`` and their links.
@@ -138,6 +140,8 @@ class ScanResult:
                 self.flags.write_parquet(tmp / "flags.parquet")
                 self.decisions.write_parquet(tmp / "decisions.parquet")
                 self.groups.write_parquet(tmp / "groups.parquet")
+                if self.features is not None:
+                    self.features.write_parquet(tmp / "features.parquet")
                 if self.trace is not None:
                     from graphrisk.explain import TRACE_FILE
 
@@ -358,7 +362,7 @@ def scan(
             tables = get_engine(engine).load(data, quarantine=quarantine)
     lookback = lookback_days or policy.lookback_days
     if shard_accounts is not None and tables.accounts.height > shard_accounts:
-        ctx, flags, groups, fingerprint, in_window, shard_stats = _detect_in_shards(
+        ctx, flags, groups, feats, fingerprint, in_window, shard_stats = _detect_in_shards(
             tables, as_of, lookback, policy, shard_accounts, stages, progress
         )
     else:
@@ -370,6 +374,8 @@ def scan(
         with stages.timed("graph", progress):
             _ = ctx.graph
         flags, groups = run_detectors(ctx, policy, stages, progress)
+        with stages.timed("features", progress):
+            feats = account_features(ctx, flags, groups, policy)
         fingerprint, in_window, shard_stats = None, _in_window(ctx), None
     led = None
     prior = None
@@ -387,11 +393,30 @@ def scan(
     if shard_stats is not None:
         summary["shards"] = shard_stats
     result = ScanResult(
-        flags, decisions, groups, summary, ctx, policy, run_id, stages, tables.quarantine, trace
+        flags,
+        decisions,
+        groups,
+        summary,
+        ctx,
+        policy,
+        run_id,
+        stages,
+        tables.quarantine,
+        trace,
+        feats,
     )
     if led is not None:
         result._ledger = (led, prior)  # type: ignore[attr-defined]
     return result
+
+
+def account_features(
+    ctx: ScanContext, flags: pl.DataFrame, groups: pl.DataFrame, policy: Policy
+) -> pl.DataFrame:
+    """The feature table of ``ctx``'s accounts (see :mod:`graphrisk.features`)."""
+    from graphrisk.features import features
+
+    return features(ctx, flags, groups, policy)
 
 
 def _in_window(ctx: ScanContext) -> dict[str, int]:
@@ -410,11 +435,13 @@ def _detect_in_shards(
     shard_accounts: int,
     stages: Stages,
     progress: Progress | None,
-) -> tuple[ScanContext, pl.DataFrame, pl.DataFrame, dict, dict[str, int], dict[str, Any]]:
+) -> tuple[
+    ScanContext, pl.DataFrame, pl.DataFrame, pl.DataFrame, dict, dict[str, int], dict[str, Any]
+]:
     """Every detector over each shard of whole linked groups in turn (see graphrisk.shards).
 
-    Returns the book's context (its tables; no graph is built over it), the flags and groups,
-    the book's fingerprint, the rows in the window and the plan's figures.
+    Returns the book's context (its tables; its graph released), the flags, groups and
+    features, the book's fingerprint, the rows in the window and the plan's figures.
     """
     from graphrisk.shards import plan_shards, split
 
@@ -430,6 +457,7 @@ def _detect_in_shards(
         parts = split(tables, plan)
     flags: list[pl.DataFrame] = []
     groups: list[pl.DataFrame] = []
+    feats: list[pl.DataFrame] = []
     for i, (part, members) in enumerate(parts):
         if progress:
             progress(f"shard {i + 1}/{plan.n_shards}")
@@ -443,11 +471,18 @@ def _detect_in_shards(
         f, g = run_detectors(ctx, policy, stages)
         # a ghost's findings (an account of another shard) are its own shard's to make
         keep = members.implode()
-        flags.append(f.filter(pl.col("account_id").is_in(keep)))
-        groups.append(g.filter(pl.col("account_id").is_in(keep)))
+        f = f.filter(pl.col("account_id").is_in(keep))
+        g = g.filter(pl.col("account_id").is_in(keep))
+        with stages.timed("features"):
+            feats.append(
+                account_features(ctx, f, g, policy).filter(pl.col("account_id").is_in(keep))
+            )
+        flags.append(f)
+        groups.append(g)
         del ctx
     all_flags, all_groups = combine(flags, groups)
-    return book, all_flags, all_groups, fingerprint, in_window, plan.stats
+    all_features = pl.concat(feats).sort("account_id")
+    return book, all_flags, all_groups, all_features, fingerprint, in_window, plan.stats
 
 
 def commit_ledger(result: ScanResult) -> Path | None:

@@ -144,13 +144,16 @@ class ShardPlan:
 
 
 def ip_cap(policy: Policy | None) -> int:
-    """The largest ``max_ip_accounts`` of the enabled detectors (addresses above link nobody)."""
+    """The largest ``max_ip_accounts`` of the enabled detectors and the feature table
+    (addresses used by more accounts link nobody anywhere)."""
     if policy is None:
         from graphrisk.policy import Policy
 
         policy = Policy.load(None)
+    from graphrisk.features import MAX_IP_ACCOUNTS, proximity
+
     caps = [int(getattr(d, "max_ip_accounts", 0)) for d in policy.detectors()]
-    return max([*caps, 2])
+    return max([*caps, MAX_IP_ACCOUNTS, proximity(policy).max_ip_accounts])
 
 
 def _graph_hub_degrees(ctx: Any) -> dict[str, pl.DataFrame]:
@@ -239,7 +242,12 @@ def plan_shards(
     degree = _graph_hub_degrees(ctx)
     parts = [_identity_edges(g, "dev", degree["dev"], max_hub_accounts, n_nodes)]
     parts.append(_identity_edges(g, "ip", degree["ip"], ip_cap(policy), n_nodes + g.devices.height))
-    for det in policy.detectors():
+    from graphrisk.features import proximity
+
+    linkers = policy.detectors()
+    if "risk_proximity" not in {d.name for d in linkers}:
+        linkers.append(proximity(policy))  # the feature table's paths to defaulters
+    for det in linkers:
         if any(ctx.tables.get(t) is None for t in det.tables):
             continue
         found = det.links(ctx)

@@ -62,7 +62,7 @@ def book(tmp_path_factory) -> Tables:
 def _assert_same(whole: graphrisk.ScanResult, sharded: graphrisk.ScanResult) -> None:
     assert sharded.summary["shards"]["shards"] >= 2
     assert whole.flags.height > 100  # the worlds hold planted patterns of every code
-    for name in ("flags", "decisions", "groups", "trace"):
+    for name in ("flags", "decisions", "groups", "trace", "features"):
         a, b = getattr(whole, name), getattr(sharded, name)
         assert a.schema == b.schema, name
         missing = a.join(b, on=a.columns, how="anti", nulls_equal=True)

@@ -1,0 +1,430 @@
+"""The per-account feature table (``features.parquet``): the figures behind the flags.
+
+One row per account, for lenders' own scorecards and models: the bureau-style multi-lending
+counts (applications, loans, distinct lenders and amounts in 7 / 15 / 30 / 90 / 180-day
+windows ending at ``as_of``), what is outstanding at ``as_of``, and what only the graph
+knows (accounts on the same devices and addresses, the linked group, money in and out, how
+much of it passed straight through, new counterparties, loops, the nearest defaulter), and
+the flags themselves. :data:`DICTIONARY` documents every column (name, meaning, window, unit);
+the README's data dictionary is generated from it.
+
+Every figure is about one account and its links, so a shard of the book computes its accounts'
+rows exactly as a whole scan would (see :mod:`graphrisk.shards`).
+
+Examples
+--------
+>>> from graphrisk.testing import world
+>>> ctx = world(loans=[("a", "L1", 500, "2026-01-03"), ("a", "L2", 700, "2026-01-20")],
+...             transfers=[("a", "b", 100, "2026-01-21")], as_of="2026-01-31")
+>>> f = features(ctx)
+>>> f.filter(pl.col("account_id") == "a").select("loans_30d", "loan_lenders_7d",
+...     "borrowed_30d", "money_out_30d").rows()
+[(2, 0, 1200.0, 100.0)]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+import polars as pl
+
+from graphrisk.context import ScanContext
+
+if TYPE_CHECKING:
+    from graphrisk.detectors.risk_proximity import RiskProximity
+    from graphrisk.policy import Policy
+
+#: Windows of the bureau-style counts, in days before ``as_of``.
+WINDOWS = (7, 15, 30, 90, 180)
+#: Windows of the money-flow figures.
+FLOW_WINDOWS = (7, 30)
+#: A device used by more accounts (a shared terminal) links nobody in the graph figures.
+MAX_DEVICE_ACCOUNTS = 50
+#: An address used by more accounts (an office gateway, a carrier) links nobody.
+MAX_IP_ACCOUNTS = 10
+#: Money that leaves within this many days of arriving "passed straight through".
+PASS_DAYS = 2.0
+
+
+@dataclass(frozen=True)
+class Feature:
+    """One column of ``features.parquet``: its name, meaning, window and unit."""
+
+    name: str
+    meaning: str
+    window: str
+    unit: str
+
+
+def _dictionary() -> list[Feature]:
+    from graphrisk.codes import CODES
+
+    out = [Feature("account_id", "the account", "-", "id")]
+    for w in WINDOWS:
+        win = f"{w} days to as_of"
+        out += [
+            Feature(f"apps_{w}d", "credit applications", win, "count"),
+            Feature(f"app_lenders_{w}d", "distinct lenders applied to", win, "count"),
+            Feature(f"loans_{w}d", "loans issued", win, "count"),
+            Feature(f"loan_lenders_{w}d", "distinct lenders borrowed from", win, "count"),
+            Feature(f"borrowed_{w}d", "amount borrowed", win, "currency"),
+        ]
+    out += [
+        Feature("loans_outstanding", "loans not repaid at as_of", "at as_of", "count"),
+        Feature("lenders_outstanding", "distinct lenders of those loans", "at as_of", "count"),
+        Feature("amount_outstanding", "amount of those loans", "at as_of", "currency"),
+        Feature("max_overdue_days", "worst days past due of any loan", "lookback", "days"),
+        Feature(
+            "days_since_last_loan",
+            "days from the latest loan to as_of (null: none)",
+            "lookback",
+            "days",
+        ),
+        Feature(
+            "device_accounts",
+            f"other accounts on the same devices (devices of at most {MAX_DEVICE_ACCOUNTS})",
+            "lookback",
+            "count",
+        ),
+        Feature(
+            "max_device_accounts",
+            "accounts on the busiest device used (the whole book)",
+            "lookback",
+            "count",
+        ),
+        Feature(
+            "ip_accounts",
+            f"other accounts on the same addresses (addresses of at most {MAX_IP_ACCOUNTS})",
+            "lookback",
+            "count",
+        ),
+        Feature(
+            "linked_group_size",
+            "accounts joined to this one by such devices and addresses, itself included",
+            "lookback",
+            "count",
+        ),
+    ]
+    for w in FLOW_WINDOWS:
+        win = f"{w} days to as_of"
+        out += [
+            Feature(f"money_in_{w}d", "money received", win, "currency"),
+            Feature(f"money_out_{w}d", "money sent", win, "currency"),
+            Feature(
+                f"senders_{w}d", "distinct counterparties that sent money (fan-in)", win, "count"
+            ),
+            Feature(f"recipients_{w}d", "distinct counterparties paid (fan-out)", win, "count"),
+            Feature(
+                f"new_counterparties_{w}d",
+                "counterparties first dealt with inside the window (none earlier in the lookback)",
+                win,
+                "count",
+            ),
+        ]
+    out += [
+        Feature(
+            "pass_through_share_30d",
+            f"share of the money received that was sent on within {PASS_DAYS:g} days "
+            "(capped at 1; null: nothing received)",
+            "30 days to as_of",
+            "share",
+        ),
+        Feature(
+            "loops",
+            "transfer loops through the account (TRANSFER_CYCLE groups)",
+            "lookback",
+            "count",
+        ),
+        Feature(
+            "defaulter_hops",
+            "links to the nearest account in default (RISK_PROXIMITY's default_days and "
+            "links; 0: itself; null: none within 2)",
+            "lookback",
+            "links",
+        ),
+        Feature(
+            "defaulters_near",
+            "such accounts within 2 links (as RISK_PROXIMITY links)",
+            "lookback",
+            "count",
+        ),
+    ]
+    out += [
+        Feature(f"flags_{c}", f"flags with reason code {c}", "lookback", "count")
+        for c in sorted(CODES)
+    ]
+    out.append(Feature("max_severity", "highest severity of the flags (0: none)", "lookback",
+                       "1-3"))  # fmt: skip
+    return out
+
+
+#: Every column of ``features.parquet``, in order.
+DICTIONARY: list[Feature] = _dictionary()
+
+
+def _counts(df: pl.DataFrame, ts: str, prefix: str, lender: str, amount: str | None,
+            as_of: object) -> list[pl.Expr]:  # fmt: skip
+    exprs = []
+    for w in WINDOWS:
+        inside = pl.col(ts) > pl.lit(as_of) - timedelta(days=w)
+        exprs.append(inside.sum().cast(pl.UInt32).alias(f"{prefix}_{w}d"))
+        exprs.append(
+            pl.col(lender).filter(inside).n_unique().cast(pl.UInt32).alias(f"{lender}_{w}d")
+        )
+        if amount is not None:
+            exprs.append(pl.col(amount).filter(inside).sum().alias(f"borrowed_{w}d"))
+    return exprs
+
+
+def proximity(policy: Policy | None = None) -> RiskProximity:
+    """The links to defaulters the figures follow: RISK_PROXIMITY's, with the policy's
+    parameters (also when that detector is disabled)."""
+    from graphrisk.detectors.risk_proximity import RiskProximity
+
+    return RiskProximity() if policy is None else policy.detector("risk_proximity")
+
+
+def features(
+    ctx: ScanContext,
+    flags: pl.DataFrame | None = None,
+    groups: pl.DataFrame | None = None,
+    policy: Policy | None = None,
+) -> pl.DataFrame:
+    """The feature table of ``ctx``'s accounts (:data:`DICTIONARY` columns, in order).
+
+    Parameters
+    ----------
+    ctx
+        The scan context (a whole book or one shard of it).
+    flags, groups
+        The scan's flags and groups (for the flag counts and loops); none when omitted.
+    policy
+        The scan's policy (RISK_PROXIMITY's links and default days); default the default.
+    """
+    from graphrisk.detectors import _links
+    from graphrisk.detectors.base import empty_flags, empty_groups
+
+    flags = empty_flags() if flags is None else flags
+    groups = empty_groups() if groups is None else groups
+    as_of = ctx.as_of
+    acc = ctx.accounts.select("account_id")
+    parts: list[pl.DataFrame] = []
+
+    apps = ctx.applications
+    if apps is not None and apps.height:
+        a = apps.group_by("account_id").agg(
+            _counts(apps, "applied_at", "apps", "lender_id", None, as_of)
+        )
+        parts.append(a.rename({f"lender_id_{w}d": f"app_lenders_{w}d" for w in WINDOWS}))
+
+    loans = ctx.loans
+    issued = loans.filter(pl.col("issued_at") >= ctx.start)
+    if issued.height:
+        lo = issued.group_by("account_id").agg(
+            *_counts(issued, "issued_at", "loans", "lender_id", "amount", as_of),
+            ((pl.lit(as_of) - pl.col("issued_at").max()).dt.total_seconds() / 86400)
+            .round(3)
+            .alias("days_since_last_loan"),
+        )
+        parts.append(lo.rename({f"lender_id_{w}d": f"loan_lenders_{w}d" for w in WINDOWS}))
+    if loans.height:
+        open_ = pl.col("repaid_at").is_null()
+        parts.append(
+            loans.group_by("account_id").agg(
+                open_.sum().cast(pl.UInt32).alias("loans_outstanding"),
+                pl.col("lender_id").filter(open_).n_unique().cast(pl.UInt32)
+                .alias("lenders_outstanding"),
+                pl.col("amount").filter(open_).sum().alias("amount_outstanding"),
+                pl.col("overdue_days").max().alias("max_overdue_days"),
+            )
+        )  # fmt: skip
+
+    g = ctx.graph
+    ids = g.nodes.select(pl.col("idx").alias("acc"), pl.col("id").alias("account_id"))
+    parts += _identity(ctx, ids)
+    parts += _flows(ctx, ids)
+
+    near_by = proximity(policy)
+    bad = _links.defaulters(ctx, near_by.default_days)
+    if bad.height:
+        hop1, hop2 = near_by._hops(ctx, bad)
+        near = (
+            pl.concat([hop1.select("acc", "d", "hops"), hop2.select("acc", "d", "hops")])
+            .filter(pl.col("acc") != pl.col("d"))
+            .group_by("acc")
+            .agg(
+                pl.col("hops").min().cast(pl.Int32).alias("defaulter_hops"),
+                pl.col("d").n_unique().cast(pl.UInt32).alias("defaulters_near"),
+            )
+        )
+        own = bad.select("acc", pl.lit(0, pl.Int32).alias("_self"))
+        near = near.join(own, on="acc", how="full", coalesce=True).with_columns(
+            pl.coalesce("_self", "defaulter_hops").alias("defaulter_hops"),
+            pl.col("defaulters_near").fill_null(0),
+        )
+        parts.append(near.join(ids, on="acc").drop("acc", "_self"))
+
+    loops = groups.filter(pl.col("kind") == "transfer_cycle")
+    if loops.height:
+        parts.append(
+            loops.group_by("account_id").agg(pl.col("group_id").n_unique().cast(pl.UInt32)
+                                             .alias("loops"))
+        )  # fmt: skip
+    if flags.height:
+        from graphrisk.codes import CODES
+
+        per = flags.group_by("account_id").agg(
+            *[
+                (pl.col("code") == c).sum().cast(pl.UInt32).alias(f"flags_{c}")
+                for c in sorted(CODES)
+            ],
+            pl.col("severity").max().cast(pl.Int8).alias("max_severity"),
+        )
+        parts.append(per)
+
+    out = acc
+    for p in parts:
+        out = out.join(p, on="account_id", how="left", maintain_order="left")
+    return _complete(out)
+
+
+def _identity(ctx: ScanContext, ids: pl.DataFrame) -> list[pl.DataFrame]:
+    """Accounts on the same devices and addresses, the busiest device, the linked group."""
+    import numpy as np
+    import scipy.sparse as sp
+    from scipy.sparse.csgraph import connected_components
+
+    from graphrisk.detectors import _links
+
+    g = ctx.graph
+    out = []
+    dev = _links.hub_pairs(ctx, "dev", MAX_DEVICE_ACCOUNTS)
+    ip = _links.hub_pairs(ctx, "ip", MAX_IP_ACCOUNTS)
+    for pairs, name in ((dev, "device_accounts"), (ip, "ip_accounts")):
+        both = _links.both_ways(pairs.select("a", "b"))
+        per = both.group_by(pl.col("src").alias("acc")).agg(
+            pl.col("dst").n_unique().cast(pl.UInt32).alias(name)
+        )
+        out.append(per.join(ids, on="acc").drop("acc"))
+    busiest = (
+        _links.hub_accounts(ctx, "dev")
+        .group_by("acc")
+        .agg(pl.col("deg").max().cast(pl.UInt32).alias("max_device_accounts"))
+    )
+    out.append(busiest.join(ids, on="acc").drop("acc"))
+    n = g.n_accounts
+    edges = pl.concat([dev.select("a", "b"), ip.select("a", "b")])
+    m = sp.csr_matrix(
+        (np.ones(edges.height, dtype=np.int8), (edges["a"].to_numpy(), edges["b"].to_numpy())),
+        shape=(n, n),
+    )
+    label = connected_components(m, directed=False)[1]
+    size = np.bincount(label)[label]
+    out.append(
+        pl.DataFrame(
+            {
+                "account_id": g.nodes["id"].head(n),
+                "linked_group_size": pl.Series(size, dtype=pl.UInt32),
+            }
+        )
+    )
+    return out
+
+
+def _flows(ctx: ScanContext, ids: pl.DataFrame) -> list[pl.DataFrame]:
+    """Money in and out, fan-in and fan-out, new counterparties, pass-through."""
+    g = ctx.graph
+    n = g.n_accounts
+    tr = g.transfers.select("src", "dst", "amount", "ts")
+    if not tr.height:
+        return []
+    as_of = ctx.as_of
+    legs = pl.concat(
+        [
+            tr.filter(pl.col("src") < n).select(
+                pl.col("src").alias("acc"), pl.col("dst").alias("other"), "amount", "ts",
+                pl.lit("out").alias("dir"),
+            ),
+            tr.filter(pl.col("dst") < n).select(
+                pl.col("dst").alias("acc"), pl.col("src").alias("other"), "amount", "ts",
+                pl.lit("in").alias("dir"),
+            ),
+        ]
+    )  # fmt: skip
+    first = legs.group_by("acc", "other").agg(pl.col("ts").min().alias("first"))
+    legs = legs.join(first, on=["acc", "other"], how="left")
+    exprs = []
+    for w in FLOW_WINDOWS:
+        since = pl.lit(as_of) - timedelta(days=w)
+        inside = pl.col("ts") > since
+        is_in, is_out = pl.col("dir") == "in", pl.col("dir") == "out"
+        exprs += [
+            pl.col("amount").filter(inside & is_in).sum().alias(f"money_in_{w}d"),
+            pl.col("amount").filter(inside & is_out).sum().alias(f"money_out_{w}d"),
+            pl.col("other").filter(inside & is_in).n_unique().cast(pl.UInt32)
+            .alias(f"senders_{w}d"),
+            pl.col("other").filter(inside & is_out).n_unique().cast(pl.UInt32)
+            .alias(f"recipients_{w}d"),
+            pl.col("other").filter(pl.col("first") > since).n_unique().cast(pl.UInt32)
+            .alias(f"new_counterparties_{w}d"),
+        ]  # fmt: skip
+    per = legs.group_by("acc").agg(exprs)
+    # pass-through: each payment out within PASS_DAYS after a payment in, over 30 days
+    since30 = as_of - timedelta(days=30)
+    ins = (
+        legs.filter((pl.col("dir") == "in") & (pl.col("ts") > since30))
+        .select("acc", pl.col("ts").alias("in_ts"))
+        .sort("in_ts")
+    )
+    outs = legs.filter((pl.col("dir") == "out") & (pl.col("ts") > since30)).sort("ts")
+    passed = (
+        outs.join_asof(
+            ins, left_on="ts", right_on="in_ts", by="acc", strategy="backward",
+            tolerance=timedelta(days=PASS_DAYS), check_sortedness=False,
+        )
+        .filter(pl.col("in_ts").is_not_null())
+        .group_by("acc")
+        .agg(pl.col("amount").sum().alias("_passed"))
+    )  # fmt: skip
+    per = per.join(passed, on="acc", how="left").with_columns(
+        pl.when(pl.col("money_in_30d") > 0)
+        .then((pl.col("_passed").fill_null(0) / pl.col("money_in_30d")).clip(upper_bound=1.0))
+        .round(6)
+        .alias("pass_through_share_30d")
+    )
+    return [per.join(ids, on="acc").drop("acc", "_passed")]
+
+
+def _complete(df: pl.DataFrame) -> pl.DataFrame:
+    """Every dictionary column, in order, counts and amounts without nulls (0)."""
+    nullable = {"days_since_last_loan", "defaulter_hops", "pass_through_share_30d"}
+    cols = []
+    for f in DICTIONARY:
+        col = pl.col(f.name) if f.name in df.columns else pl.lit(None)
+        dtype = _dtype(f)
+        col = col.cast(dtype)
+        if f.name not in nullable and f.name != "account_id":
+            col = col.fill_null(0)
+        cols.append(col.alias(f.name))
+    return df.select(cols)
+
+
+def _dtype(f: Feature) -> pl.DataType:
+    if f.name == "account_id":
+        return pl.String()
+    if f.unit in ("currency", "share") or f.name == "days_since_last_loan":
+        return pl.Float64()
+    if f.name in ("max_overdue_days", "defaulter_hops"):
+        return pl.Int32()
+    if f.name == "max_severity":
+        return pl.Int8()
+    return pl.UInt32()
+
+
+def dictionary_markdown() -> str:
+    """The data dictionary as a markdown table (the README's copy is this text)."""
+    rows = ["| column | meaning | window | unit |", "|---|---|---|---|"]
+    rows += [f"| `{f.name}` | {f.meaning} | {f.window} | {f.unit} |" for f in DICTIONARY]
+    return "\n".join(rows) + "\n"
