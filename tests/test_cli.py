@@ -332,3 +332,33 @@ def test_progress_on_a_terminal_only(small_run, tmp_path: Path) -> None:
     # stdout carries only the result, no progress lines
     assert "load" not in piped.out.replace("loans", "")
     shutil.rmtree(tmp_path / "tty")
+
+
+# ---------------------------------------------------------------------------------------
+# an empty book
+
+
+def _empty_book(d: Path) -> Path:
+    from graphrisk.schema import empty_frame
+
+    d.mkdir(parents=True)
+    for name in ("accounts", "loans", "transfers", "devices"):
+        empty_frame(name).write_parquet(d / f"{name}.parquet")
+    return d
+
+
+def test_empty_book_with_as_of_is_an_empty_complete_run(tmp_path: Path, cli) -> None:
+    """An explicit ``--as-of`` is used as given: nothing to infer, an empty run, exit 0."""
+    data = _empty_book(tmp_path / "data")
+    ran = cli("scan", data, "--out", tmp_path / "run", "--as-of", "2026-06-30", "--json")
+    assert ran.code == 0, ran.err
+    assert ran.json()["as_of"].startswith("2026-06-30")
+    for name in ("flags", "decisions", "groups"):
+        assert pl.read_parquet(tmp_path / "run" / f"{name}.parquet").height == 0
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["actions"] == {} and summary["rows"]["read"]["accounts"] == 0
+    assert (tmp_path / "run" / "report.html").stat().st_size > 0
+    # without --as-of there is nothing to infer it from: a usage error that says so
+    ran = cli("scan", data, "--out", tmp_path / "run2")
+    ran.assert_clean_failure(2)
+    assert "--as-of" in ran.err
