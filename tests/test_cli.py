@@ -362,3 +362,22 @@ def test_empty_book_with_as_of_is_an_empty_complete_run(tmp_path: Path, cli) -> 
     ran = cli("scan", data, "--out", tmp_path / "run2")
     ran.assert_clean_failure(2)
     assert "--as-of" in ran.err
+
+
+def test_evaluate_labels_of_another_world_exit_3(world_run, tmp_path: Path, cli) -> None:
+    """Labels whose accounts are not the run's are an error that says so, not recall 0."""
+    run, _ = world_run
+    other = pl.DataFrame({"account_id": ["X1", "X2", "X3"], "pattern": ["multi_lender"] * 3})
+    other.write_parquet(tmp_path / "labels.parquet")
+    ran = cli("evaluate", run, "--labels", tmp_path / "labels.parquet")
+    ran.assert_clean_failure(3)
+    assert "labels.account_id" in ran.err and "3 rows" in ran.err
+    assert "X1" in ran.err and "not in the run" in ran.err
+    assert "recall" not in ran.out
+    # a few labelled accounts the run does not know are an error too (they would count as missed)
+    decided = pl.read_parquet(run / "decisions.parquet")["account_id"].head(5).to_list()
+    mixed = pl.DataFrame({"account_id": [*decided, "X9"], "pattern": ["clean"] * 6})
+    mixed.write_parquet(tmp_path / "mixed.parquet")
+    ran = cli("evaluate", run, "--labels", tmp_path / "mixed.parquet")
+    ran.assert_clean_failure(3)
+    assert "1 row" in ran.err and "X9" in ran.err
