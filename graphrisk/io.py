@@ -800,7 +800,7 @@ def _exchange(a: str | os.PathLike, b: str | os.PathLike) -> bool:
 @contextmanager
 def atomic_dir(
     target: str | os.PathLike,
-    marker: str | None = RUN_MARKER,
+    marker: str | Callable[[Path], None] | None = RUN_MARKER,
     then: Callable[[], None] | None = None,
 ) -> Iterator[Path]:
     """Write a directory completely or not at all.
@@ -822,7 +822,8 @@ def atomic_dir(
         The directory to write.
     marker
         An existing ``target`` is replaced only if it is empty or holds this file (see
-        :func:`check_replaceable`); ``None`` replaces any directory.
+        :func:`check_replaceable`); or a function that raises :class:`UsageError` for a
+        ``target`` that may not be replaced; ``None`` replaces any directory.
     then
         Called once the new directory is in place and before the old one is removed (to
         commit something that belongs with it, such as a ledger entry). If it raises, the
@@ -834,15 +835,18 @@ def atomic_dir(
         If ``target`` exists and may not be replaced (checked before and after the body).
     """
     target = Path(target)
-    if marker is not None:
-        check_replaceable(target, marker)
+    check: Callable[[Path], None] | None = (
+        (lambda t: check_replaceable(t, marker)) if isinstance(marker, str) else marker
+    )
+    if check is not None:
+        check(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     pid = os.getpid()
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.{pid}.", suffix=".tmp", dir=target.parent))
     try:
         yield tmp
-        if marker is not None:  # it may have appeared while the body ran
-            check_replaceable(target, marker)
+        if check is not None:  # it may have appeared while the body ran
+            check(target)
         old = None  # where the old target is while ``then`` runs
         exchanged = False
         aside = target.parent / f".{target.name}.old-{pid}"

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from graphrisk.generate._patterns import plant_all
-from graphrisk.generate._world import World, write_tables
+from graphrisk.generate._world import World, check_world_replaceable, write_tables
 
 __all__ = ["generate_world"]
 
@@ -54,7 +54,9 @@ def generate_world(
     Parameters
     ----------
     out : str or Path
-        Directory to write; created (with its parents) or replaced atomically.
+        Directory to write; created (with its parents) or replaced atomically. Only an
+        empty folder or a world written here before is replaced: anything else raises
+        :class:`~graphrisk.errors.UsageError` (nothing is deleted).
     accounts : int, default 5000
         Number of accounts (at least 2000, so that every pattern fits).
     seed : int, default 0
@@ -85,6 +87,7 @@ def generate_world(
     >>> counts == generate_world(d, accounts=2000, seed=1)
     True
     """
+    check_world_replaceable(Path(out))  # before the work, not only after it
     if accounts < 2000:
         raise ValueError("accounts must be at least 2000 so that every pattern fits")
     if days < 200:
@@ -95,7 +98,8 @@ def generate_world(
     w.base_population()
     w.loan_applications()
     w.label_accidental_proximity()
-    counts, labels = write_tables(Path(out), w.tables(end))
+    args = {"accounts": int(accounts), "seed": int(seed), "end": end.isoformat(), "days": days}
+    counts, labels = write_tables(Path(out), w.tables(end), marker=args)
     assert labels is not None
     patterns = labels.group_by("pattern").len().sort("pattern")
     return {
