@@ -74,7 +74,6 @@ def scan(
     as_json: bool,
 ) -> None:
     """Scan DATA (a directory of Parquet tables) and write the run directory OUT."""
-    from graphrisk.scan import commit_ledger
     from graphrisk.scan import scan as run_scan
 
     _check_out(out, data, ledger)
@@ -97,7 +96,6 @@ def scan(
         raise UsageError(f"--out: cannot write {out}: {e.strerror or e}") from e
     except OSError as e:  # a full disk, ...: not a usage error, but no internal one either
         raise GraphriskError(f"cannot write {out}: {e.strerror or e}") from e
-    commit_ledger(result)
     s = result.summary
     if as_json:
         click.echo(

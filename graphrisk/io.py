@@ -745,6 +745,33 @@ def _remove_stale(target: Path) -> list[Path]:
     return removed
 
 
+#: ``errno`` values of a write that failed because of the user's environment (a full disk, a
+#: quota, a read-only file system, missing permission): usage errors (exit 2), not bugs.
+ENVIRONMENT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM})
+
+
+def environment_errno(exc: BaseException) -> int | None:
+    """The ``errno`` of a failed write if it is one of :data:`ENVIRONMENT_ERRNOS`, else ``None``.
+
+    Polars reports I/O failures as its own errors with the OS error in the message
+    (``... No space left on device (os error 28)``); those are recognised too.
+
+    Examples
+    --------
+    >>> environment_errno(OSError(errno.ENOSPC, "No space left on device")) == errno.ENOSPC
+    True
+    >>> environment_errno(RuntimeError("parquet: underlying IO error: (os error 13)"))
+    13
+    >>> environment_errno(ValueError("bad")) is None
+    True
+    """
+    code = exc.errno if isinstance(exc, OSError) else None
+    if code is None:
+        m = re.search(r"\(os error (\d+)\)", str(exc))
+        code = int(m.group(1)) if m else None
+    return code if code in ENVIRONMENT_ERRNOS else None
+
+
 #: ``renameat2`` flag: swap two existing paths atomically (Linux >= 3.15).
 RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
@@ -890,4 +917,12 @@ def _put_back(target: Path, tmp: Path, old: Path | None, exchanged: bool) -> Non
         os.rename(old, target)
 
 
-__all__ = ["TABLE_LEVEL_RULES", "Tables", "atomic_dir", "check_replaceable", "empty_frame", "load"]
+__all__ = [
+    "TABLE_LEVEL_RULES",
+    "Tables",
+    "atomic_dir",
+    "check_replaceable",
+    "empty_frame",
+    "environment_errno",
+    "load",
+]

@@ -55,3 +55,30 @@ def test_test_and_script_data_paths_stay_inside_the_repository() -> None:
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     assert mod.AMLSIM.resolve() == test_amlsim.DATA.resolve()
+
+
+# ---------------------------------------------------------------------------------------
+# every ```python block of the README runs
+
+
+def _python_blocks(doc: Path) -> list[str]:
+    return re.findall(r"^```python\n(.*?)^```", doc.read_text(encoding="utf-8"), re.M | re.S)
+
+
+def test_the_readme_has_python_examples() -> None:
+    assert len(_python_blocks(ROOT / "README.md")) >= 1
+
+
+@pytest.mark.parametrize("i", range(len(_python_blocks(ROOT / "README.md"))))
+def test_readme_python_block_runs(i: int, tmp_path: Path, monkeypatch) -> None:
+    """Run in a fresh folder holding the sample data, as a newcomer would in a clone."""
+    block = _python_blocks(ROOT / "README.md")[i]
+    (tmp_path / "datasets").mkdir()
+    (tmp_path / "datasets" / "sample").symlink_to(ROOT / "datasets" / "sample")
+    monkeypatch.chdir(tmp_path)
+    exec(compile(block, f"README.md python block {i + 1}", "exec"), {"__name__": "__readme__"})
+    # what the block says it writes is there: every run directory, an entry in every ledger
+    for run in re.findall(r"\.write\(\"([^\"]+)\"", block):
+        assert (tmp_path / run / "summary.json").is_file(), run
+    for ledger in re.findall(r"ledger=\"([^\"]+)\"", block):
+        assert list((tmp_path / ledger / "entries").glob("*.parquet")), f"nothing in {ledger}"
