@@ -334,6 +334,23 @@ def test_progress_on_a_terminal_only(small_run, tmp_path: Path) -> None:
     shutil.rmtree(tmp_path / "tty")
 
 
+def test_progress_bar_counts_stages_and_shows_elapsed_time(small_run, tmp_path: Path) -> None:
+    """On a terminal: one bar over the stages (``done/total``) with the elapsed time."""
+    import re
+
+    from graphrisk.policy import Policy
+
+    data, _, _ = small_run
+    code, out, err = _run_with_tty_stderr("scan", data, "--out", tmp_path / "tty")
+    assert code == 0, err
+    total = 5 + len(Policy.default().detectors())  # load, context, graph, detectors, decide, write
+    shown = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", err)  # the terminal's escape codes
+    assert f"{total}/{total}" in shown  # every stage counted, the last one complete
+    assert re.search(r"\b0:00:\d\d\b", shown)  # elapsed time
+    assert "detector:multi_lender" in shown and "write" in shown
+    assert "actions:" in out and "\x1b" not in out  # the result on stdout, undecorated
+
+
 # ---------------------------------------------------------------------------------------
 # an empty book
 
