@@ -1058,6 +1058,19 @@ PAGE_JS = r"""
     box.setAttribute("data-drawn-edges", cy.edges().length);
     box.setAttribute("data-cycle-edges", cy.edges("[kind = 'cycle']").filter(function (e) {
       return !!e.data("label"); }).length);
+    // labels that overlap one another after the layout (what the page promises: none)
+    var boxesOf = cy.nodes("[label != '']").map(function (n) {
+      return n.boundingBox({ includeLabels: true, includeNodes: false, includeOverlays: false });
+    });
+    var overlaps = 0;
+    for (var i = 0; i < boxesOf.length; i++) {
+      for (var j = i + 1; j < boxesOf.length; j++) {
+        var a = boxesOf[i], b = boxesOf[j];
+        if (a.x1 < b.x2 && b.x1 < a.x2 && a.y1 < b.y2 && b.y1 < a.y2) { overlaps++; }
+      }
+    }
+    box.setAttribute("data-labels", boxesOf.length);
+    box.setAttribute("data-label-overlaps", overlaps);
     box.setAttribute("data-drawn", "yes");
   }
   var boxes = document.querySelectorAll(".cy[data-graph]");

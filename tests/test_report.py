@@ -333,6 +333,10 @@ def test_chromium_draws_every_group(run, page, tmp_path: Path) -> None:
         n_nodes = sum("source" not in e["data"] for e in elements)
         assert int(b["data-drawn-nodes"]) == n_nodes
         assert int(b["data-drawn-edges"]) == len(elements) - n_nodes
+        # every account and lender is labelled, and no two labels overlap after the layout
+        labelled = sum(1 for e in elements if e["data"].get("label") and "source" not in e["data"])
+        assert int(b["data-labels"]) == labelled > 0
+        assert int(b["data-label-overlaps"]) == 0, b["data-graph"]
     cycles = [c for c in page[1].cards if int(c["data-cycle-hops"])]
     assert cycles
     for c in cycles:
