@@ -25,14 +25,15 @@ MAX_LOOKBACK_DAYS = 36_500
 
 
 class _StageBar:
-    """A progress bar over a scan's stages on stderr (``rich``): ``done/total`` and elapsed time.
+    """A progress bar over a command's stages on stderr (``rich``): ``done/total``, elapsed time.
 
-    Called with each stage's name as it starts (the scan's ``progress`` callback); the stages
-    are known in advance (load, context, graph, one per enabled detector, decide, write), so
-    the bar counts them. Used as a context manager: the bar completes and stops on exit.
+    Called with each stage's name as it starts (the ``progress`` callback of the scan or the
+    generator); the stages are known in advance (for a scan: load, context, graph, one per
+    enabled detector, decide, write), so the bar counts them. Used as a context manager: the
+    bar completes and stops on exit.
     """
 
-    def __init__(self, stages: list[str]) -> None:
+    def __init__(self, stages: list[str], title: str = "scan") -> None:
         from rich.console import Console
         from rich.progress import (
             BarColumn,
@@ -44,7 +45,7 @@ class _StageBar:
 
         self.stages = stages
         self.bar = Progress(
-            TextColumn("scan"),
+            TextColumn(title),
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
@@ -298,9 +299,11 @@ def explain(account_id: str, run: Path, audience: str, lang: str, as_json: bool)
 @click.option("--seed", type=int, default=0, show_default=True)
 def generate(out: Path, accounts: int, seed: int) -> None:
     """Write a synthetic world with planted patterns and labels.parquet to OUT."""
-    from graphrisk.generate import generate_world
+    from graphrisk.generate import STAGES, generate_world
 
-    info = generate_world(out, accounts=accounts, seed=seed)
+    bar = _StageBar(list(STAGES), "generate") if sys.stderr.isatty() else None
+    with bar or contextlib.nullcontext():
+        info = generate_world(out, accounts=accounts, seed=seed, progress=bar)
     click.echo(json.dumps(info, default=str, ensure_ascii=False))
 
 

@@ -334,6 +334,21 @@ def test_progress_on_a_terminal_only(small_run, tmp_path: Path) -> None:
     shutil.rmtree(tmp_path / "tty")
 
 
+def test_generate_shows_a_progress_bar_on_a_terminal_only(tmp_path: Path) -> None:
+    import re
+
+    from graphrisk.generate import STAGES
+
+    code, out, err = _run_with_tty_stderr("generate", tmp_path / "tty", "--accounts", "2000")
+    assert code == 0, err
+    shown = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", err)
+    assert f"{len(STAGES)}/{len(STAGES)}" in shown and "write:transfers" in shown
+    assert re.search(r"\b0:00:\d\d\b", shown)
+    assert json.loads(out)["tables"]["accounts"] == 2000  # stdout: the JSON only
+    piped = run_cli("generate", tmp_path / "pipe", "--accounts", "2000")
+    assert piped.code == 0 and piped.err == ""
+
+
 def test_progress_bar_counts_stages_and_shows_elapsed_time(small_run, tmp_path: Path) -> None:
     """On a terminal: one bar over the stages (``done/total``) with the elapsed time."""
     import re

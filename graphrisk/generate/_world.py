@@ -16,7 +16,7 @@ Conventions used by the pattern builders in :mod:`graphrisk.generate._patterns`:
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -509,20 +509,44 @@ def check_world_replaceable(target: Path) -> None:
     )
 
 
+def _announced(
+    it: Iterator[tuple[str, pl.DataFrame]],
+    names: tuple[str, ...],
+    progress: Callable[[str], None] | None,
+) -> Iterator[tuple[str, pl.DataFrame]]:
+    """``it``, calling ``progress("write:NAME")`` before each table is built (``names``:
+    the order :meth:`World.tables` yields them in)."""
+    i = 0
+    while True:
+        if progress is not None and i < len(names):
+            progress(f"write:{names[i]}")
+        try:
+            item = next(it)
+        except StopIteration:
+            return
+        yield item
+        i += 1
+
+
 def write_tables(
-    out: Path, tables: Iterator[tuple[str, pl.DataFrame]], marker: dict | None = None
+    out: Path,
+    tables: Iterator[tuple[str, pl.DataFrame]],
+    marker: dict | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> tuple[dict[str, int], pl.DataFrame | None]:
     """Write ``OUT/NAME.parquet`` for every table and :data:`WORLD_MARKER`, atomically.
 
     ``OUT`` must be absent, empty or an earlier world (:func:`check_world_replaceable`); it is
     replaced whole (:func:`graphrisk.io.atomic_dir`). ``marker`` is written into the marker
     file as JSON (the generator's arguments). Returns the row count of every table and the
-    ``labels`` table.
+    ``labels`` table. ``progress`` is called with ``write:NAME`` before each table is built.
     """
     counts: dict[str, int] = {}
     labels = None
     with atomic_dir(Path(out), marker=check_world_replaceable) as tmp:
-        for name, df in tables:
+        it = iter(tables)
+        names = ("accounts", "loans", "transfers", "devices", "applications", "labels")
+        for name, df in _announced(it, names, progress):
             counts[name] = df.height
             if name == "labels":
                 labels = df
