@@ -5,6 +5,7 @@ Exit codes: 0 success, 1 internal error, 2 usage error, 3 invalid input data.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -23,14 +24,63 @@ if TYPE_CHECKING:
 MAX_LOOKBACK_DAYS = 36_500
 
 
-def _progress(enabled: bool):
+class _StageBar:
+    """A progress bar over a command's stages on stderr (``rich``): ``done/total``, elapsed time.
+
+    Called with each stage's name as it starts (the ``progress`` callback of the scan or the
+    generator); the stages are known in advance (for a scan: load, context, graph, one per
+    enabled detector, decide, write), so the bar counts them. Used as a context manager: the
+    bar completes and stops on exit.
+    """
+
+    def __init__(self, stages: list[str], title: str = "scan") -> None:
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        self.stages = stages
+        self.bar = Progress(
+            TextColumn(title),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("{task.description}"),
+            console=Console(stderr=True),
+            refresh_per_second=4,  # the elapsed time ticks during a long stage
+        )
+        self.task = self.bar.add_task("", total=len(stages))
+
+    def __call__(self, stage: str) -> None:
+        done = self.stages.index(stage) if stage in self.stages else None
+        self.bar.update(self.task, description=stage, completed=done, refresh=True)
+
+    def __enter__(self) -> _StageBar:
+        self.bar.start()
+        return self
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        if exc_type is None:
+            self.bar.update(self.task, completed=len(self.stages), description="done")
+        self.bar.refresh()
+        self.bar.stop()
+
+
+def _progress(enabled: bool, policy: Path | None = None) -> contextlib.AbstractContextManager:
+    """The progress display of ``scan``: a :class:`_StageBar` on a terminal, else nothing.
+
+    Yields the callback to pass as ``progress`` (``None`` in a pipe: it stays quiet).
+    """
     if not enabled:
-        return None
+        return contextlib.nullcontext(None)
+    from graphrisk.policy import Policy
 
-    def show(stage: str) -> None:
-        click.echo(f"  … {stage}", err=True)
-
-    return show
+    detectors = [f"detector:{d.name}" for d in Policy.load(policy).detectors()]
+    return _StageBar(["load", "context", "graph", *detectors, "features", "decide", "write"])
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -82,31 +132,29 @@ def scan(
     as_json: bool,
 ) -> None:
     """Scan DATA (a directory of Parquet tables) and write the run directory OUT."""
-    from graphrisk.scan import commit_ledger
     from graphrisk.scan import scan as run_scan
 
     _check_out(out, data, ledger)
     _check_as_of(as_of, lookback, policy)
-    progress = _progress(sys.stderr.isatty() and not as_json)
-    result = run_scan(
-        data,
-        as_of=as_of,
-        policy=policy,
-        lookback_days=lookback,
-        ledger=ledger,
-        quarantine=quarantine,
-        lang=lang,
-        engine=engine,
-        progress=progress,
-        shard_accounts=shard_accounts,
-    )
-    try:
-        result.write(out, progress)
-    except (PermissionError, FileExistsError, NotADirectoryError, IsADirectoryError) as e:
-        raise UsageError(f"--out: cannot write {out}: {e.strerror or e}") from e
-    except OSError as e:  # a full disk, ...: not a usage error, but no internal one either
-        raise GraphriskError(f"cannot write {out}: {e.strerror or e}") from e
-    commit_ledger(result)
+    with _progress(sys.stderr.isatty() and not as_json, policy) as progress:
+        result = run_scan(
+            data,
+            as_of=as_of,
+            policy=policy,
+            lookback_days=lookback,
+            ledger=ledger,
+            quarantine=quarantine,
+            lang=lang,
+            engine=engine,
+            progress=progress,
+            shard_accounts=shard_accounts,
+        )
+        try:
+            result.write(out, progress)
+        except (PermissionError, FileExistsError, NotADirectoryError, IsADirectoryError) as e:
+            raise UsageError(f"--out: cannot write {out}: {e.strerror or e}") from e
+        except OSError as e:  # not a usage error, but no internal one either
+            raise GraphriskError(f"cannot write {out}: {e.strerror or e}") from e
     s = result.summary
     if as_json:
         click.echo(
@@ -260,9 +308,11 @@ def explain(account_id: str, run: Path, audience: str, lang: str, as_json: bool)
 @click.option("--seed", type=int, default=0, show_default=True)
 def generate(out: Path, accounts: int, seed: int) -> None:
     """Write a synthetic world with planted patterns and labels.parquet to OUT."""
-    from graphrisk.generate import generate_world
+    from graphrisk.generate import STAGES, generate_world
 
-    info = generate_world(out, accounts=accounts, seed=seed)
+    bar = _StageBar(list(STAGES), "generate") if sys.stderr.isatty() else None
+    with bar or contextlib.nullcontext():
+        info = generate_world(out, accounts=accounts, seed=seed, progress=bar)
     click.echo(json.dumps(info, default=str, ensure_ascii=False))
 
 

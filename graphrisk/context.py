@@ -213,7 +213,8 @@ class ScanContext:
         # snapshot it stands, raised to the days past due at as_of for loans still open. Before
         # the snapshot (a re-run at an earlier as_of) a loan still open at as_of cannot know its
         # later lateness: its days past due at as_of are used instead.
-        at_snapshot = as_of >= self.snapshot
+        # no loans, nothing to raise (and an empty book has no snapshot: as_of was given)
+        at_snapshot = not self.tables.loans.height or as_of >= self.snapshot
         open_late = pl.max_horizontal(pl.col("overdue_days"), late) if at_snapshot else late
         df = df.with_columns(repaid.alias("repaid_at")).with_columns(
             pl.when(pl.col("repaid_at").is_null() & pl.col("due_at").is_not_null())

@@ -18,7 +18,7 @@ from typing import Any
 
 import polars as pl
 
-from graphrisk.errors import UsageError
+from graphrisk.errors import DataError, Problem, UsageError
 from graphrisk.patterns import PATTERNS
 
 
@@ -42,10 +42,20 @@ def evaluate(run: str | Path, labels: str | Path) -> dict[str, Any]:
 def evaluate_frames(
     flags: pl.DataFrame, decisions: pl.DataFrame, labels: pl.DataFrame
 ) -> dict[str, Any]:
-    """:func:`evaluate` on frames already in memory."""
+    """:func:`evaluate` on frames already in memory.
+
+    Raises
+    ------
+    UsageError
+        If the labels name a pattern :data:`graphrisk.patterns.PATTERNS` does not know.
+    DataError
+        If labelled accounts are not in ``decisions`` (which holds every account of the run):
+        labels of another world, scored, would count every such account as missed.
+    """
     unknown = set(labels["pattern"].unique().to_list()) - set(PATTERNS)
     if unknown:
         raise UsageError(f"labels: unknown patterns {sorted(unknown)}")
+    check_labels_match(labels, decisions)
     codes_of = flags.group_by("account_id").agg(pl.col("code").unique())
     suppressed = decisions.filter(pl.col("action").is_in(["reduce", "suspend"]))["account_id"]
     lab = labels.join(codes_of, on="account_id", how="left").with_columns(
@@ -102,6 +112,32 @@ def evaluate_frames(
         "suppression_precision": out["suppression"]["precision"],
     }
     return out
+
+
+def check_labels_match(labels: pl.DataFrame, decisions: pl.DataFrame) -> None:
+    """Raise :class:`DataError` (exit 3) naming the labelled accounts the run did not decide.
+
+    Parameters
+    ----------
+    labels
+        ``account_id, pattern`` rows.
+    decisions
+        The run's decisions: one row per account it scanned.
+    """
+    missing = labels.filter(~pl.col("account_id").is_in(decisions["account_id"].implode()))
+    if not missing.height:
+        return
+    n_ids = labels["account_id"].n_unique()
+    none = missing["account_id"].n_unique() == n_ids
+    message = (
+        f"labelled account not in the run ({missing['account_id'].n_unique():,} of {n_ids:,}"
+        " labelled accounts"
+        + ("; none overlaps the run: labels of another world?)" if none else ")")
+    )
+    examples = missing.sort("account_id").head(3).select("account_id", "pattern").to_dicts()
+    raise DataError(
+        [Problem("labels", "account_id", "not_in_run", missing.height, message, examples)]
+    )
 
 
 def render(result: dict[str, Any]) -> str:

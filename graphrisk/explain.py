@@ -500,12 +500,47 @@ def explain_account(
     if (run / TRACE_FILE).is_file():
         t = pl.read_parquet(run / TRACE_FILE).filter(pl.col("account_id") == account_id)
         trace = t.row(0, named=True) if t.height else {}
+    weighed = weigh(flags, policy, d["as_of"]).sort(
+        "effective_severity", "score", descending=True, maintain_order=True
+    )
+    return account_doc(d, weighed.to_dicts(), policy, trace, audience, lang)
+
+
+def account_doc(
+    d: dict[str, Any],
+    weighed: list[dict[str, Any]],
+    policy: Any,
+    trace: dict[str, Any],
+    audience: str = "customer",
+    lang: str = "zh",
+) -> dict[str, Any]:
+    """:func:`explain_account`'s result from one account's rows already in memory.
+
+    Parameters
+    ----------
+    d
+        The account's row of ``decisions.parquet``.
+    weighed
+        Its flags weighed by the policy (:func:`graphrisk.decisions.weigh`), most severe
+        first (effective severity, then score).
+    policy
+        The :class:`~graphrisk.policy.Policy` of the run.
+    trace
+        Its row of the decision trace (empty when there is none).
+    audience, lang
+        As for :func:`explain_account`.
+
+    Returns
+    -------
+    dict
+        As :func:`explain_account`.
+    """
+    account_id = d["account_id"]
     codes = d["reason_codes"] or []
-    weighed = weigh(flags, policy, d["as_of"]).sort("effective_severity", "score", descending=True)
-    best = {
-        r["code"]: json.loads(r["evidence"])
-        for r in weighed.unique("code", keep="first", maintain_order=True).iter_rows(named=True)
-    }
+    best: dict[str, Any] = {}
+    for r in weighed:
+        if r["code"] not in best:
+            best[r["code"]] = json.loads(r["evidence"])
     clean_days = policy.data["restore"]["clean_days"]
     text = customer_text(
         d["action"],
@@ -551,7 +586,7 @@ def explain_account(
                 "window": [str(r["window_start"]), str(r["window_end"])],
                 "evidence": json.loads(r["evidence"]),
             }
-            for r in weighed.iter_rows(named=True)
+            for r in weighed
         ]
         top = max((f["effective_severity"] for f in doc["flags"]), default=0)
         rec = policy.data["recency"]

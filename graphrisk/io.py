@@ -25,11 +25,13 @@ accounts.credit_limit: credit_limit < 0 (1 row)
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import shutil
+import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -743,14 +745,103 @@ def _remove_stale(target: Path) -> list[Path]:
     return removed
 
 
+#: ``errno`` values of a write that failed because of the user's environment (a full disk, a
+#: quota, a read-only file system, missing permission): usage errors (exit 2), not bugs.
+ENVIRONMENT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM})
+
+
+def environment_errno(exc: BaseException) -> int | None:
+    """The ``errno`` of a failed write if it is one of :data:`ENVIRONMENT_ERRNOS`, else ``None``.
+
+    Polars reports I/O failures as its own errors with the OS error in the message
+    (``... No space left on device (os error 28)``); those are recognised too.
+
+    Examples
+    --------
+    >>> environment_errno(OSError(errno.ENOSPC, "No space left on device")) == errno.ENOSPC
+    True
+    >>> environment_errno(RuntimeError("parquet: underlying IO error: (os error 13)"))
+    13
+    >>> environment_errno(ValueError("bad")) is None
+    True
+    """
+    code = exc.errno if isinstance(exc, OSError) else None
+    if code is None:
+        m = re.search(r"\(os error (\d+)\)", str(exc))
+        code = int(m.group(1)) if m else None
+    return code if code in ENVIRONMENT_ERRNOS else None
+
+
+#: ``renameat2`` flag: swap two existing paths atomically (Linux >= 3.15).
+RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+#: ``renameat2`` system call numbers where libc lacks the wrapper (glibc < 2.28).
+_SYS_RENAMEAT2 = {"x86_64": 316, "aarch64": 276, "i686": 353, "i386": 353}
+
+
+def _renameat2() -> Callable[..., int] | None:
+    """libc's ``renameat2``, or the raw system call, or ``None`` (not Linux)."""
+    import ctypes
+    import platform
+
+    if sys.platform != "linux":
+        return None
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return None
+    fn = getattr(libc, "renameat2", None)
+    if fn is not None:
+        fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+        fn.restype = ctypes.c_int
+        return fn
+    nr = _SYS_RENAMEAT2.get(platform.machine())
+    if nr is None:
+        return None
+    syscall = libc.syscall
+    syscall.restype = ctypes.c_long
+    return lambda *args: syscall(ctypes.c_long(nr), *args)
+
+
+def _exchange(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    """Swap the paths ``a`` and ``b`` in one atomic step (``renameat2(RENAME_EXCHANGE)``).
+
+    Returns ``False``, having changed nothing, where the exchange is not available: not
+    Linux, a kernel before 3.15, or a file system that does not support it. Any other failure
+    raises :class:`OSError`.
+    """
+    import ctypes
+
+    fn = _renameat2()
+    if fn is None:
+        return False
+    rc = fn(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), RENAME_EXCHANGE)
+    if rc == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP):
+        return False
+    raise OSError(err, os.strerror(err), os.fspath(b))
+
+
 @contextmanager
-def atomic_dir(target: str | os.PathLike, marker: str | None = RUN_MARKER) -> Iterator[Path]:
+def atomic_dir(
+    target: str | os.PathLike,
+    marker: str | Callable[[Path], None] | None = RUN_MARKER,
+    then: Callable[[], None] | None = None,
+) -> Iterator[Path]:
     """Write a directory completely or not at all.
 
-    Yields a temporary directory beside ``target``; on success it replaces ``target``
-    (an existing one is moved aside first, then removed), on error it is removed and
-    ``target`` is left as it was. Leftovers of earlier writers of ``target`` that were
-    killed half-way (see :func:`_remove_stale`) are removed after a success.
+    Yields a temporary directory beside ``target``; on success it replaces ``target``. On
+    Linux an existing ``target`` is swapped with the new directory in one atomic step
+    (``renameat2(RENAME_EXCHANGE)``, :func:`_exchange`), so at every instant ``target``
+    holds the old directory or the new one, whenever the writer is killed; the old one,
+    now at the temporary name, is then removed. Where the exchange is unavailable (other
+    systems, file systems without it) the old ``target`` is renamed aside and the new one
+    renamed in: a writer killed between the two renames leaves ``target`` missing (its
+    leftovers are still removed by the next writer). On error the temporary directory is
+    removed and ``target`` is left as it was. Leftovers of earlier writers of ``target``
+    that were killed half-way (see :func:`_remove_stale`) are removed after a success.
 
     Parameters
     ----------
@@ -758,7 +849,12 @@ def atomic_dir(target: str | os.PathLike, marker: str | None = RUN_MARKER) -> It
         The directory to write.
     marker
         An existing ``target`` is replaced only if it is empty or holds this file (see
-        :func:`check_replaceable`); ``None`` replaces any directory.
+        :func:`check_replaceable`); or a function that raises :class:`UsageError` for a
+        ``target`` that may not be replaced; ``None`` replaces any directory.
+    then
+        Called once the new directory is in place and before the old one is removed (to
+        commit something that belongs with it, such as a ledger entry). If it raises, the
+        old directory is put back and the error propagates.
 
     Raises
     ------
@@ -766,26 +862,42 @@ def atomic_dir(target: str | os.PathLike, marker: str | None = RUN_MARKER) -> It
         If ``target`` exists and may not be replaced (checked before and after the body).
     """
     target = Path(target)
-    if marker is not None:
-        check_replaceable(target, marker)
+    check: Callable[[Path], None] | None = (
+        (lambda t: check_replaceable(t, marker)) if isinstance(marker, str) else marker
+    )
+    if check is not None:
+        check(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     pid = os.getpid()
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.{pid}.", suffix=".tmp", dir=target.parent))
     try:
         yield tmp
-        if marker is not None:  # it may have appeared while the body ran
-            check_replaceable(target, marker)
-        old = None
+        if check is not None:  # it may have appeared while the body ran
+            check(target)
+        old = None  # where the old target is while ``then`` runs
+        exchanged = False
+        aside = target.parent / f".{target.name}.old-{pid}"
+        if aside.exists() or aside.is_symlink():  # left by a dead process that had our pid
+            _remove(aside)
         if target.exists() or target.is_symlink():
-            old = target.parent / f".{target.name}.old-{pid}"
-            if old.exists() or old.is_symlink():  # left by a dead process that had our pid
-                _remove(old)
-            os.rename(target, old)
+            exchanged = _exchange(tmp, target)
+            if exchanged:
+                old = tmp
+            else:
+                old = aside
+                os.rename(target, old)
+        if not exchanged:
+            try:
+                os.rename(tmp, target)
+            except BaseException:
+                if old is not None:
+                    os.rename(old, target)
+                raise
         try:
-            os.rename(tmp, target)
+            if then is not None:
+                then()
         except BaseException:
-            if old is not None:
-                os.rename(old, target)
+            _put_back(target, tmp, old, exchanged)
             raise
         if old is not None:
             _remove(old)
@@ -795,4 +907,22 @@ def atomic_dir(target: str | os.PathLike, marker: str | None = RUN_MARKER) -> It
     _remove_stale(target)
 
 
-__all__ = ["TABLE_LEVEL_RULES", "Tables", "atomic_dir", "check_replaceable", "empty_frame", "load"]
+def _put_back(target: Path, tmp: Path, old: Path | None, exchanged: bool) -> None:
+    """Undo a replace: the old ``target`` back at its name, the new directory at ``tmp``."""
+    if exchanged:
+        _exchange(tmp, target)
+        return
+    os.rename(target, tmp)
+    if old is not None:
+        os.rename(old, target)
+
+
+__all__ = [
+    "TABLE_LEVEL_RULES",
+    "Tables",
+    "atomic_dir",
+    "check_replaceable",
+    "empty_frame",
+    "environment_errno",
+    "load",
+]

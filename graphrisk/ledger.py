@@ -38,6 +38,7 @@ Examples
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -92,22 +93,71 @@ def _naive_utc(t: datetime) -> datetime:
     return t.astimezone(UTC).replace(tzinfo=None) if t.tzinfo else t
 
 
-def _write_atomic(df: pl.DataFrame, final: Path) -> None:
-    """Write ``df`` to a hidden temporary beside ``final``, flush, rename, flush the folder."""
+def _write_tmp(df: pl.DataFrame, final: Path) -> Path:
+    """Write ``df`` to a hidden temporary beside ``final`` and flush it; returns its path."""
     tmp = final.parent / f".{final.name}.{os.getpid()}.tmp"
     try:
         df.write_parquet(tmp)
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
-        os.rename(tmp, final)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    dirfd = os.open(final.parent, os.O_RDONLY)
+    return tmp
+
+
+def _fsync_dir(folder: Path) -> None:
+    dirfd = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(dirfd)
     finally:
         os.close(dirfd)
+
+
+def _write_atomic(df: pl.DataFrame, final: Path) -> None:
+    """Write ``df`` to a hidden temporary beside ``final``, flush, rename, flush the folder."""
+    tmp = _write_tmp(df, final)
+    try:
+        os.rename(tmp, final)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(final.parent)
+
+
+@dataclass
+class PendingEntry:
+    """An entry written in full to a hidden temporary file, not yet part of the ledger.
+
+    :meth:`commit` renames it to its final name (one atomic step), :meth:`abort` removes it.
+    This is how a scan commits its run directory and its ledger entry together
+    (:meth:`graphrisk.scan.ScanResult.write`): everything that can fail for lack of space or
+    permission happens before the run is swapped in.
+    """
+
+    ledger: Ledger
+    tmp: Path
+    final: Path
+
+    def commit(self) -> Path:
+        """Rename the entry in; then flush the folder and write its snapshot (best effort).
+
+        Only the rename can fail (the ledger is then unchanged). The snapshot is derived data
+        (see the module docs): when it cannot be written, the next read takes the state from
+        the entries and the next append writes a snapshot again.
+        """
+        os.rename(self.tmp, self.final)
+        try:
+            _fsync_dir(self.final.parent)
+            files = self.ledger.files()
+            self.ledger._snapshot(files, files.index(self.final) + 1)
+        except (OSError, pl.exceptions.PolarsError):
+            pass
+        return self.final
+
+    def abort(self) -> None:
+        """Remove the temporary file: the ledger stays as it was."""
+        self.tmp.unlink(missing_ok=True)
 
 
 class Ledger:
@@ -271,13 +321,9 @@ class Ledger:
                 except (ValueError, PermissionError, IndexError):
                     continue
 
-    def append(self, entry: pl.DataFrame, run_id: str) -> Path | None:
-        """Append one scan's entry (:func:`entry`) atomically; nothing if ``run_id`` is there.
-
-        Then writes the snapshot of the entries up to this one (the entry is committed
-        first: a scan killed in between only leaves the next read a little more to read).
-        Returns the entry's path, or ``None`` when the run was already in the ledger.
-        """
+    def prepare(self, entry: pl.DataFrame, run_id: str) -> PendingEntry | None:
+        """Write one scan's entry (:func:`entry`) to a temporary file; ``None`` if ``run_id``
+        is in the ledger already. :meth:`PendingEntry.commit` makes it part of the ledger."""
         if self.has_run(run_id):
             return None
         as_of = entry["as_of"][0] if entry.height else datetime.min
@@ -285,10 +331,23 @@ class Ledger:
         self._clean_stale()
         seq = len(self.files())
         final = self.entries / f"{as_of:{_NAME_AS_OF}}--{seq:06d}--{run_id}.parquet"
-        _write_atomic(entry, final)
-        files = self.files()
-        self._snapshot(files, files.index(final) + 1)
-        return final
+        return PendingEntry(self, _write_tmp(entry, final), final)
+
+    def append(self, entry: pl.DataFrame, run_id: str) -> Path | None:
+        """Append one scan's entry (:func:`entry`) atomically; nothing if ``run_id`` is there.
+
+        Then writes the snapshot of the entries up to this one (the entry is committed
+        first: a scan killed in between only leaves the next read a little more to read).
+        Returns the entry's path, or ``None`` when the run was already in the ledger.
+        """
+        pending = self.prepare(entry, run_id)
+        if pending is None:
+            return None
+        try:
+            return pending.commit()
+        except BaseException:
+            pending.abort()
+            raise
 
 
 def entry(decisions: pl.DataFrame, trace: pl.DataFrame) -> pl.DataFrame:

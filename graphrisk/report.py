@@ -1,21 +1,29 @@
 """report.html: a self-contained page for an analyst.
 
-:func:`render_report` turns a :class:`~graphrisk.scan.ScanResult` into one HTML file with
-inline CSS and inline SVG only (no scripts, no fonts, no images from anywhere):
+:func:`render_report` turns a :class:`~graphrisk.scan.ScanResult` into one HTML file that
+loads nothing from anywhere: inline CSS, the drawings' data as inline JSON, the vendored
+Cytoscape.js (``graphrisk/templates/cytoscape.min.js``, pinned by its sha256) and a short
+page script, all inlined, so it opens offline:
 
 * the run: id, ``as_of``, window, source, engine, versions, the policy used;
 * the summary: key figures, rows per table (read, in window, quarantined), actions and
   flags per reason code as tables with inline bars, groups per kind;
-* the largest groups drawn as graphs: a layout computed here (networkx ``spring_layout``
-  with a fixed seed on the small group subgraph) and drawn as SVG, accounts coloured by
-  their action, shared devices as squares, lenders as diamonds, transfers as arrows;
-* the top accounts (by action, severity and score) with limit before -> after, the reason
-  codes and the customer explanation;
+* groups drawn as graphs with Cytoscape.js (layout, zoom, pan, hover details): the largest
+  group of every kind, then the largest others. Detectors that find the same accounts (a
+  device ring that is also a lending group) give it one drawing with all its kinds. Accounts
+  are coloured by their action, shared devices are squares, lenders diamonds, transfers
+  arrows; a transfer cycle is drawn as a ring with each hop's amount and time on its edge
+  (and listed in a table under it);
+* every account with an action other than ``keep`` (worst first) with limit before ->
+  after, reason codes, groups, the customer text and the analyst text (the evidence, as
+  ``graphrisk explain --audience analyst``), filtered by reason code, action and id (also
+  from the address: ``report.html#accounts:code=MULTI_LENDER&action=reduce&id=A01``);
 * stage timings.
 
 Every text is escaped. The page depends only on the result (no clock), so the same run gives
-the same bytes. Work on whole tables is done in polars; Python loops touch only the drawn
-groups and the top accounts, so a book of a million accounts renders in about a second.
+the same bytes; the layouts in the browser are deterministic (no random start). Work on
+whole tables is done in polars; Python loops touch only the drawn groups and the listed
+accounts.
 """
 
 from __future__ import annotations
@@ -27,8 +35,6 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import igraph as ig
-import networkx as nx
 import polars as pl
 
 from graphrisk import __version__
@@ -38,13 +44,11 @@ if TYPE_CHECKING:
     from graphrisk.graph import Graph
     from graphrisk.scan import ScanResult
 
-#: How many groups are drawn, the most accounts drawn per group, rows of the accounts table.
-MAX_GROUPS = 6
+#: How many groups are drawn (at least one per kind), the most accounts drawn per group.
+MAX_GROUPS = 8
 MAX_GROUP_MEMBERS = 60
-TOP_ACCOUNTS = 50
 #: Above this many nodes, lenders used by a single member are left out of a drawing.
 MAX_DRAWN_NODES = 70
-LAYOUT_SEED = 7
 
 ACTIONS = ["suspend", "reduce", "freeze_increase", "restore", "keep"]
 ACTION_LABELS = {
@@ -65,10 +69,9 @@ UNKNOWN_COLOUR = "#b8c2cc"
 DEVICE_COLOUR = "#4a5a6a"
 LENDER_COLOUR = "#8e6cc0"
 TRANSFER_COLOUR = "#1f3a5f"
+CYCLE_COLOUR = "#d35400"
 #: Roles drawn with a heavy outline: the account a scheme turns around.
 KEY_ROLES = frozenset({"origin", "collector", "hub", "gather", "scatter", "organiser", "source"})
-
-SVG_W, SVG_H, SVG_PAD = 620, 420, 34
 
 CSS = """
 :root { --ink:#1d2733; --muted:#5f6b7a; --line:#dde3ea; --bg:#f5f7fa; --card:#fff;
@@ -122,8 +125,18 @@ tr:last-child td { border-bottom:none; }
 .expl { max-width:520px; color:#2f3b48; }
 .groups { display:grid; grid-template-columns:repeat(auto-fit, minmax(560px, 1fr)); gap:16px; }
 .group { border:1px solid var(--line); border-radius:6px; padding:10px 12px; background:#fbfcfd; }
-.group svg { width:100%; height:auto; display:block; background:#fff;
+.group .cy { width:100%; height:440px; display:block; background:#fff;
   border:1px solid #edf0f4; border-radius:4px; }
+.group .hover { min-height:18px; margin:4px 0 0; }
+.group .hops table { font-size:12px; }
+.filters { display:flex; flex-wrap:wrap; gap:8px 18px; align-items:center; margin:0 0 10px;
+  font-size:13px; }
+.filters select, .filters input { font:inherit; padding:2px 6px; border:1px solid var(--line);
+  border-radius:4px; }
+details.analyst summary { cursor:pointer; color:var(--accent); font-size:12px; }
+details.analyst pre { white-space:pre-wrap; word-break:break-word; max-width:720px;
+  max-height:320px; margin:4px 0 0; }
+tr[hidden] { display:none; }
 .group .facts { color:var(--muted); font-size:12px; margin:0 0 6px; }
 .legend { display:flex; flex-wrap:wrap; gap:6px 16px; font-size:12px; color:var(--muted);
   margin:0 0 12px; align-items:center; }
@@ -375,15 +388,15 @@ def _run_section(result: ScanResult) -> str:
     )
 
 
-# -- top accounts ---------------------------------------------------------------------------
+# -- accounts -------------------------------------------------------------------------------
 
 
-def _top_accounts(result: ScanResult, limit: int) -> pl.DataFrame:
-    """The ``limit`` accounts an analyst looks at first: worst action, then severity, score."""
+def _listed_accounts(result: ScanResult) -> pl.DataFrame:
+    """Every account with an action other than ``keep``: worst action, then severity, score."""
     d = result.decisions
     f = result.flags
     rank = {a: i for i, a in enumerate(ACTIONS)}
-    acted = d.filter((pl.col("action") != "keep") | (pl.col("reason_codes").list.len() > 0))
+    acted = d.filter(pl.col("action") != "keep")
     per_acc = f.group_by("account_id").agg(
         pl.col("severity").max().alias("severity"), pl.col("score").max().alias("score")
     )
@@ -399,15 +412,15 @@ def _top_accounts(result: ScanResult, limit: int) -> pl.DataFrame:
             descending=[False, True, True, False],
             nulls_last=True,
         )
-        .head(limit)
     )
+    ids = top["account_id"].implode()
     sev = (
-        f.filter(pl.col("account_id").is_in(top["account_id"].implode()))
+        f.filter(pl.col("account_id").is_in(ids))
         .group_by("account_id", "code")
         .agg(pl.col("severity").max())
     )
     groups = (
-        result.groups.filter(pl.col("account_id").is_in(top["account_id"].implode()))
+        result.groups.filter(pl.col("account_id").is_in(ids))
         .group_by("account_id")
         .agg(pl.col("group_id").unique().sort())
     )
@@ -425,66 +438,147 @@ def _top_accounts(result: ScanResult, limit: int) -> pl.DataFrame:
     )
 
 
-def _accounts_section(result: ScanResult, limit: int, drawn: set[str]) -> str:
-    """The top accounts table; ids of ``drawn`` groups link to their drawing."""
-    top = _top_accounts(result, limit)
-    n_acted = int(
-        result.decisions.filter(
-            (pl.col("action") != "keep") | (pl.col("reason_codes").list.len() > 0)
-        ).height
+def _analyst_texts(result: ScanResult, listed: pl.DataFrame) -> dict[str, str]:
+    """The analyst text of ``graphrisk explain --audience analyst`` for every listed account.
+
+    Built from the result in memory (one :func:`~graphrisk.decisions.weigh` over the listed
+    accounts' flags), the same document as the CLI's, without the customer text (shown in
+    its own column).
+    """
+    from graphrisk.decisions import weigh
+    from graphrisk.explain import account_doc, render_explanation
+
+    if not listed.height:
+        return {}
+    ids = listed["account_id"].implode()
+    as_of = listed["as_of"][0]
+    weighed = (
+        weigh(result.flags.filter(pl.col("account_id").is_in(ids)), result.policy, as_of)
+        .sort(
+            ["account_id", "effective_severity", "score"],
+            descending=[False, True, True],
+            maintain_order=True,
+        )
+        .to_dicts()
     )
+    per_account: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in weighed:
+        per_account[r["account_id"]].append(r)
+    traces: dict[str, dict[str, Any]] = {}
+    if result.trace is not None:
+        t = result.trace.filter(pl.col("account_id").is_in(ids))
+        traces = {r["account_id"]: r for r in t.iter_rows(named=True)}
+    columns = [
+        "account_id",
+        "action",
+        "limit_before",
+        "limit_after",
+        "increase_allowed",
+        "reason_codes",
+        "review_after",
+        "as_of",
+        "run_id",
+    ]
+    out: dict[str, str] = {}
+    for d in listed.select(columns).iter_rows(named=True):
+        a = d["account_id"]
+        doc = account_doc(d, per_account.get(a, []), result.policy, traces.get(a, {}), "analyst")
+        doc["text"] = ""
+        out[a] = "\n".join(line for line in render_explanation(doc).split("\n") if line)
+    return out
+
+
+NUMERIC = ' class="n"'
+
+
+def _accounts_section(result: ScanResult, anchors: dict[str, str]) -> str:
+    """Every account with an action, with its analyst text, and filters by code, action, id.
+
+    ``anchors`` maps the group ids that are drawn to their drawing's anchor.
+    """
+    listed = _listed_accounts(result)
+    analyst = _analyst_texts(result, listed)
     rows = []
-    for r in top.iter_rows(named=True):
+    codes_seen: set[str] = set()
+    actions_seen: set[str] = set()
+    for r in listed.iter_rows(named=True):
+        codes_list = list(r["reason_codes"] or [])
+        codes_seen.update(codes_list)
+        actions_seen.add(r["action"])
         codes = "".join(
             f'<span class="code sev{s}" title="{_e(CODES[c].meaning if c in CODES else c)}">'
             f"{_e(c)}</span>"
-            for c, s in zip(r["reason_codes"] or [], r["code_severity"] or [], strict=False)
+            for c, s in zip(codes_list, r["code_severity"] or [], strict=False)
         )
         gids = r["group_id"] or []
+        group_cell = "<br>".join(
+            f'<a class="mono gid" href="#{_e(anchors[g])}">{_e(g)}</a>'
+            if g in anchors
+            else f'<span class="mono">{_e(g)}</span>'
+            for g in gids
+        )
+        cells = [
+            f'<span class="mono">{_e(r["account_id"])}</span>',
+            _badge(r["action"]),
+            f"{_num(r['limit_before'])} → <b>{_num(r['limit_after'])}</b>",
+            _e(r["severity"] if r["severity"] is not None else "–"),
+            _num(r["score"], 2),
+            codes,
+            group_cell,
+            f'<span style="white-space:nowrap">{_e(r["review_after"])}</span>',
+            f'<div class="expl">{_e(r["explanation"])}</div>'
+            f'<details class="analyst"><summary>analyst text</summary>'
+            f"<pre>{_e(analyst.get(r['account_id'], ''))}</pre></details>",
+        ]
+        tds = "".join(
+            f"<td{NUMERIC if i in (2, 3, 4) else ''}>{c}</td>" for i, c in enumerate(cells)
+        )
         rows.append(
-            [
-                f'<span class="mono">{_e(r["account_id"])}</span>',
-                _badge(r["action"]),
-                f"{_num(r['limit_before'])} → <b>{_num(r['limit_after'])}</b>",
-                _e(r["severity"] if r["severity"] is not None else "–"),
-                _num(r["score"], 2),
-                codes,
-                "<br>".join(
-                    f'<a class="mono gid" href="#group-{_e(g)}">{_e(g)}</a>'
-                    if g in drawn
-                    else f'<span class="mono">{_e(g)}</span>'
-                    for g in gids[:3]
-                )
-                + (f" +{len(gids) - 3}" if len(gids) > 3 else ""),
-                f'<span style="white-space:nowrap">{_e(r["review_after"])}</span>',
-                f'<div class="expl">{_e(r["explanation"])}</div>',
-            ]
+            f'<tr data-id="{_e(r["account_id"])}" data-action="{_e(r["action"])}" '
+            f'data-codes="{_e(" ".join(codes_list))}">{tds}</tr>'
         )
-    body = (
-        _table(
-            [
-                "account",
-                "action",
-                "limit before → after",
-                "severity",
-                "score",
-                "reason codes (most important first)",
-                "groups",
-                "review after",
-                "customer explanation",
-            ],
-            rows,
-            {2, 3, 4},
+    if not rows:
+        return (
+            '<section id="accounts"><h2>Accounts with an action</h2>'
+            "<p>Every account is kept: no action to list.</p></section>"
         )
-        if rows
-        else "<p>No account has a finding.</p>"
+    head = [
+        "account",
+        "action",
+        "limit before → after",
+        "severity",
+        "score",
+        "reason codes (most important first)",
+        "groups",
+        "review after",
+        "customer explanation · analyst text",
+    ]
+    ths = "".join(f"<th{NUMERIC if i in (2, 3, 4) else ''}>{h}</th>" for i, h in enumerate(head))
+    order = [a for a in ACTIONS if a in actions_seen] + sorted(actions_seen - set(ACTIONS))
+    code_order = [c for c in CODES if c in codes_seen] + sorted(codes_seen - set(CODES))
+    action_opts = "".join(f'<option value="{_e(a)}">{_e(a)}</option>' for a in order)
+    code_opts = "".join(f'<option value="{_e(c)}">{_e(c)}</option>' for c in code_order)
+    filters = (
+        '<form class="filters" id="account-filters" onsubmit="return false">'
+        '<label>reason code <select id="filter-code" name="code"><option value="">any</option>'
+        f"{code_opts}</select></label>"
+        '<label>action <select id="filter-action" name="action"><option value="">any</option>'
+        f"{action_opts}</select></label>"
+        '<label>account id <input id="filter-id" name="id" type="search" '
+        'placeholder="contains…" autocomplete="off"></label>'
+        f'<span class="note"><b id="shown-count">{len(rows):,}</b> of {len(rows):,} shown</span>'
+        "</form>"
     )
     return (
-        f'<section id="accounts"><h2>Top accounts ({len(rows)} of {_num(n_acted)} with a finding '
-        f'or an action)</h2>{body}<p class="note">Ordered by action (suspend first), then the '
-        "highest flag severity and score. The explanation is the customer-safe text; "
-        "<span class='mono'>graphrisk explain ID --run RUN --audience analyst</span> shows the "
-        "evidence.</p></section>"
+        f'<section id="accounts"><h2>Accounts with an action ({len(rows):,})</h2>{filters}'
+        f'<table id="accounts-table"><thead><tr>{ths}</tr></thead><tbody>'
+        + "".join(rows)
+        + '</tbody></table><p class="note">Every account whose action is not keep, ordered by '
+        "action (suspend first), then the highest flag severity and score. The customer text "
+        "is what the customer reads; the analyst text (as <span class='mono'>graphrisk explain "
+        "ID --run RUN --audience analyst</span>) shows the evidence and the policy rule. Filters "
+        "can be set in the address: <span class='mono'>report.html#accounts:code=MULTI_LENDER"
+        "&amp;action=reduce&amp;id=A01</span>.</p></section>"
     )
 
 
@@ -493,10 +587,10 @@ def _accounts_section(result: ScanResult, limit: int, drawn: set[str]) -> str:
 
 @dataclass
 class _Drawing:
-    """One group's subgraph, small enough to lay out and draw."""
+    """One group (the group ids of every kind found on the same accounts), to be drawn."""
 
-    group_id: str
-    kind: str
+    group_ids: list[str]
+    kinds: list[str]
     n_members: int
     members: list[str]
     roles: dict[str, str]
@@ -504,34 +598,78 @@ class _Drawing:
     devices: dict[str, set[str]] = field(default_factory=dict)
     lenders: dict[str, dict[str, tuple[int, float]]] = field(default_factory=dict)
     transfers: dict[tuple[str, str], tuple[int, float]] = field(default_factory=dict)
+    #: the hops of a transfer cycle: (src, dst, amount, time, transfer id), in path order
+    cycle: list[tuple[str, str, float, str, str]] = field(default_factory=list)
     private_devices: int = 0
     private_lenders: int = 0
 
+    @property
+    def anchor(self) -> str:
+        return f"group-{self.group_ids[0]}"
 
-def _largest_groups(groups: pl.DataFrame, n: int) -> pl.DataFrame:
-    """``group_id``, ``kind``, ``size`` of the ``n`` largest groups (ties by id)."""
-    return (
+
+def _merged_groups(groups: pl.DataFrame) -> pl.DataFrame:
+    """One row per set of accounts: ``group_ids`` and ``kinds`` found on it, ``size``.
+
+    Detectors that find the same accounts (a device ring that is also a lending group) each
+    give it a group id; drawn once, the group carries every kind.
+    """
+    per_id = (
         groups.group_by("group_id")
-        .agg(pl.col("kind").first(), pl.col("account_id").n_unique().alias("size"))
-        .sort(["size", "group_id"], descending=[True, False])
-        .head(n)
+        .agg(pl.col("kind").first(), pl.col("account_id").unique().sort().alias("members"))
+        .with_columns(pl.col("members").list.join("\x1f").alias("_key"))
+        .sort("group_id")
     )
+    return (
+        per_id.group_by("_key", maintain_order=True)
+        .agg(
+            pl.col("group_id"),
+            pl.col("kind").unique(maintain_order=True),
+            pl.col("members").first(),
+        )
+        .with_columns(pl.col("members").list.len().alias("size"))
+        .select(pl.col("group_id").alias("group_ids"), pl.col("kind").alias("kinds"), "size")
+        .sort(["size", "group_ids"], descending=[True, False])
+    )
+
+
+def _groups_to_draw(groups: pl.DataFrame, n: int) -> pl.DataFrame:
+    """The largest group of every kind, then the largest others, ``n`` in all (at least one
+    per kind); largest first."""
+    merged = _merged_groups(groups)
+    if not merged.height:
+        return merged
+    picked: list[int] = []
+    kinds = sorted({k for ks in merged["kinds"].to_list() for k in ks})
+    rows = merged.with_row_index("_i")
+    for kind in kinds:
+        i = rows.filter(pl.col("kinds").list.contains(kind))["_i"][0]
+        if i not in picked:
+            picked.append(int(i))
+    for i in rows["_i"].to_list():
+        if len(picked) >= max(n, len(kinds)):
+            break
+        if i not in picked:
+            picked.append(int(i))
+    return rows.filter(pl.col("_i").is_in(picked)).sort("_i").drop("_i")
 
 
 def _drawings(result: ScanResult, n: int, max_members: int) -> list[_Drawing]:
-    """Subgraphs of the ``n`` largest groups, read from the graph's tables in one pass."""
-    largest = _largest_groups(result.groups, n)
-    if not largest.height:
+    """Subgraphs of the groups to draw, read from the graph's tables in one pass."""
+    chosen = _groups_to_draw(result.groups, n)
+    if not chosen.height:
         return []
-    members = (
-        result.groups.filter(pl.col("group_id").is_in(largest["group_id"].implode()))
-        .group_by("group_id", "account_id")
-        .agg(pl.col("role").unique().sort().str.join(", "))
-        .sort("group_id", "account_id")
+    all_ids = [g for ids in chosen["group_ids"].to_list() for g in ids]
+    members = result.groups.filter(pl.col("group_id").is_in(all_ids)).select(
+        "group_id", "account_id", "role"
     )
     drawings: list[_Drawing] = []
-    for gid, kind, size in largest.iter_rows():
-        m = members.filter(pl.col("group_id") == gid)
+    for gids, kinds, size in chosen.iter_rows():
+        m = (
+            members.filter(pl.col("group_id").is_in(gids))
+            .group_by("account_id")
+            .agg(pl.col("role").unique().sort().str.join(", "))
+        )
         # key roles first so a capped drawing keeps the accounts a scheme turns around
         m = (
             m.with_columns(pl.col("role").str.contains("member").not_().alias("_key"))
@@ -539,7 +677,17 @@ def _drawings(result: ScanResult, n: int, max_members: int) -> list[_Drawing]:
             .head(max_members)
         )
         roles = dict(zip(m["account_id"].to_list(), m["role"].to_list(), strict=True))
-        drawings.append(_Drawing(gid, kind, int(size), sorted(roles), roles))
+        drawings.append(_Drawing(list(gids), list(kinds), int(size), sorted(roles), roles))
+
+    cycles = (
+        result.flags.filter(
+            (pl.col("code") == "TRANSFER_CYCLE") & pl.col("group_id").is_in(all_ids)
+        )
+        .sort("group_id", "account_id")
+        .unique("group_id", keep="first", maintain_order=True)
+        .select("group_id", "evidence")
+    )
+    cycle_of = {g: json.loads(ev) for g, ev in cycles.iter_rows()}
 
     wanted = sorted({a for d in drawings for a in d.members})
     graph: Graph = result.graph_context(wanted).graph
@@ -585,158 +733,55 @@ def _drawings(result: ScanResult, n: int, max_members: int) -> list[_Drawing]:
                 users[dev].add(a)
         d.devices = {k: v for k, v in sorted(users.items()) if len(v) >= 2}
         d.private_devices = len(users) - len(d.devices)
+        seen: set[str] = set()
+        for g in d.group_ids:
+            ev = cycle_of.get(g)
+            if not ev:
+                continue
+            path = ev.get("path") or []
+            hops = zip(path, path[1:], ev.get("amounts") or [], ev.get("times") or [],
+                       ev.get("transfers") or [], strict=False)  # fmt: skip
+            for s, t, amount, when, tid in hops:
+                if tid not in seen and s in mset and t in mset:
+                    seen.add(tid)
+                    d.cycle.append((s, t, float(amount), str(when), str(tid)))
         lenders: dict[str, dict[str, tuple[int, float]]] = defaultdict(dict)
-        for a in d.members:
-            for lender, cnt, amount in loans_of.get(a, []):
-                lenders[lender][a] = (cnt, amount)
+        if not d.cycle:  # a cycle is about money: its loans are left out of the drawing
+            for a in d.members:
+                for lender, cnt, amount in loans_of.get(a, []):
+                    lenders[lender][a] = (cnt, amount)
         budget = MAX_DRAWN_NODES - len(d.members) - len(d.devices)
         if len(lenders) <= budget:
             d.lenders = dict(sorted(lenders.items()))
         else:
             d.lenders = {k: v for k, v in sorted(lenders.items()) if len(v) >= 2}
         d.private_lenders = len(lenders) - len(d.lenders)
-        d.transfers = {(s, t): (c, a) for s, t, c, a in tr if s in mset and t in mset}
+        in_cycle = {(s, t) for s, t, *_ in d.cycle}
+        d.transfers = {
+            (s, t): (c, a)
+            for s, t, c, a in tr
+            if s in mset and t in mset and (s, t) not in in_cycle
+        }
     return drawings
 
 
-def _layout(d: _Drawing) -> dict[str, tuple[float, float]]:
-    """Node positions in SVG coordinates.
-
-    Accounts and shared devices get a seeded spring layout inside an inner disc; lenders sit
-    evenly on an outer ring, each near the mean angle of its borrowers, so loan edges fan out
-    without pushing the accounts into a knot. Deterministic for the same drawing.
-    """
-    names = [f"a:{a}" for a in d.members] + [f"d:{x}" for x in d.devices]
-    index = {v: i for i, v in enumerate(names)}
-    edges = [(index[f"a:{s}"], index[f"a:{t}"]) for s, t in d.transfers]
-    edges += [
-        (index[f"d:{dev}"], index[f"a:{a}"])
-        for dev, users in d.devices.items()
-        for a in sorted(users)
-    ]
-    if len(names) == 1:
-        raw = {names[0]: (0.0, 0.0)}
-    else:
-        core = nx.Graph()
-        core.add_nodes_from(range(len(names)))
-        core.add_edges_from(edges)
-        k = 1.8 / math.sqrt(len(names))
-        spring = nx.spring_layout(core, k=k, seed=LAYOUT_SEED, iterations=60)
-        start = [[float(spring[i][0]), float(spring[i][1])] for i in range(len(names))]
-        # Kamada-Kawai (igraph, compiled) from the seeded spring layout: even edge lengths
-        kk = ig.Graph(n=len(names), edges=edges).simplify().layout_kamada_kawai(seed=start)
-        raw = {v: (float(x), float(y)) for v, (x, y) in zip(names, kk.coords, strict=True)}
-    cx = sum(x for x, _ in raw.values()) / len(raw)
-    cy = sum(y for _, y in raw.values()) / len(raw)
-    reach = max((math.hypot(x - cx, y - cy) for x, y in raw.values()), default=0.0) or 1.0
-    inner = 0.66 if d.lenders else 1.0
-    unit = {v: ((x - cx) / reach * inner, (y - cy) / reach * inner) for v, (x, y) in raw.items()}
-    if d.lenders:
-        wanted = []
-        for lender, loans in d.lenders.items():
-            mx = sum(unit[f"a:{a}"][0] for a in loans) / len(loans)
-            my = sum(unit[f"a:{a}"][1] for a in loans) / len(loans)
-            wanted.append((math.atan2(my, mx), lender))
-        wanted.sort()
-        step = 2 * math.pi / len(wanted)
-        # keep the order of the wanted angles, spaced evenly, turned to fit them best
-        offset = math.atan2(
-            sum(math.sin(a - i * step) for i, (a, _) in enumerate(wanted)),
-            sum(math.cos(a - i * step) for i, (a, _) in enumerate(wanted)),
-        )
-        for i, (_, lender) in enumerate(wanted):
-            angle = offset + i * step
-            unit[f"l:{lender}"] = (math.cos(angle), math.sin(angle))
-    half_w, half_h = SVG_W / 2 - SVG_PAD, SVG_H / 2 - SVG_PAD
-    return {v: (SVG_W / 2 + x * half_w, SVG_H / 2 + y * half_h) for v, (x, y) in unit.items()}
+def _short_time(when: str) -> str:
+    """``2026-06-06T06:53:40`` -> ``06-06 06:53`` (the year is the run's)."""
+    return when[5:16].replace("T", " ") if len(when) >= 16 else when
 
 
-def _svg_group(d: _Drawing, decisions: dict[str, dict[str, Any]]) -> str:
-    pos = _layout(d)
-    r_acc = 9.0
-    out: list[str] = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {SVG_W} {SVG_H}" '
-        f'class="group-graph" data-group="{_e(d.group_id)}" data-members="{d.n_members}" '
-        f'role="img" aria-label="{_e(d.kind)} group {_e(d.group_id)}">',
-        f"<title>{_e(d.kind)} {_e(d.group_id)}: {d.n_members} accounts</title>",
-        f'<defs><marker id="arrow-{_e(d.group_id)}" viewBox="0 0 10 10" refX="9" refY="5" '
-        'markerUnits="userSpaceOnUse" markerWidth="9" markerHeight="9" '
-        'orient="auto-start-reverse">'
-        f'<path d="M0,0 L10,5 L0,10 z" fill="{TRANSFER_COLOUR}"/></marker></defs>',
-    ]
-
-    def xy(node: str) -> tuple[float, float]:
-        return pos[node]
-
-    # loans (under everything), then logins, then transfers
-    out.append('<g class="edges loans" stroke="#c4b3e0" stroke-width="1" stroke-dasharray="3 3">')
-    for lender, loans in d.lenders.items():
-        lx, ly = xy(f"l:{lender}")
-        for a, (cnt, amount) in sorted(loans.items()):
-            ax, ay = xy(f"a:{a}")
-            out.append(
-                f'<line x1="{ax:.1f}" y1="{ay:.1f}" x2="{lx:.1f}" y2="{ly:.1f}">'
-                f"<title>{_e(a)} borrowed {cnt}× from {_e(lender)}, {_num(amount)}</title></line>"
-            )
-    out.append("</g>")
-    out.append('<g class="edges logins" stroke="#8a98a8" stroke-width="1.2">')
-    for dev, users in d.devices.items():
-        dx, dy = xy(f"d:{dev}")
-        for a in sorted(users):
-            ax, ay = xy(f"a:{a}")
-            out.append(
-                f'<line x1="{ax:.1f}" y1="{ay:.1f}" x2="{dx:.1f}" y2="{dy:.1f}">'
-                f"<title>{_e(a)} logged in on device {_e(dev)}</title></line>"
-            )
-    out.append("</g>")
-    top_amount = max((a for _, a in d.transfers.values()), default=1.0) or 1.0
-    out.append(f'<g class="edges transfers" fill="none" stroke="{TRANSFER_COLOUR}">')
-    for (s, t), (cnt, amount) in d.transfers.items():
-        (x1, y1), (x2, y2) = xy(f"a:{s}"), xy(f"a:{t}")
-        dx, dy = x2 - x1, y2 - y1
-        length = math.hypot(dx, dy) or 1.0
-        ux, uy = dx / length, dy / length
-        # bend to the left of the direction, so a->b and b->a stay apart
-        bend = min(0.18 * length, 40.0)
-        cx, cy = (x1 + x2) / 2 - uy * bend, (y1 + y2) / 2 + ux * bend
-        # start and end on the node's rim, towards the control point
-        sx, sy = _towards(x1, y1, cx, cy, r_acc + 1)
-        ex, ey = _towards(x2, y2, cx, cy, r_acc + 2)
-        width = 1.0 + 2.2 * math.sqrt(amount / top_amount)
-        out.append(
-            f'<path class="transfer" d="M{sx:.1f},{sy:.1f} Q{cx:.1f},{cy:.1f} {ex:.1f},{ey:.1f}" '
-            f'stroke-width="{width:.2f}" marker-end="url(#arrow-{_e(d.group_id)})">'
-            f"<title>{_e(s)} → {_e(t)}: {cnt} transfer{'s' if cnt != 1 else ''}, "
-            f"{_num(amount, 2)}</title></path>"
-        )
-    out.append("</g>")
-
-    out.append('<g class="nodes">')
-    for dev, users in d.devices.items():
-        x, y = xy(f"d:{dev}")
-        out.append(
-            f'<rect class="node device" x="{x - 6:.1f}" y="{y - 6:.1f}" width="12" height="12" '
-            f'rx="2" fill="{DEVICE_COLOUR}"><title>device {_e(dev)}: used by {len(users)} '
-            "accounts of the group</title></rect>"
-        )
-    for lender, loans in d.lenders.items():
-        x, y = xy(f"l:{lender}")
-        n_loans = sum(c for c, _ in loans.values())
-        out.append(
-            f'<polygon class="node lender" points="{x:.1f},{y - 8:.1f} {x + 8:.1f},{y:.1f} '
-            f'{x:.1f},{y + 8:.1f} {x - 8:.1f},{y:.1f}" fill="{LENDER_COLOUR}" stroke="#fff">'
-            f"<title>lender {_e(lender)}: {n_loans} loans to {len(loans)} accounts of the group"
-            "</title></polygon>"
-        )
-    for a in d.members:
-        x, y = xy(f"a:{a}")
+def _elements(d: _Drawing, decisions: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """The group as Cytoscape.js elements (nodes, then edges), deterministic order."""
+    els: list[dict[str, Any]] = []
+    order = {}
+    for i, (s, _t, *_rest) in enumerate(d.cycle):
+        order.setdefault(s, i)
+    # a cycle's accounts in path order: the circle layout places nodes in element order
+    for a in sorted(d.members, key=lambda a: (order.get(a, len(d.cycle)), a)):
         dec = decisions.get(a, {})
         action = dec.get("action") or ("external" if a in d.external else "?")
-        colour = ACTION_COLOURS.get(action, "#ffffff" if a in d.external else UNKNOWN_COLOUR)
         role = d.roles.get(a, "")
         key = any(r.strip() in KEY_ROLES for r in role.split(","))
-        stroke_w = 3.0 if key else 1.2
-        dash = ' stroke-dasharray="2 2"' if a in d.external else ""
         tip = f"{a} · {ACTION_LABELS.get(action, action)}"
         if role:
             tip += f" · role {role}"
@@ -744,24 +789,103 @@ def _svg_group(d: _Drawing, decisions: dict[str, dict[str, Any]]) -> str:
             tip += f" · limit {_num(dec.get('limit_before'))} → {_num(dec.get('limit_after'))}"
             if dec.get("reason_codes"):
                 tip += " · " + ", ".join(dec["reason_codes"])
-        kind = "external" if a in d.external else "account"
-        out.append(
-            f'<g class="node {kind}" data-account="{_e(a)}" data-action="{_e(action)}">'
-            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{r_acc:.0f}" fill="{colour}" stroke="#1d2733" '
-            f'stroke-width="{stroke_w}"{dash}/>'
-            f'<text x="{x:.1f}" y="{y + r_acc + 11:.1f}" text-anchor="middle" font-size="10" '
-            f'fill="#1d2733" stroke="#fff" stroke-width="3" paint-order="stroke">{_e(a)}</text>'
-            f"<title>{_e(tip)}</title></g>"
+        els.append(
+            {
+                "data": {
+                    "id": f"a:{a}",
+                    "label": a,
+                    "account": a,
+                    "kind": "external" if a in d.external else "account",
+                    "action": action,
+                    "colour": ACTION_COLOURS.get(
+                        action, "#ffffff" if a in d.external else UNKNOWN_COLOUR
+                    ),
+                    "key": key,
+                    "order": order.get(a, len(d.cycle) + len(els)),
+                    "tip": tip,
+                }
+            }
         )
-    out.append("</g></svg>")
-    return "".join(out)
-
-
-def _towards(x: float, y: float, tx: float, ty: float, dist: float) -> tuple[float, float]:
-    """The point ``dist`` from (x, y) towards (tx, ty)."""
-    dx, dy = tx - x, ty - y
-    length = math.hypot(dx, dy) or 1.0
-    return x + dx / length * dist, y + dy / length * dist
+    for dev, users in d.devices.items():
+        els.append(
+            {
+                "data": {
+                    "id": f"d:{dev}",
+                    "label": "",
+                    "kind": "device",
+                    "order": 10_000 + len(els),
+                    "tip": f"device {dev}: used by {len(users)} accounts of the group",
+                }
+            }
+        )
+    for lender, loans in d.lenders.items():
+        n_loans = sum(c for c, _ in loans.values())
+        els.append(
+            {
+                "data": {
+                    "id": f"l:{lender}",
+                    "label": lender,
+                    "kind": "lender",
+                    "order": 20_000 + len(els),
+                    "tip": f"lender {lender}: {n_loans} loans to {len(loans)} accounts of the group",
+                }
+            }
+        )
+    for i, (s, t, amount, when, tid) in enumerate(d.cycle):
+        els.append(
+            {
+                "data": {
+                    "id": f"c:{i}",
+                    "source": f"a:{s}",
+                    "target": f"a:{t}",
+                    "kind": "cycle",
+                    "label": f"{i + 1}. {_num(amount, 0)} · {_short_time(when)}",
+                    "tip": f"hop {i + 1} of the cycle: {s} → {t}, {_num(amount, 2)} at {when}"
+                    f" (transfer {tid})",
+                }
+            }
+        )
+    top_amount = max((a for _, a in d.transfers.values()), default=1.0) or 1.0
+    for i, ((s, t), (cnt, amount)) in enumerate(d.transfers.items()):
+        els.append(
+            {
+                "data": {
+                    "id": f"t:{i}",
+                    "source": f"a:{s}",
+                    "target": f"a:{t}",
+                    "kind": "transfer",
+                    "width": round(1.0 + 2.2 * math.sqrt(amount / top_amount), 2),
+                    "tip": f"{s} → {t}: {cnt} transfer{'s' if cnt != 1 else ''}, {_num(amount, 2)}",
+                }
+            }
+        )
+    for dev, users in d.devices.items():
+        for a in sorted(users):
+            els.append(
+                {
+                    "data": {
+                        "id": f"g:{dev}:{a}",
+                        "source": f"a:{a}",
+                        "target": f"d:{dev}",
+                        "kind": "login",
+                        "tip": f"{a} logged in on device {dev}",
+                    }
+                }
+            )
+    for lender, loans in d.lenders.items():
+        for a, (cnt, amount) in sorted(loans.items()):
+            els.append(
+                {
+                    "data": {
+                        "id": f"b:{lender}:{a}",
+                        "source": f"a:{a}",
+                        "target": f"l:{lender}",
+                        "kind": "loan",
+                        "tip": f"{a} borrowed {cnt}× from {lender}, {_num(amount)}",
+                    }
+                }
+            )
+    return els
 
 
 def _legend() -> str:
@@ -778,6 +902,9 @@ def _legend() -> str:
         f'<span><svg width="16" height="16"><polygon points="8,0 16,8 8,16 0,8" '
         f'fill="{LENDER_COLOUR}"/></svg> lender</span>',
         f'<span><svg width="28" height="10"><line x1="0" y1="5" x2="20" y2="5" '
+        f'stroke="{CYCLE_COLOUR}" stroke-width="2.5"/><path d="M20,1 L28,5 L20,9 z" '
+        f'fill="{CYCLE_COLOUR}"/></svg> cycle hop (amount · time)</span>',
+        f'<span><svg width="28" height="10"><line x1="0" y1="5" x2="20" y2="5" '
         f'stroke="{TRANSFER_COLOUR}" stroke-width="2"/><path d="M20,1 L28,5 L20,9 z" '
         f'fill="{TRANSFER_COLOUR}"/></svg> transfers (width ~ amount)</span>',
         '<span><svg width="24" height="10"><line x1="0" y1="5" x2="24" y2="5" stroke="#8a98a8" '
@@ -788,23 +915,40 @@ def _legend() -> str:
     return '<div class="legend">' + "".join(items) + "</div>"
 
 
-def _groups_section(result: ScanResult, drawings: list[_Drawing]) -> str:
-    """The legend and one card with an SVG drawing per group in ``drawings``."""
-    n_groups = int(result.groups["group_id"].n_unique()) if result.groups.height else 0
+def _cycle_table(d: _Drawing) -> str:
+    rows = [
+        [str(i + 1), f'<span class="mono">{_e(s)} → {_e(t)}</span>', _num(a, 2), _e(when),
+         f'<span class="mono">{_e(tid)}</span>']
+        for i, (s, t, a, when, tid) in enumerate(d.cycle)
+    ]  # fmt: skip
+    return (
+        '<details class="hops" open><summary>cycle hops</summary>'
+        + _table(["#", "from → to", "amount", "time", "transfer"], rows, {0, 2})
+        + "</details>"
+    )
+
+
+def _groups_section(result: ScanResult, drawings: list[_Drawing]) -> tuple[str, str]:
+    """The legend and one card per drawing, and the drawings' elements as JSON."""
+    n_groups = int(_merged_groups(result.groups).height) if result.groups.height else 0
     if not drawings:
-        return '<section id="groups"><h2>Largest groups</h2><p>No groups were found.</p></section>'
+        return (
+            '<section id="groups"><h2>Groups</h2><p>No groups were found.</p></section>',
+            "{}",
+        )
     wanted = sorted({a for d in drawings for a in d.members})
     dec = result.decisions.filter(
         pl.col("account_id").is_in(pl.Series(wanted, dtype=pl.String).implode())
     ).select("account_id", "action", "limit_before", "limit_after", "reason_codes")
     decisions = {r["account_id"]: r for r in dec.iter_rows(named=True)}
     cards = []
+    data: dict[str, Any] = {}
     for d in drawings:
         actions = Counter(decisions.get(a, {}).get("action", "?") for a in d.members)
         mix = ", ".join(
             f"{actions[a]} {ACTION_LABELS.get(a, a)}" for a in [*ACTIONS, "?"] if actions.get(a)
         )
-        n_tr = sum(c for c, _ in d.transfers.values())
+        n_tr = sum(c for c, _ in d.transfers.values()) + len(d.cycle)
         shown = (
             f"{len(d.members)} of {d.n_members} accounts drawn"
             if len(d.members) < d.n_members
@@ -819,29 +963,201 @@ def _groups_section(result: ScanResult, drawings: list[_Drawing]) -> str:
             f"{shown} · {_e(mix)} · {len(d.devices)} shared devices · {len(d.lenders)} lenders · "
             f"{n_tr} transfers inside the group"
         )
+        if d.cycle:
+            facts += f" · a cycle of {len(d.cycle)} hops"
         if left_out:
             facts += " · not drawn: " + _e("; ".join(left_out))
+        kinds = " + ".join(k.replace("_", " ") for k in d.kinds)
+        ids = ", ".join(f'<span class="mono">{_e(g)}</span>' for g in d.group_ids)
+        data[d.anchor] = {"cycle": bool(d.cycle), "elements": _elements(d, decisions)}
         cards.append(
-            f'<div class="group" id="group-{_e(d.group_id)}"><h3>{_e(d.kind.replace("_", " "))} · '
-            f'<span class="mono">{_e(d.group_id)}</span></h3><p class="facts">{facts}</p>'
-            f"{_svg_group(d, decisions)}</div>"
+            f'<div class="group" id="{_e(d.anchor)}" data-group-ids="{_e(" ".join(d.group_ids))}"'
+            f' data-kinds="{_e(" ".join(d.kinds))}" data-members="{d.n_members}"'
+            f' data-cycle-hops="{len(d.cycle)}">'
+            f'<h3>{_e(kinds)}</h3><p class="facts">{ids}<br>{facts}</p>'
+            f'<div class="cy" data-graph="{_e(d.anchor)}" role="img" '
+            f'aria-label="{_e(kinds)} group of {d.n_members} accounts"></div>'
+            '<div class="hover note">Hover a node or an edge for details; scroll to zoom, drag '
+            "to pan; click an account to list it below.</div>"
+            + (_cycle_table(d) if d.cycle else "")
+            + "</div>"
         )
-    return (
-        f'<section id="groups"><h2>Largest groups ({len(drawings)} of {_num(n_groups)})</h2>'
+    html_text = (
+        f'<section id="groups"><h2>Groups ({len(drawings)} of {_num(n_groups)} drawn: the '
+        "largest of every kind, then the largest)</h2>"
         + _legend()
+        + '<p class="note">A group found by several detectors on the same accounts is drawn '
+        "once, with all its kinds.</p>"
         + '<div class="groups">'
         + "".join(cards)
         + "</div></section>"
     )
+    return html_text, json.dumps(data, ensure_ascii=False, sort_keys=True)
 
 
 # -- the page -------------------------------------------------------------------------------
+
+#: The page's own script: draws the groups with Cytoscape.js and filters the accounts table.
+PAGE_JS = r"""
+(function () {
+  "use strict";
+  var data = JSON.parse(document.getElementById("graph-data").textContent);
+  var style = [
+    { selector: "node", style: { "label": "data(label)", "font-size": 9, "color": "#1d2733",
+      "text-valign": "bottom", "text-margin-y": 3, "text-background-color": "#fff",
+      "text-background-opacity": 0.85, "text-background-padding": 1,
+      "min-zoomed-font-size": 7, "width": 16, "height": 16 } },
+    { selector: "node[kind = 'account'], node[kind = 'external']", style: {
+      "background-color": "data(colour)", "border-color": "#1d2733", "border-width": 1.2 } },
+    { selector: "node[kind = 'external']", style: { "border-style": "dashed" } },
+    { selector: "node[?key]", style: { "border-width": 3.5, "font-weight": "bold",
+      "min-zoomed-font-size": 0 } },
+    { selector: "node[kind = 'device']", style: { "shape": "round-rectangle", "width": 11,
+      "height": 11, "background-color": "@DEVICE@" } },
+    { selector: "node[kind = 'lender']", style: { "shape": "diamond", "width": 15,
+      "height": 15, "background-color": "@LENDER@", "color": "#5b3f8c" } },
+    { selector: "edge", style: { "curve-style": "bezier", "width": 1,
+      "line-color": "#8a98a8" } },
+    { selector: "edge[kind = 'loan']", style: { "line-style": "dashed",
+      "line-color": "#c4b3e0" } },
+    { selector: "edge[kind = 'transfer']", style: { "width": "data(width)",
+      "line-color": "@TRANSFER@", "target-arrow-color": "@TRANSFER@",
+      "target-arrow-shape": "triangle", "arrow-scale": 0.8 } },
+    { selector: "edge[kind = 'cycle']", style: { "width": 2.5, "line-color": "@CYCLE@",
+      "target-arrow-color": "@CYCLE@", "target-arrow-shape": "triangle",
+      "label": "data(label)", "font-size": 10, "color": "#5a2208",
+      "text-rotation": "autorotate", "text-background-color": "#fff",
+      "text-background-opacity": 0.9, "text-background-padding": 1,
+      "min-zoomed-font-size": 0 } },
+    { selector: ":selected", style: { "overlay-opacity": 0.15 } }
+  ];
+  function draw(box) {
+    var g = data[box.getAttribute("data-graph")];
+    var hover = box.parentNode.querySelector(".hover");
+    var cy = cytoscape({ container: box, elements: g.elements, style: style,
+      layout: { name: "preset" }, wheelSensitivity: 0.3, minZoom: 0.2, maxZoom: 4,
+      boxSelectionEnabled: false, autounselectify: true });
+    var byOrder = function (a, b) { return a.data("order") - b.data("order"); };
+    if (g.cycle) {
+      cy.layout({ name: "circle", animate: false, padding: 30,
+        avoidOverlap: true }).run();
+    } else {
+      cy.layout({ name: "concentric", concentric: function (n) { return n.degree(); },
+        levelWidth: function () { return 2; }, sort: byOrder, animate: false,
+        padding: 20 }).run();
+      cy.layout({ name: "cose", randomize: false, animate: false, padding: 24,
+        nodeDimensionsIncludeLabels: true, nodeRepulsion: function () { return 16000; },
+        idealEdgeLength: function () { return 60; }, numIter: 1500 }).run();
+    }
+    cy.fit(undefined, 24);
+    cy.on("mouseover", "node, edge", function (e) { hover.textContent = e.target.data("tip"); });
+    cy.on("tap", "node[account]", function (e) {
+      location.hash = "accounts:id=" + encodeURIComponent(e.target.data("account"));
+    });
+    box.setAttribute("data-drawn-nodes", cy.nodes().length);
+    box.setAttribute("data-drawn-edges", cy.edges().length);
+    box.setAttribute("data-cycle-edges", cy.edges("[kind = 'cycle']").filter(function (e) {
+      return !!e.data("label"); }).length);
+    // labels that overlap one another after the layout (what the page promises: none)
+    var boxesOf = cy.nodes("[label != '']").map(function (n) {
+      return n.boundingBox({ includeLabels: true, includeNodes: false, includeOverlays: false });
+    });
+    var overlaps = 0;
+    for (var i = 0; i < boxesOf.length; i++) {
+      for (var j = i + 1; j < boxesOf.length; j++) {
+        var a = boxesOf[i], b = boxesOf[j];
+        if (a.x1 < b.x2 && b.x1 < a.x2 && a.y1 < b.y2 && b.y1 < a.y2) { overlaps++; }
+      }
+    }
+    box.setAttribute("data-labels", boxesOf.length);
+    box.setAttribute("data-label-overlaps", overlaps);
+    box.setAttribute("data-drawn", "yes");
+  }
+  var boxes = document.querySelectorAll(".cy[data-graph]");
+  for (var i = 0; i < boxes.length; i++) { draw(boxes[i]); }
+
+  var table = document.getElementById("accounts-table");
+  if (!table) { return; }
+  var rows = table.tBodies[0].rows;
+  var code = document.getElementById("filter-code");
+  var action = document.getElementById("filter-action");
+  var id = document.getElementById("filter-id");
+  var count = document.getElementById("shown-count");
+  function apply() {
+    var c = code.value, a = action.value, q = id.value.trim().toLowerCase(), shown = 0;
+    for (var i = 0; i < rows.length; i++) {
+      var r = rows[i];
+      var ok = (!c || (" " + r.getAttribute("data-codes") + " ").indexOf(" " + c + " ") >= 0)
+        && (!a || r.getAttribute("data-action") === a)
+        && (!q || r.getAttribute("data-id").toLowerCase().indexOf(q) >= 0);
+      r.hidden = !ok;
+      if (ok) { shown++; }
+    }
+    count.textContent = shown.toLocaleString("en-US");
+    table.setAttribute("data-shown", shown);
+  }
+  function fromHash() {
+    var h = decodeURIComponent(location.hash.replace(/^#/, ""));
+    if (h.indexOf("accounts:") !== 0) { return; }
+    var want = { code: "", action: "", id: "" };
+    h.slice(9).split("&").forEach(function (kv) {
+      var k = kv.split("=")[0], v = kv.slice(k.length + 1);
+      if (k in want) { want[k] = v; }
+    });
+    code.value = want.code; action.value = want.action; id.value = want.id;
+    apply();
+    document.getElementById("accounts").scrollIntoView();
+  }
+  function toHash() {
+    var parts = [];
+    if (code.value) { parts.push("code=" + encodeURIComponent(code.value)); }
+    if (action.value) { parts.push("action=" + encodeURIComponent(action.value)); }
+    if (id.value.trim()) { parts.push("id=" + encodeURIComponent(id.value.trim())); }
+    history.replaceState(null, "", "#accounts:" + parts.join("&"));
+    apply();
+  }
+  code.addEventListener("change", toHash);
+  action.addEventListener("change", toHash);
+  id.addEventListener("input", toHash);
+  window.addEventListener("hashchange", fromHash);
+  fromHash();
+  apply();
+})();
+"""
+
+#: sha256 of the vendored ``templates/cytoscape.min.js`` (Cytoscape.js 3.35.0, MIT).
+CYTOSCAPE_SHA256 = "71fa9ebec21a7ca2c40cff6aacc30d1f6464e363662ad4b2c197e1adc770cd94"
+
+
+def cytoscape_js() -> str:
+    """The vendored Cytoscape.js (``graphrisk/templates/cytoscape.min.js``), checked.
+
+    Raises
+    ------
+    RuntimeError
+        If the file is not the pinned version (its sha256 differs) or could close the
+        inline script it is put in.
+    """
+    import hashlib
+    from importlib.resources import files
+
+    raw = files("graphrisk").joinpath("templates/cytoscape.min.js").read_bytes()
+    if hashlib.sha256(raw).hexdigest() != CYTOSCAPE_SHA256:
+        raise RuntimeError("graphrisk/templates/cytoscape.min.js is not the pinned Cytoscape.js")
+    text = raw.decode("utf-8")
+    if "</script" in text.lower() or "<!--" in text:
+        raise RuntimeError("cytoscape.min.js cannot be inlined in a <script> element")
+    return text
+
+
+def _script_json(text: str) -> str:
+    """JSON that cannot end the ``<script>`` element it is put in."""
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 def render_report(
     result: ScanResult,
     max_groups: int = MAX_GROUPS,
-    top_accounts: int = TOP_ACCOUNTS,
     max_group_members: int = MAX_GROUP_MEMBERS,
 ) -> str:
     """The analyst page of a scan as one self-contained HTML document.
@@ -851,20 +1167,21 @@ def render_report(
     result
         A finished scan (what :func:`graphrisk.scan` returns).
     max_groups
-        How many of the largest groups are drawn.
-    top_accounts
-        How many accounts the accounts table lists.
+        How many groups are drawn: the largest of every kind first, then the largest.
     max_group_members
         The most accounts drawn for one group (key roles first, then by id).
 
     Returns
     -------
     str
-        The HTML text: inline CSS and SVG, no scripts and no external resources.
+        The HTML text: inline CSS, the inlined Cytoscape.js and the page's own script, the
+        drawings' data as inline JSON; nothing loaded from anywhere.
     """
     s = result.summary
     run_id = s.get("run_id", result.run_id)
     drawings = _drawings(result, max_groups, max_group_members)
+    anchors = {g: d.anchor for d in drawings for g in d.group_ids}
+    groups_html, graph_json = _groups_section(result, drawings)
     title = f"graphrisk report · run {run_id}"
     meta = (
         f"as of <b>{_e(s.get('as_of', ''))}</b> · window from {_e(s.get('window_start', ''))} "
@@ -876,7 +1193,7 @@ def render_report(
         for a, t in [
             ("summary", "Summary"),
             ("groups", "Groups"),
-            ("accounts", "Top accounts"),
+            ("accounts", "Accounts"),
             ("timings", "Timings"),
             ("run", "Run"),
         ]
@@ -889,18 +1206,26 @@ def render_report(
         _rows_section(result),
         "</div>",
         _flags_section(result),
-        _groups_section(result, drawings),
-        _accounts_section(result, top_accounts, {d.group_id for d in drawings}),
+        groups_html,
+        _accounts_section(result, anchors),
         '<div class="grid2">',
         _timings_section(result),
         _run_section(result),
         "</div>",
     ]
+    js = PAGE_JS
+    for key, colour in (
+        ("@DEVICE@", DEVICE_COLOUR),
+        ("@LENDER@", LENDER_COLOUR),
+        ("@TRANSFER@", TRANSFER_COLOUR),
+        ("@CYCLE@", CYCLE_COLOUR),
+    ):
+        js = js.replace(key, colour)
     return (
         "<!doctype html>\n"
         '<html lang="en"><head><meta charset="utf-8">'
         '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
-        "style-src 'unsafe-inline'; img-src data:\">"
+        "style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\">"
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f'<meta name="generator" content="graphrisk {_e(__version__)}">'
         f"<title>{_e(title)}</title><style>{CSS}</style></head>\n<body>"
@@ -912,5 +1237,10 @@ def render_report(
         + " · run "
         + _e(run_id)
         + " · flags.parquet, decisions.parquet, groups.parquet and summary.json sit beside this "
-        "page.</footer></body></html>\n"
+        "page · drawings by Cytoscape.js 3.35.0 (MIT licence, The Cytoscape Consortium; inlined)."
+        "</footer>\n"
+        f'<script type="application/json" id="graph-data">{_script_json(graph_json)}</script>\n'
+        f'<script id="cytoscape-js">{cytoscape_js()}</script>\n'
+        f'<script id="report-js">{js}</script>\n'
+        "</body></html>\n"
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import os
 import platform
 import resource
 import sys
@@ -26,7 +27,7 @@ from graphrisk.context import ScanContext, check_window
 from graphrisk.decisions import decide_with_trace
 from graphrisk.detectors.base import FLAG_SCHEMA, GROUP_SCHEMA, Findings
 from graphrisk.errors import UsageError
-from graphrisk.io import Tables, atomic_dir
+from graphrisk.io import Tables, atomic_dir, environment_errno
 from graphrisk.policy import Policy
 
 if TYPE_CHECKING:
@@ -131,32 +132,101 @@ class ScanResult:
         return self.graph_context(accounts).graph.to_networkx(accounts)
 
     def write(self, out: str | Path, progress: Progress | None = None) -> Path:
-        """Write the run directory atomically: flags, decisions, groups, summary, report."""
+        """Write the run directory atomically: flags, decisions, groups, summary, report.
+
+        With a ledger (``scan(..., ledger=DIR)``) this also appends the scan's decisions to
+        it, together with the run: the entry is written in full to a temporary file in the
+        ledger first, then the run is swapped in and the entry renamed in. If anything fails
+        (no space left, a read-only ledger), the run directory and the ledger are both left
+        as they were. A run already in the ledger (same run id) appends nothing.
+
+        Parameters
+        ----------
+        out
+            The run directory: absent, empty or an earlier run (see
+            :func:`graphrisk.io.atomic_dir`).
+        progress
+            Called with the stage name when writing starts.
+
+        Returns
+        -------
+        Path
+            ``out``.
+
+        Raises
+        ------
+        UsageError
+            If ``out`` may not be replaced, or ``out`` or the ledger cannot be written for
+            lack of space or permission (the message names the path).
+        """
+        out = Path(out)
+        pending: list[Any] = []  # the ledger entry, once written to its temporary file
+        where = ["--out", out]
+        try:
+            with atomic_dir(out, then=lambda: _commit_pending(pending, where)) as tmp:
+                self._write_files(tmp, progress)
+                where[:] = ["--ledger", _ledger_path(self)]
+                pending.append(_prepare_ledger(self))
+                where[:] = ["--out", out]
+        except BaseException as e:
+            for p in pending:
+                if p is not None:
+                    p.abort()
+            code = environment_errno(e)
+            if code is None:
+                raise
+            raise UsageError(
+                f"{where[0]}: cannot write {where[1]}: {os.strerror(code)}; nothing was"
+                " changed (the run directory and the ledger are as they were)"
+            ) from e
+        return out
+
+    def _write_files(self, tmp: Path, progress: Progress | None) -> None:
         from graphrisk.report import render_report
 
-        out = Path(out)
-        with atomic_dir(out) as tmp:
-            with self.stages.timed("write", progress):
-                self.flags.write_parquet(tmp / "flags.parquet")
-                self.decisions.write_parquet(tmp / "decisions.parquet")
-                self.groups.write_parquet(tmp / "groups.parquet")
-                if self.features is not None:
-                    self.features.write_parquet(tmp / "features.parquet")
-                if self.trace is not None:
-                    from graphrisk.explain import TRACE_FILE
+        with self.stages.timed("write", progress):
+            self.flags.write_parquet(tmp / "flags.parquet")
+            self.decisions.write_parquet(tmp / "decisions.parquet")
+            self.groups.write_parquet(tmp / "groups.parquet")
+            if self.features is not None:
+                self.features.write_parquet(tmp / "features.parquet")
+            if self.trace is not None:
+                from graphrisk.explain import TRACE_FILE
 
-                    self.trace.write_parquet(tmp / TRACE_FILE)
-                if self.quarantine:
-                    (tmp / "quarantine").mkdir()
-                    for name, df in sorted(self.quarantine.items()):
-                        df.write_parquet(tmp / "quarantine" / f"{name}.parquet")
-            self.summary["timings"] = self.stages.merged()
-            (tmp / "report.html").write_text(render_report(self), encoding="utf-8")
-            (tmp / "summary.json").write_text(
-                json.dumps(self.summary, indent=2, ensure_ascii=False, default=str) + "\n",
-                encoding="utf-8",
-            )
-        return out
+                self.trace.write_parquet(tmp / TRACE_FILE)
+            if self.quarantine:
+                (tmp / "quarantine").mkdir()
+                for name, df in sorted(self.quarantine.items()):
+                    df.write_parquet(tmp / "quarantine" / f"{name}.parquet")
+        self.summary["timings"] = self.stages.merged()
+        (tmp / "report.html").write_text(render_report(self), encoding="utf-8")
+        (tmp / "summary.json").write_text(
+            json.dumps(self.summary, indent=2, ensure_ascii=False, default=str) + "\n",
+            encoding="utf-8",
+        )
+
+
+def _ledger_path(result: ScanResult) -> Path | None:
+    led = getattr(result, "_ledger", None)
+    return None if led is None else led[0].path
+
+
+def _prepare_ledger(result: ScanResult) -> Any:
+    """The scan's ledger entry written to a temporary file (``None``: no ledger, or in it)."""
+    led = getattr(result, "_ledger", None)
+    if led is None:
+        return None
+    from graphrisk.ledger import entry
+
+    return led[0].prepare(entry(result.decisions, result.trace), result.run_id)
+
+
+def _commit_pending(pending: list[Any], where: list[Any]) -> None:
+    """Rename the prepared ledger entry in (called with the new run in place)."""
+    for p in pending:
+        if p is not None:
+            where[:] = ["--ledger", p.ledger.path]
+            p.commit()
 
 
 FINGERPRINT_TABLES = ("accounts", "loans", "transfers", "devices", "applications")
@@ -322,7 +392,9 @@ def scan(
     lookback_days
         Days of history read before ``as_of``; default the policy's ``lookback_days`` (180).
     ledger
-        A ledger directory: earlier decisions are read (restore) and this scan's appended.
+        A ledger directory: earlier decisions are read (restore). This scan's decisions are
+        appended when its run directory is written (:meth:`ScanResult.write`, run and entry
+        together), or by :func:`commit_ledger` for a scan whose run is not written.
     quarantine
         Set rows breaking row rules aside instead of failing (see :func:`graphrisk.load`).
     lang
@@ -486,7 +558,12 @@ def _detect_in_shards(
 
 
 def commit_ledger(result: ScanResult) -> Path | None:
-    """Append a scan's decisions to its ledger (after the run directory is written)."""
+    """Append a scan's decisions to its ledger without writing a run directory.
+
+    :meth:`ScanResult.write` appends them already, together with the run; this is for a
+    scan whose run is not written. Nothing is appended twice (same run id). Returns the
+    entry's path, or ``None`` (no ledger, or the run is in it already).
+    """
     led = getattr(result, "_ledger", None)
     if led is None:
         return None

@@ -6,7 +6,7 @@
    seed 11) generate the world (the 4,000/7 one is ``datasets/sample`` itself), scan it with the
    default policy and score it with :func:`graphrisk.evaluate.evaluate_frames`; then again with
    the ``policies/slow_layering.toml`` preset (overall figures only).
-2. AMLSim (``../shared/data/amlsim/{typologies,1K}``, data no one here wrote): scan with a
+2. AMLSim (``datasets/amlsim/{typologies,1K}``, data no one here wrote): scan with a
    lookback covering its two years and report, per AMLSim typology, the share of its members
    flagged TRANSFER_CYCLE, SCATTER_GATHER and any transfer code (the last two also with the
    ``policies/slow_layering.toml`` preset), and the share of clean accounts so flagged.
@@ -30,7 +30,7 @@ from graphrisk.evaluate import evaluate_frames
 from graphrisk.generate import generate_world
 
 ROOT = Path(__file__).resolve().parents[1]
-AMLSIM = ROOT.parent / "shared" / "data" / "amlsim"
+AMLSIM = ROOT / "datasets" / "amlsim"
 SLOW_LAYERING = ROOT / "policies" / "slow_layering.toml"
 TRANSFER_CODES = [
     "TRANSFER_CYCLE",

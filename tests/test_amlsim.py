@@ -1,4 +1,4 @@
-"""External check on IBM AMLSim data (``shared/data/amlsim``, see its README).
+"""External check on IBM AMLSim data (``datasets/amlsim``, see its README).
 
 Targets: members of AMLSim ``cycle`` alerts flagged TRANSFER_CYCLE with recall >= 0.8, and at
 most 5% of ``clean`` accounts carrying any transfer code. In the ``1K`` set one of the four
@@ -21,7 +21,7 @@ from graphrisk.context import ScanContext
 from graphrisk.detectors import REGISTRY
 from graphrisk.io import load
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "amlsim"
+DATA = Path(__file__).resolve().parents[1] / "datasets" / "amlsim"
 TRANSFER_CODES = {
     "TRANSFER_CYCLE",
     "SCATTER_GATHER",
@@ -36,7 +36,7 @@ DETECTORS = ["transfer_cycle", "scatter_gather", "fan_out_after_loan", "fan_in_c
 def _scan(name: str) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     path = DATA / name
     if not (path / "labels.parquet").exists():
-        pytest.fail(f"AMLSim data missing: {path} (expected shared/ beside the repository)")
+        pytest.fail(f"AMLSim data missing: {path} (shipped in datasets/amlsim)")
     tables = load(path)
     ctx = ScanContext.build(tables, lookback_days=800)
     flags = pl.concat(

@@ -332,3 +332,85 @@ def test_progress_on_a_terminal_only(small_run, tmp_path: Path) -> None:
     # stdout carries only the result, no progress lines
     assert "load" not in piped.out.replace("loans", "")
     shutil.rmtree(tmp_path / "tty")
+
+
+def test_generate_shows_a_progress_bar_on_a_terminal_only(tmp_path: Path) -> None:
+    import re
+
+    from graphrisk.generate import STAGES
+
+    code, out, err = _run_with_tty_stderr("generate", tmp_path / "tty", "--accounts", "2000")
+    assert code == 0, err
+    shown = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", err)
+    assert f"{len(STAGES)}/{len(STAGES)}" in shown and "write:transfers" in shown
+    assert re.search(r"\b0:00:\d\d\b", shown)
+    assert json.loads(out)["tables"]["accounts"] == 2000  # stdout: the JSON only
+    piped = run_cli("generate", tmp_path / "pipe", "--accounts", "2000")
+    assert piped.code == 0 and piped.err == ""
+
+
+def test_progress_bar_counts_stages_and_shows_elapsed_time(small_run, tmp_path: Path) -> None:
+    """On a terminal: one bar over the stages (``done/total``) with the elapsed time."""
+    import re
+
+    from graphrisk.policy import Policy
+
+    data, _, _ = small_run
+    code, out, err = _run_with_tty_stderr("scan", data, "--out", tmp_path / "tty")
+    assert code == 0, err
+    # load, context, graph, the detectors, features, decide, write
+    total = 6 + len(Policy.default().detectors())
+    shown = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", err)  # the terminal's escape codes
+    assert f"{total}/{total}" in shown  # every stage counted, the last one complete
+    assert re.search(r"\b0:00:\d\d\b", shown)  # elapsed time
+    assert "detector:multi_lender" in shown and "write" in shown
+    assert "actions:" in out and "\x1b" not in out  # the result on stdout, undecorated
+
+
+# ---------------------------------------------------------------------------------------
+# an empty book
+
+
+def _empty_book(d: Path) -> Path:
+    from graphrisk.schema import empty_frame
+
+    d.mkdir(parents=True)
+    for name in ("accounts", "loans", "transfers", "devices"):
+        empty_frame(name).write_parquet(d / f"{name}.parquet")
+    return d
+
+
+def test_empty_book_with_as_of_is_an_empty_complete_run(tmp_path: Path, cli) -> None:
+    """An explicit ``--as-of`` is used as given: nothing to infer, an empty run, exit 0."""
+    data = _empty_book(tmp_path / "data")
+    ran = cli("scan", data, "--out", tmp_path / "run", "--as-of", "2026-06-30", "--json")
+    assert ran.code == 0, ran.err
+    assert ran.json()["as_of"].startswith("2026-06-30")
+    for name in ("flags", "decisions", "groups"):
+        assert pl.read_parquet(tmp_path / "run" / f"{name}.parquet").height == 0
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["actions"] == {} and summary["rows"]["read"]["accounts"] == 0
+    assert (tmp_path / "run" / "report.html").stat().st_size > 0
+    # without --as-of there is nothing to infer it from: a usage error that says so
+    ran = cli("scan", data, "--out", tmp_path / "run2")
+    ran.assert_clean_failure(2)
+    assert "--as-of" in ran.err
+
+
+def test_evaluate_labels_of_another_world_exit_3(world_run, tmp_path: Path, cli) -> None:
+    """Labels whose accounts are not the run's are an error that says so, not recall 0."""
+    run, _ = world_run
+    other = pl.DataFrame({"account_id": ["X1", "X2", "X3"], "pattern": ["multi_lender"] * 3})
+    other.write_parquet(tmp_path / "labels.parquet")
+    ran = cli("evaluate", run, "--labels", tmp_path / "labels.parquet")
+    ran.assert_clean_failure(3)
+    assert "labels.account_id" in ran.err and "3 rows" in ran.err
+    assert "X1" in ran.err and "not in the run" in ran.err
+    assert "recall" not in ran.out
+    # a few labelled accounts the run does not know are an error too (they would count as missed)
+    decided = pl.read_parquet(run / "decisions.parquet")["account_id"].head(5).to_list()
+    mixed = pl.DataFrame({"account_id": [*decided, "X9"], "pattern": ["clean"] * 6})
+    mixed.write_parquet(tmp_path / "mixed.parquet")
+    ran = cli("evaluate", run, "--labels", tmp_path / "mixed.parquet")
+    ran.assert_clean_failure(3)
+    assert "1 row" in ran.err and "X9" in ran.err

@@ -64,7 +64,9 @@ def test_deterministic(world, tmp_path):
 
 def test_schema_and_counts(world):
     out, counts, t = world
-    assert sorted(p.name for p in out.iterdir()) == sorted(f"{x}.parquet" for x in TABLES)
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        [".graphrisk-world.json", *(f"{x}.parquet" for x in TABLES)]
+    )
     for name, schema in SCHEMA.items():
         assert dict(t[name].schema) == schema, name
         assert counts["tables"][name] == t[name].height
@@ -338,8 +340,7 @@ def test_lookalikes(world):
 
 def test_sample_dataset_is_reproducible(tmp_path):
     sample = Path(__file__).resolve().parents[1] / "datasets" / "sample"
-    if not sample.exists():
-        pytest.skip("datasets/sample not present")
+    assert sample.is_dir(), "datasets/sample is shipped with the repository"
     generate_world(tmp_path / "s", accounts=4000, seed=7)
     size = sum(p.stat().st_size for p in sample.iterdir())
     assert size < 5_000_000
@@ -352,3 +353,47 @@ def test_small_world_refused(tmp_path):
     with pytest.raises(ValueError, match="at least 2000"):
         generate_world(tmp_path / "x", accounts=100)
     assert not (tmp_path / "x").exists()
+
+
+# ---------------------------------------------------------------------------------------
+# OUT: only an earlier generated world or an empty folder is replaced
+
+
+def test_generate_refuses_a_folder_of_other_files(tmp_path: Path, cli) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("precious")
+    (folder / "labels.parquet").write_bytes(b"not a world")  # a labels file alone is no world
+    ran = cli("generate", folder, "--accounts", "2000")
+    ran.assert_clean_failure(2)
+    assert str(folder) in ran.err and "generated world" in ran.err
+    assert sorted(p.name for p in folder.iterdir()) == ["labels.parquet", "notes.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["docs"]  # no temporary left
+
+
+def test_generate_refuses_a_file_and_a_run_directory(tmp_path: Path, cli) -> None:
+    target = tmp_path / "file"
+    target.write_text("precious")
+    cli("generate", target, "--accounts", "2000").assert_clean_failure(2)
+    assert target.read_text() == "precious"
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "summary.json").write_text("{}")
+    (run / "decisions.parquet").write_bytes(b"a run")
+    cli("generate", run, "--accounts", "2000").assert_clean_failure(2)
+    assert (run / "decisions.parquet").read_bytes() == b"a run"
+
+
+def test_generate_replaces_an_earlier_world_or_an_empty_folder(tmp_path: Path, cli) -> None:
+    out = tmp_path / "w"
+    out.mkdir()
+    assert cli("generate", out, "--accounts", "2000", "--seed", "1").code == 0  # empty folder
+    assert (out / ".graphrisk-world.json").is_file()
+    first = pl.read_parquet(out / "accounts.parquet")
+    assert cli("generate", out, "--accounts", "2000", "--seed", "2").code == 0  # its own world
+    assert not pl.read_parquet(out / "accounts.parquet").equals(first)
+    # a world generated before the marker existed: labels.parquet and the tables, nothing else
+    (out / ".graphrisk-world.json").unlink()
+    assert cli("generate", out, "--accounts", "2000", "--seed", "1").code == 0
+    assert pl.read_parquet(out / "accounts.parquet").equals(first)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["w"]

@@ -422,6 +422,19 @@ FATAL = [
         [{"loan_id": "L1", "due_at": T0 - dt.timedelta(days=1)}],
     ),
     Fatal(
+        "repaid-before-issue",
+        _t(
+            "loans",
+            "repaid_at",
+            pa.array([None, T0 - dt.timedelta(hours=1), None], pa.timestamp("us")),
+        ),
+        "loans",
+        "repaid_at",
+        "repaid_before_issue",
+        1,
+        [{"loan_id": "L2", "repaid_at": T0 - dt.timedelta(hours=1)}],
+    ),
+    Fatal(
         "negative-overdue",
         _t("loans", "overdue_days", pa.array([0, -2, 3], pa.int32())),
         "loans",

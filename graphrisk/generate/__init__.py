@@ -15,15 +15,28 @@ See ``datasets/README.md`` for the exact shapes of every pattern.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 
 from graphrisk.generate._patterns import plant_all
-from graphrisk.generate._world import World, write_tables
+from graphrisk.generate._world import World, check_world_replaceable, write_tables
 
-__all__ = ["generate_world"]
+__all__ = ["STAGES", "generate_world"]
+
+#: The stages :func:`generate_world` reports to ``progress``, in order.
+STAGES = (
+    "patterns",
+    "population",
+    "applications",
+    "proximity",
+    *(
+        f"write:{t}"
+        for t in ("accounts", "loans", "transfers", "devices", "applications", "labels")
+    ),
+)
 
 
 def _calendar(w: World, end: datetime, days: int) -> None:
@@ -48,13 +61,16 @@ def generate_world(
     seed: int = 0,
     end: datetime = datetime(2026, 6, 30),
     days: int = 400,
+    progress: Callable[[str], None] | None = None,
 ) -> dict:
     """Write a synthetic lending world with planted patterns and ``labels.parquet``.
 
     Parameters
     ----------
     out : str or Path
-        Directory to write; created (with its parents) or replaced atomically.
+        Directory to write; created (with its parents) or replaced atomically. Only an
+        empty folder or a world written here before is replaced: anything else raises
+        :class:`~graphrisk.errors.UsageError` (nothing is deleted).
     accounts : int, default 5000
         Number of accounts (at least 2000, so that every pattern fits).
     seed : int, default 0
@@ -63,6 +79,9 @@ def generate_world(
         End of the world (UTC if naive). The latest event is a login two minutes before it.
     days : int, default 400
         Length of the history; every event lies in ``[end - days, end]``.
+    progress : callable, optional
+        Called with each stage's name as it starts (:data:`STAGES`: building the world,
+        then writing each table).
 
     Returns
     -------
@@ -85,17 +104,24 @@ def generate_world(
     >>> counts == generate_world(d, accounts=2000, seed=1)
     True
     """
+    check_world_replaceable(Path(out))  # before the work, not only after it
     if accounts < 2000:
         raise ValueError("accounts must be at least 2000 so that every pattern fits")
     if days < 200:
         raise ValueError("days must be at least 200")
+    show = progress or (lambda stage: None)
+    show("patterns")
     w = World(int(accounts), int(seed), int(days))
     _calendar(w, end, days)
     plant_all(w)
+    show("population")
     w.base_population()
+    show("applications")
     w.loan_applications()
+    show("proximity")
     w.label_accidental_proximity()
-    counts, labels = write_tables(Path(out), w.tables(end))
+    args = {"accounts": int(accounts), "seed": int(seed), "end": end.isoformat(), "days": days}
+    counts, labels = write_tables(Path(out), w.tables(end), marker=args, progress=show)
     assert labels is not None
     patterns = labels.group_by("pattern").len().sort("pattern")
     return {

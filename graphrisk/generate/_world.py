@@ -15,16 +15,16 @@ Conventions used by the pattern builders in :mod:`graphrisk.generate._patterns`:
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
-from collections.abc import Iterator
+import json
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 
+from graphrisk.errors import UsageError
+from graphrisk.io import atomic_dir
 from graphrisk.patterns import PATTERNS
 
 DAY = 86_400
@@ -465,34 +465,94 @@ class World:
         yield "labels", labels
 
 
-def write_tables(
-    out: Path, tables: Iterator[tuple[str, pl.DataFrame]]
-) -> tuple[dict[str, int], pl.DataFrame | None]:
-    """Write ``OUT/NAME.parquet`` for every table, atomically (temp dir, then rename).
+#: The file :func:`write_tables` puts in every world it writes: how ``generate`` recognises a
+#: world it may replace (hidden, so loaders and table folders ignore it).
+WORLD_MARKER = ".graphrisk-world.json"
+#: The files of a world written before the marker existed: its tables and labels.
+WORLD_FILES = frozenset(
+    f"{t}.parquet"
+    for t in ("accounts", "loans", "transfers", "devices", "applications", "lenders", "labels")
+)
 
-    Returns the row count of every table and the ``labels`` table.
+
+def check_world_replaceable(target: Path) -> None:
+    """Raise :class:`~graphrisk.errors.UsageError` unless ``target`` may be (re)generated.
+
+    It may if it does not exist, is an empty directory, holds :data:`WORLD_MARKER` (a world
+    written by :func:`write_tables`), or holds ``labels.parquet`` and otherwise only world
+    tables (an earlier world without the marker). Anything else is refused, not deleted.
+    """
+    target = Path(target)
+    if not (target.exists() or target.is_symlink()):
+        return
+    if not target.is_dir():
+        raise UsageError(
+            f"refusing to replace {target}: it exists and is not a directory (not a generated"
+            " world)"
+        )
+    if (target / WORLD_MARKER).is_file():
+        return
+    try:
+        entries = list(target.iterdir())
+    except OSError as e:
+        raise UsageError(f"refusing to replace {target}: cannot list it ({e.strerror})") from None
+    if not entries:
+        return
+    names = {p.name for p in entries}
+    if "labels.parquet" in names and names <= WORLD_FILES and all(p.is_file() for p in entries):
+        return
+    others = sorted(names - WORLD_FILES)[:3] or sorted(names)[:3]
+    raise UsageError(
+        f"refusing to replace {target}: it is not a generated world (no {WORLD_MARKER}; it"
+        f" holds {', '.join(others)}{', ...' if len(names) > 3 else ''}); choose another path"
+        " or remove it"
+    )
+
+
+def _announced(
+    it: Iterator[tuple[str, pl.DataFrame]],
+    names: tuple[str, ...],
+    progress: Callable[[str], None] | None,
+) -> Iterator[tuple[str, pl.DataFrame]]:
+    """``it``, calling ``progress("write:NAME")`` before each table is built (``names``:
+    the order :meth:`World.tables` yields them in)."""
+    i = 0
+    while True:
+        if progress is not None and i < len(names):
+            progress(f"write:{names[i]}")
+        try:
+            item = next(it)
+        except StopIteration:
+            return
+        yield item
+        i += 1
+
+
+def write_tables(
+    out: Path,
+    tables: Iterator[tuple[str, pl.DataFrame]],
+    marker: dict | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[dict[str, int], pl.DataFrame | None]:
+    """Write ``OUT/NAME.parquet`` for every table and :data:`WORLD_MARKER`, atomically.
+
+    ``OUT`` must be absent, empty or an earlier world (:func:`check_world_replaceable`); it is
+    replaced whole (:func:`graphrisk.io.atomic_dir`). ``marker`` is written into the marker
+    file as JSON (the generator's arguments). Returns the row count of every table and the
+    ``labels`` table. ``progress`` is called with ``write:NAME`` before each table is built.
     """
     counts: dict[str, int] = {}
     labels = None
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    try:
-        for name, df in tables:
+    with atomic_dir(Path(out), marker=check_world_replaceable) as tmp:
+        it = iter(tables)
+        names = ("accounts", "loans", "transfers", "devices", "applications", "labels")
+        for name, df in _announced(it, names, progress):
             counts[name] = df.height
             if name == "labels":
                 labels = df
             df.write_parquet(tmp / f"{name}.parquet", compression="zstd", compression_level=3,
                              statistics=True)  # fmt: skip
-        old = None
-        if out.exists():
-            old = out.parent / f".{out.name}.old-{os.getpid()}"
-            out.rename(old)
+        doc = {"generator": "graphrisk generate", **(marker or {})}
+        (tmp / WORLD_MARKER).write_text(json.dumps(doc, sort_keys=True, default=str) + "\n")
         tmp.chmod(0o755)
-        tmp.rename(out)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return counts, labels
