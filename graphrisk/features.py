@@ -426,5 +426,15 @@ def _dtype(f: Feature) -> pl.DataType:
 def dictionary_markdown() -> str:
     """The data dictionary as a markdown table (the README's copy is this text)."""
     rows = ["| column | meaning | window | unit |", "|---|---|---|---|"]
-    rows += [f"| `{f.name}` | {f.meaning} | {f.window} | {f.unit} |" for f in DICTIONARY]
+    per_code = [f for f in DICTIONARY if f.name.startswith("flags_")]
+    for f in DICTIONARY:
+        if f in per_code[1:]:
+            continue
+        if f is per_code[0]:
+            rows.append(
+                "| `flags_CODE` | flags with that reason code (one column per reason code, "
+                f"e.g. `flags_MULTI_LENDER`) | {f.window} | {f.unit} |"
+            )
+            continue
+        rows.append(f"| `{f.name}` | {f.meaning} | {f.window} | {f.unit} |")
     return "\n".join(rows) + "\n"
