@@ -271,9 +271,23 @@ def validate(data: Path, as_json: bool) -> None:
             sys.exit(3)
         raise
     if as_json:
-        click.echo(json.dumps({"valid": True, "rows": tables.counts()}))
+        click.echo(
+            json.dumps(
+                {
+                    "valid": True,
+                    "rows": tables.counts(),
+                    "warnings": [w.to_dict() for w in tables.warnings],
+                },
+                ensure_ascii=False,
+                default=str,
+            )
+        )
     else:
         click.echo("valid: " + ", ".join(f"{k} {v:,} rows" for k, v in tables.counts().items()))
+        if tables.warnings:
+            click.echo(f"warnings: {len(tables.warnings)}")
+            for w in tables.warnings:
+                click.echo("  - " + w.render())
 
 
 @cli.command()

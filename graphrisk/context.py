@@ -164,6 +164,29 @@ class ScanContext:
         col = EVENT_TIME[name]
         return df.filter(pl.col(col).is_between(self.start, self.as_of))
 
+    @property
+    def lenders(self) -> pl.DataFrame | None:
+        """The lenders table (``lender_id, kind, name``), when the book has one."""
+        return self.tables.lenders
+
+    def lender_kinds(self) -> pl.DataFrame:
+        """``lender_id, lender_kind`` of every lender the book's loans and applications name:
+        its ``lenders.kind``, ``unknown`` where the lenders table (or its row) is missing."""
+
+        def make() -> pl.DataFrame:
+            ids = [self.tables.loans["lender_id"]]
+            if self.tables.applications is not None:
+                ids.append(self.tables.applications["lender_id"])
+            known = pl.DataFrame({"lender_id": pl.concat(ids).unique().sort()})
+            if self.lenders is None:
+                return known.with_columns(pl.lit("unknown").alias("lender_kind"))
+            kinds = self.lenders.select("lender_id", pl.col("kind").alias("lender_kind"))
+            return known.join(kinds, on="lender_id", how="left").with_columns(
+                pl.col("lender_kind").fill_null("unknown")
+            )
+
+        return self.cached("context.lender_kinds", make)
+
     @cached_property
     def snapshot(self) -> datetime:
         """The data's own reference time: its latest event timestamp (of the whole book)."""

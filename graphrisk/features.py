@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from graphrisk.context import ScanContext
+from graphrisk.schema import LENDER_KINDS
 
 if TYPE_CHECKING:
     from graphrisk.detectors.risk_proximity import RiskProximity
@@ -38,6 +39,9 @@ if TYPE_CHECKING:
 
 #: Windows of the bureau-style counts, in days before ``as_of``.
 WINDOWS = (7, 15, 30, 90, 180)
+#: Lender kinds of the per-kind counts: SPEC's kinds, then ``unknown`` (no lenders table, or
+#: a lender it does not list). A kind outside SPEC's list counts as ``other``.
+KINDS = (*LENDER_KINDS, "unknown")
 #: Windows of the money-flow figures.
 FLOW_WINDOWS = (7, 30)
 #: A device used by more accounts (a shared terminal) links nobody in the graph figures.
@@ -71,6 +75,29 @@ def _dictionary() -> list[Feature]:
             Feature(f"loan_lenders_{w}d", "distinct lenders borrowed from", win, "count"),
             Feature(f"borrowed_{w}d", "amount borrowed", win, "currency"),
         ]
+    for w in WINDOWS:
+        win = f"{w} days to as_of"
+        for k in KINDS:
+            of = f"from lenders of kind {k}"
+            out += [
+                Feature(
+                    f"apps_{w}d_{k}", f"credit applications to lenders of kind {k}", win, "count"
+                ),
+                Feature(
+                    f"app_lenders_{w}d_{k}",
+                    f"distinct lenders of kind {k} applied to",
+                    win,
+                    "count",
+                ),
+                Feature(f"loans_{w}d_{k}", f"loans {of}", win, "count"),
+                Feature(
+                    f"loan_lenders_{w}d_{k}",
+                    f"distinct lenders of kind {k} borrowed from",
+                    win,
+                    "count",
+                ),
+                Feature(f"borrowed_{w}d_{k}", f"amount borrowed {of}", win, "currency"),
+            ]
     out += [
         Feature("loans_outstanding", "loans not repaid at as_of", "at as_of", "count"),
         Feature("lenders_outstanding", "distinct lenders of those loans", "at as_of", "count"),
@@ -186,6 +213,32 @@ def proximity(policy: Policy | None = None) -> RiskProximity:
     return RiskProximity() if policy is None else policy.detector("risk_proximity")
 
 
+def _per_kind(
+    df: pl.DataFrame,
+    kinds: pl.DataFrame,
+    ts: str,
+    count: str,
+    lenders: str,
+    amount: str | None,
+    as_of: object,
+) -> pl.DataFrame:
+    """Per account: the window counts of ``df`` split by lender kind (``NAME_{w}d_{kind}``)."""
+    exprs = []
+    for w in WINDOWS:
+        inside = pl.col(ts) > pl.lit(as_of) - timedelta(days=w)
+        exprs.append(inside.sum().cast(pl.UInt32).alias(f"{count}_{w}d"))
+        exprs.append(pl.col("lender_id").filter(inside).n_unique().cast(pl.UInt32)
+                     .alias(f"{lenders}_{w}d"))  # fmt: skip
+        if amount is not None:
+            exprs.append(pl.col(amount).filter(inside).sum().alias(f"borrowed_{w}d"))
+    per = (
+        df.join(kinds, on="lender_id", how="left").group_by("account_id", "lender_kind").agg(exprs)
+    )
+    values = [c for c in per.columns if c not in ("account_id", "lender_kind")]
+    wide = per.pivot(on="lender_kind", index="account_id", values=values, separator="|")
+    return wide.rename({c: "_".join(c.split("|")) for c in wide.columns if "|" in c})
+
+
 def features(
     ctx: ScanContext,
     flags: pl.DataFrame | None = None,
@@ -219,8 +272,20 @@ def features(
         )
         parts.append(a.rename({f"lender_id_{w}d": f"app_lenders_{w}d" for w in WINDOWS}))
 
+    kinds = ctx.lender_kinds().with_columns(
+        pl.when(pl.col("lender_kind").is_in(KINDS))
+        .then(pl.col("lender_kind"))
+        .otherwise(pl.lit("other"))
+        .alias("lender_kind")
+    )
+    if apps is not None and apps.height:
+        parts.append(_per_kind(apps, kinds, "applied_at", "apps", "app_lenders", None, as_of))
     loans = ctx.loans
     issued = loans.filter(pl.col("issued_at") >= ctx.start)
+    if issued.height:
+        parts.append(
+            _per_kind(issued, kinds, "issued_at", "loans", "loan_lenders", "amount", as_of)
+        )
     if issued.height:
         lo = issued.group_by("account_id").agg(
             *_counts(issued, "issued_at", "loans", "lender_id", "amount", as_of),
@@ -427,8 +492,18 @@ def dictionary_markdown() -> str:
     """The data dictionary as a markdown table (the README's copy is this text)."""
     rows = ["| column | meaning | window | unit |", "|---|---|---|---|"]
     per_code = [f for f in DICTIONARY if f.name.startswith("flags_")]
+    kinds = ", ".join(KINDS)
     for f in DICTIONARY:
         if f in per_code[1:]:
+            continue
+        kind = next((k for k in KINDS if f.name.endswith(f"d_{k}")), None)
+        if kind is not None:
+            stem = f.name[: -len(kind) - 1]
+            if kind == KINDS[0]:
+                meaning = f.meaning.replace(f"kind {kind}", "kind KIND")
+                rows.append(
+                    f"| `{stem}_KIND` | {meaning} (KIND: {kinds}) | {f.window} | {f.unit} |"
+                )
             continue
         if f is per_code[0]:
             rows.append(

@@ -83,6 +83,10 @@ class Tables:
     source: str | None = None
     #: rows set aside by ``quarantine=True``, per table, with a ``reason`` column
     quarantine: dict[str, pl.DataFrame] = field(default_factory=dict)
+    #: the optional lenders table: ``lender_id, kind, name``
+    lenders: pl.DataFrame | None = None
+    #: what is odd but not wrong (lender ids the lenders table does not know)
+    warnings: list[Problem] = field(default_factory=list)
 
     def get(self, name: str) -> pl.DataFrame | None:
         return getattr(self, name)
@@ -671,7 +675,41 @@ def finish_load(
         applications=frames.get("applications"),
         source=str(source),
         quarantine=quarantined,
+        lenders=frames.get("lenders"),
+        warnings=lender_warnings(frames),
     )
+
+
+def lender_warnings(frames: dict[str, pl.DataFrame]) -> list[Problem]:
+    """Lender ids of loans and applications that the lenders table does not list.
+
+    Books often miss a few lenders, so these are warnings (counted in ``summary.json`` and
+    printed by ``validate``), not errors: such a lender's kind is ``unknown``.
+    """
+    lenders = frames.get("lenders")
+    if lenders is None:
+        return []
+    out = []
+    known = lenders.select("lender_id")
+    for name in ("loans", "applications"):
+        df = frames.get(name)
+        if df is None or not df.height:
+            continue
+        bad = df.join(known, on="lender_id", how="anti")
+        if bad.height:
+            ids = bad["lender_id"].unique().sort()
+            out.append(
+                Problem(
+                    name,
+                    "lender_id",
+                    "unknown_lender",
+                    bad.height,
+                    f"lender_id not found in lenders.lender_id ({ids.len()} lender"
+                    f"{'s' if ids.len() != 1 else ''}; their kind is unknown)",
+                    _examples(bad, TABLES[name], ["lender_id"]),
+                )
+            )
+    return out
 
 
 #: The file that marks a directory written by :func:`atomic_dir` for a scan (a run directory).

@@ -117,6 +117,7 @@ class ScanResult:
             if t.applications is None
             else t.applications.filter(pl.col("account_id").is_in(keep)),
             source=t.source,
+            lenders=t.lenders,
         )
         return ScanContext(sub, self.context.as_of, self.context.lookback_days, self.context.book)
 
@@ -235,10 +236,12 @@ FINGERPRINT_TABLES = ("accounts", "loans", "transfers", "devices", "applications
 def fingerprint_parts(ctx: ScanContext) -> dict[str, tuple[int, int] | None]:
     """Per table of the window: ``(rows, sum of row hashes mod 2**64)``, ``None`` if absent.
 
-    Both add up over the shards of a book (each row is in one shard), so a sharded scan
-    (in-process or on Spark) gets the run id of a whole one.
+    Both add up over pieces of a book that hold each row once (a plan that counts its book in
+    parts gets the same run id).
     """
     out: dict[str, tuple[int, int] | None] = {}
+    if ctx.lenders is not None:  # reference data, whole in every shard: counted once
+        out["lenders"] = (ctx.lenders.height, int(ctx.lenders.hash_rows(seed=7).sum()))
     for name in FINGERPRINT_TABLES:
         df = getattr(ctx, name)
         if df is None:
@@ -248,26 +251,11 @@ def fingerprint_parts(ctx: ScanContext) -> dict[str, tuple[int, int] | None]:
     return out
 
 
-def add_fingerprints(
-    parts: list[dict[str, tuple[int, int] | None]],
-) -> dict[str, tuple[int, int] | None]:
-    """The fingerprint parts of several shards as one book's."""
-    total: dict[str, tuple[int, int] | None] = {}
-    for name in FINGERPRINT_TABLES:
-        got = [p[name] for p in parts if p.get(name) is not None]
-        if not got:
-            total[name] = None
-            continue
-        total[name] = (
-            sum(g[0] for g in got),  # type: ignore[index]
-            sum(g[1] for g in got) % 2**64,  # type: ignore[index]
-        )
-    return total
-
-
 def _fingerprint(ctx: ScanContext | dict[str, tuple[int, int] | None]) -> str:
     parts = ctx if isinstance(ctx, dict) else fingerprint_parts(ctx)
     h = hashlib.sha1()
+    if parts.get("lenders") is not None:  # absent: the run ids of books without one stay
+        h.update("lenders:{}:{};".format(*parts["lenders"]).encode())
     for name in FINGERPRINT_TABLES:
         part = parts[name]
         if part is None:
@@ -608,6 +596,7 @@ def _summary(
             "in_window": in_window,
         },
         "quarantine": {k: v.height for k, v in sorted(tables.quarantine.items())},
+        "warnings": [w.to_dict() for w in tables.warnings],
         "flags": {
             r["code"]: {"flags": r["flags"], "accounts": r["accounts"]} for r in per_code.to_dicts()
         },

@@ -5,8 +5,8 @@ Examples
 >>> from graphrisk.schema import TABLES
 >>> [c.name for c in TABLES["loans"].columns if c.required]
 ['loan_id', 'account_id', 'lender_id', 'amount', 'issued_at']
->>> TABLES["applications"].optional
-True
+>>> TABLES["applications"].optional, TABLES["lenders"].optional
+(True, True)
 """
 
 from __future__ import annotations
@@ -171,10 +171,30 @@ TABLES: dict[str, Table] = {
         optional=True,
         references=(("account_id", "accounts", "account_id"),),
     ),
+    "lenders": Table(
+        "lenders",
+        (
+            C("lender_id", "string", True, "unique"),
+            C(
+                "kind",
+                "string",
+                True,
+                "bank, consumer_finance, microloan, online_platform, p2p, other (other strings"
+                " kept as given)",
+            ),
+            C("name", "string", False, "never shown to customers"),
+        ),
+        key="lender_id",
+        optional=True,
+        checks=(("null_kind", "kind", pl.col("kind").is_null(), "kind is null"),),
+    ),
 }
 
 #: Order in which tables are validated (references point backwards).
-TABLE_ORDER = ("accounts", "loans", "transfers", "devices", "applications")
+TABLE_ORDER = ("accounts", "loans", "transfers", "devices", "applications", "lenders")
+
+#: The kinds of lender SPEC names (a ``lenders.kind`` outside them is kept as given).
+LENDER_KINDS = ("bank", "consumer_finance", "microloan", "online_platform", "p2p", "other")
 
 #: Event-time column of each table, used for as_of and lookback.
 EVENT_TIME = {

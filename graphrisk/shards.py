@@ -367,6 +367,7 @@ def split(tables: Tables, plan: ShardPlan) -> Iterator[tuple[Tables, pl.Series]]
                 devices=part("devices"),  # type: ignore[arg-type]
                 applications=part("applications"),
                 source=tables.source,
+                lenders=tables.lenders,
             ),
             members["account_id"],
         )

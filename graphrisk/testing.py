@@ -150,7 +150,9 @@ def write(t: Tables, path: str | Path) -> Path:
     """Write tables as Parquet files into ``path`` (a real data directory), return it."""
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
-    for name in ("accounts", "loans", "transfers", "devices", "applications"):
+    from graphrisk.schema import TABLE_ORDER
+
+    for name in TABLE_ORDER:
         df = t.get(name)
         if df is not None:
             df.write_parquet(path / f"{name}.parquet")

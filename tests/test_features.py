@@ -140,3 +140,56 @@ def test_one_row_per_account_with_every_documented_column(tmp_path: Path) -> Non
 def test_readme_has_the_data_dictionary() -> None:
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
     assert dictionary_markdown() in readme
+
+
+def _with_lenders(kinds: dict[str, str]):
+    import dataclasses
+
+    lenders = pl.DataFrame(
+        {"lender_id": list(kinds), "kind": list(kinds.values()), "name": [None] * len(kinds)},
+        schema={"lender_id": pl.String, "kind": pl.String, "name": pl.String},
+    )
+    return dataclasses.replace(_book(), lenders=lenders)
+
+
+def test_counts_per_lender_kind() -> None:
+    # L3 and L4 are not in the lenders table: their kind is unknown
+    t = _with_lenders({"L1": "bank", "L2": "microloan"})
+    a = row(features(ScanContext.build(t, as_of=AS_OF)), "a")
+    assert (a["loans_7d_bank"], a["loans_7d_microloan"]) == (1, 0)
+    assert (a["loans_15d_bank"], a["loans_15d_microloan"], a["borrowed_15d_microloan"]) == (
+        1,
+        1,
+        700.0,
+    )
+    assert (a["loans_180d_unknown"], a["borrowed_180d_unknown"]) == (1, 1000.0)
+    assert (a["apps_7d_bank"], a["app_lenders_7d_bank"], a["apps_7d_microloan"]) == (2, 1, 1)
+    assert (a["apps_7d_unknown"], a["apps_30d_unknown"]) == (0, 1)
+    # the kinds add up to the totals
+    for w in (7, 15, 30, 90, 180):
+        kinds = [c for c in a if c.startswith(f"loans_{w}d_")]
+        assert sum(a[c] for c in kinds) == a[f"loans_{w}d"]
+
+
+def test_kinds_without_a_lenders_table_and_outside_spec() -> None:
+    a = row(features(ScanContext.build(_book(), as_of=AS_OF)), "a")
+    assert a["loans_180d_unknown"] == a["loans_180d"] == 3
+    t = _with_lenders({"L1": "pawnshop", "L2": "bank", "L3": "bank"})
+    a = row(features(ScanContext.build(t, as_of=AS_OF)), "a")
+    assert (a["loans_180d_other"], a["loans_180d_bank"], a["loan_lenders_180d_bank"]) == (1, 2, 2)
+
+
+def test_unknown_lenders_are_a_warning_not_an_error(tmp_path: Path, cli) -> None:
+    from graphrisk.testing import write
+
+    t = _with_lenders({"L1": "bank", "L2": "microloan"})
+    back = graphrisk.load(write(t, tmp_path / "data"))
+    assert back.lenders is not None and back.lenders.height == 2
+    assert [(w.table, w.column, w.rule, w.count) for w in back.warnings] == [
+        ("loans", "lender_id", "unknown_lender", 1),  # la3, from L3
+        ("applications", "lender_id", "unknown_lender", 1),  # the one to L4
+    ]
+    ran = cli("validate", str(tmp_path / "data"))
+    assert ran.code == 0 and "warnings: 2" in ran.out and "L3" in ran.out
+    r = graphrisk.scan(back, as_of=AS_OF)
+    assert [w["count"] for w in r.summary["warnings"]] == [1, 1]

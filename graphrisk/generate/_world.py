@@ -34,6 +34,36 @@ N_LENDERS = 40
 LENDER_W = 1.0 / np.arange(1, N_LENDERS + 1) ** 0.9
 LENDER_W /= LENDER_W.sum()
 
+#: Kind of each lender L01..L40 by popularity rank: the busiest are banks and consumer-finance
+#: companies; the long tail licensed microloan companies, online platforms and P2P lenders.
+LENDER_KINDS: tuple[str, ...] = (
+    ("bank",) * 6 + ("consumer_finance",) * 8 + ("microloan",) * 12
+    + ("online_platform",) * 8 + ("p2p",) * 4 + ("other",) * 2
+)  # fmt: skip
+#: Lenders the world's lenders table leaves out (a book's reference data often misses a few).
+UNLISTED_LENDERS = 1
+
+
+def lenders_table() -> pl.DataFrame:
+    """The world's ``lenders`` table: every lender but the last :data:`UNLISTED_LENDERS`.
+
+    Examples
+    --------
+    >>> t = lenders_table()
+    >>> t.height, t["kind"][0], t["kind"][20]
+    (39, 'bank', 'microloan')
+    """
+    n = N_LENDERS - UNLISTED_LENDERS
+    return pl.DataFrame(
+        {
+            "lender_id": [f"L{i:02d}" for i in range(1, n + 1)],
+            "kind": list(LENDER_KINDS[:n]),
+            "name": [f"{k.replace('_', ' ').title()} {i:02d}" for i, k in
+                     enumerate(LENDER_KINDS[:n], start=1)],
+        }
+    )  # fmt: skip
+
+
 CITIES: tuple[str, ...] = (
     "Shanghai", "Beijing", "Shenzhen", "Guangzhou", "Chongqing", "Chengdu", "Tianjin",
     "Wuhan", "Hangzhou", "Xian", "Suzhou", "Nanjing", "Zhengzhou", "Changsha", "Dongguan",
@@ -319,7 +349,8 @@ class World:
 
     # ----------------------------------------------------------------- output
     def tables(self, end: datetime) -> Iterator[tuple[str, pl.DataFrame]]:
-        """The six tables as polars DataFrames with SPEC.md columns, sorted, one at a time.
+        """The seven tables (and labels) as polars DataFrames with SPEC.md columns, one at a
+        time.
 
         Each event buffer is released once its table is built, to keep memory low.
         """
@@ -452,6 +483,7 @@ class World:
 
         yield "applications", applications
         del applications, ap
+        yield "lenders", lenders_table()
 
         lab = pl.concat(
             [pl.DataFrame({"a": a, "pattern": [p] * a.size}) for a, p in self.labels]
@@ -545,7 +577,7 @@ def write_tables(
     labels = None
     with atomic_dir(Path(out), marker=check_world_replaceable) as tmp:
         it = iter(tables)
-        names = ("accounts", "loans", "transfers", "devices", "applications", "labels")
+        names = ("accounts", "loans", "transfers", "devices", "applications", "lenders", "labels")
         for name, df in _announced(it, names, progress):
             counts[name] = df.height
             if name == "labels":
