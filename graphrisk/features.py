@@ -213,6 +213,17 @@ def proximity(policy: Policy | None = None) -> RiskProximity:
     return RiskProximity() if policy is None else policy.detector("risk_proximity")
 
 
+def kinds_of(ctx: ScanContext) -> pl.DataFrame:
+    """``lender_id, lender_kind`` with the kinds the figures use (:data:`KINDS`: a kind
+    outside SPEC's list is ``other``, a lender the book does not describe ``unknown``)."""
+    return ctx.lender_kinds().with_columns(
+        pl.when(pl.col("lender_kind").is_in(KINDS))
+        .then(pl.col("lender_kind"))
+        .otherwise(pl.lit("other"))
+        .alias("lender_kind")
+    )
+
+
 def _per_kind(
     df: pl.DataFrame,
     kinds: pl.DataFrame,
@@ -272,12 +283,7 @@ def features(
         )
         parts.append(a.rename({f"lender_id_{w}d": f"app_lenders_{w}d" for w in WINDOWS}))
 
-    kinds = ctx.lender_kinds().with_columns(
-        pl.when(pl.col("lender_kind").is_in(KINDS))
-        .then(pl.col("lender_kind"))
-        .otherwise(pl.lit("other"))
-        .alias("lender_kind")
-    )
+    kinds = kinds_of(ctx)
     if apps is not None and apps.height:
         parts.append(_per_kind(apps, kinds, "applied_at", "apps", "app_lenders", None, as_of))
     loans = ctx.loans
