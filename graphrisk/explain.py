@@ -508,6 +508,7 @@ def customer_text(
     cut_codes: list[str] | tuple[str, ...] = (),
     clean: int | None = None,
     opens: str = "",
+    cap: dict[str, Any] | None = None,
 ) -> str:
     """The customer explanation of one decision.
 
@@ -540,6 +541,9 @@ def customer_text(
     opens
         ISO date from which, without new behaviour, no flag keeps increases closed
         (default ``review``).
+    cap
+        The ``[caps]`` cap that brought the limit down: ``kind`` (``income`` or
+        ``absolute``), ``cap``, ``share`` and ``yearly`` (the yearly income), or ``None``.
 
     Examples
     --------
@@ -547,6 +551,37 @@ def customer_text(
     ...     {"max_days_overdue": 40}}, "en", 10000, 5000, False, 60, "2026-05-01"))
     Your limit has been reduced from 10,000 to 5,000. Reason: a recent loan was 40 days overdue. If you repay overdue loans and pay on time and stay clear of this for 60 days, the limit will come back step by step; it will be reviewed again by 2026-05-01.
     """
+    text = _customer_text(
+        action, codes, evidence, lang, limit_before, limit_after, increase_allowed,
+        clean_days, review, situation, reference, cut_codes, clean, opens,
+    )  # fmt: skip
+    if cap:
+        tpl = CAP_TEXT["income" if cap.get("kind") == "income" else "absolute"][lang]
+        sentence = tpl.format(
+            cap=_money(cap.get("cap")),
+            yearly=_money(cap.get("yearly")),
+            share=f"{round(100 * (cap.get('share') or 0), 1):g}",
+        )
+        text = (" " if lang == "en" else "").join([text, sentence])
+    return text
+
+
+def _customer_text(
+    action: str,
+    codes: list[str],
+    evidence: dict[str, Any],
+    lang: str,
+    limit_before: float,
+    limit_after: float,
+    increase_allowed: bool,
+    clean_days: int,
+    review: str,
+    situation: str,
+    reference: float | None,
+    cut_codes: list[str] | tuple[str, ...],
+    clean: int | None,
+    opens: str,
+) -> str:
     g = GLUE[lang]
     sp = " " if lang == "en" else ""
     fill = {
@@ -676,6 +711,7 @@ def explain_account(
         cut_codes=trace.get("cut_reasons") or [],
         clean=trace.get("clean_days"),
         opens=str(trace.get("increase_opens") or ""),
+        cap=_trace_cap(trace, policy.data["caps"]["income_share"]),
     )
     doc: dict[str, Any] = {
         "account_id": account_id,
@@ -736,6 +772,15 @@ def explain_account(
                 )
             }
     return doc
+
+
+def _trace_cap(trace: dict[str, Any], share: float) -> dict[str, Any] | None:
+    """The cap of a decision trace row, as :func:`customer_text` takes it."""
+    if trace.get("cap") is None:
+        return None
+    kind = trace.get("cap_kind")
+    yearly = trace["cap"] / share if kind == "income" and share > 0 else None
+    return {"kind": kind, "cap": trace["cap"], "share": share, "yearly": yearly}
 
 
 def render_explanation(doc: dict[str, Any]) -> str:

@@ -15,18 +15,23 @@ from graphrisk.explain import (
     ACTION_TEXT,
     BEHAVIOURS,
     GLUE,
+    KIND_REASONS,
     LANGS,
     REASONS,
     REMEDIES,
+    _all_figures,
+    cash_figures,
     customer_text,
     explain_account,
     figures,
     reason_text,
+    remedy_text,
 )
 from graphrisk.scan import commit_ledger, scan
 from graphrisk.testing import tables, write
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
+CASH_CODES = ("UNSTABLE_INCOME", "LARGE_OUTFLOW", "HIGH_DEBT_RATIO")
 
 
 @pytest.mark.parametrize("code", sorted(CODES))
@@ -39,7 +44,7 @@ def test_every_code_has_text_in_both_languages(code):
         assert text and "{" not in text and "}" not in text, text
         for action in ("reduce", "suspend", "freeze_increase"):
             t = customer_text(action, [code], {}, lang, 10_000, 5_000, False, 60, "2026-09-01")
-            assert REMEDIES[code][lang] in t and "{" not in t
+            assert remedy_text(code, {}, lang) in t and "{" not in t
 
 
 def test_no_stray_codes_and_templates_use_known_figures():
@@ -53,10 +58,35 @@ def test_no_stray_codes_and_templates_use_known_figures():
         "overdue_days",
         "n_accounts",
     }
-    for code, by_lang in REASONS.items():
-        for text in by_lang.values():
-            names = {f for _, f, _, _ in string.Formatter().parse(text) if f}
-            assert names <= allowed, (code, names)
+    # the cash-flow codes may also use the money figures cash_figures builds from evidence
+    full = {
+        "income": 5000.0,
+        "income_source": "declared",
+        "usual_income": 5000.0,
+        "latest_share": 0.1,
+        "recent_min_change": 3000.0,
+        "stopped_months": 2,
+        "swing_months": 3,
+        "outflow": 30000.0,
+        "multiple": 6.0,
+        "funded_by": "loans",
+        "debt_outstanding": 60000.0,
+        "borrowed_recent": 30000.0,
+        "debt_months": 12.0,
+        "new_months": 6.0,
+        "recent_days": 30,
+        "window_days": 7,
+        "threshold": {"watch_debt_months": 4.0, "swing_months": 3},
+    }
+    templates = [(c, t) for c, by_lang in REASONS.items() for t in by_lang.values()]
+    templates += [(c, t) for (c, _), by_lang in KIND_REASONS.items() for t in by_lang.values()]
+    templates += [(c, t) for c, by_lang in REMEDIES.items() for t in by_lang.values()]
+    for code, text in templates:
+        names = {f for _, f, _, _ in string.Formatter().parse(text) if f}
+        extra = set(cash_figures(code, full, "en")) if code in CASH_CODES else set()
+        assert names <= allowed | extra, (code, names)
+        if code in CASH_CODES:  # every figure of a cash-flow text is filled from evidence
+            assert names <= set(_all_figures(code, full, "zh")), (code, names)
     for key, by_lang in ACTION_TEXT.items():
         assert set(by_lang) == set(LANGS), key
     assert set(GLUE["zh"]) == set(GLUE["en"])
