@@ -109,9 +109,9 @@ KIND_REASONS: dict[tuple[str, str], dict[str, str]] = {
         "{change} from one month to the next, against about {usual} a month before",
     },
     ("UNSTABLE_INCOME", "stop"): {
-        "zh": "账户收入近{months}个月几乎中断：此前月收入约{usual}元，近期每月不超过{latest}元",
+        "zh": "账户收入近{months}个月几乎中断：此前月收入约{usual}元，近期月均仅约{latest}元",
         "en": "money coming in fell away in the last {months} months: about {usual} a month "
-        "before, at most {latest} a month since",
+        "before, only about {latest} a month since",
     },
     ("HIGH_DEBT_RATIO", "new"): {
         "zh": "近{days}天新增借款{new}元，约为月收入{income}元的{new_months}倍{source}",

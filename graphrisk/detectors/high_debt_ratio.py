@@ -8,7 +8,9 @@ of the declared ``accounts.monthly_income`` and the observed income, see
 * ``new_months``: loans issued in the last ``recent_days`` over the income.
 
 ``watch_debt_months`` / ``watch_new_months`` raise a watch (``watch_severity``),
-``cut_debt_months`` / ``cut_new_months`` a reduction (``cut_severity``). An account whose
+``cut_debt_months`` / ``cut_new_months`` a reduction (``cut_severity``). Where no income
+is declared, the income seen coming in is a lower bound (pay may go to another bank), so a
+ratio on it alone is at most ``observed_severity`` (a watch by default). An account whose
 income is unknown (nothing declared, too little seen coming in) is not judged: a ratio
 needs an income. The flag's window runs from the oldest loan counted to ``as_of``: the
 debt is a state at ``as_of``, so it stays current until it is paid down.
@@ -64,7 +66,7 @@ class HighDebtRatio(Detector):
     )
     recent_days: int = param(30, "newly borrowed: loans issued in this many days", min=1)
     watch_new_months: float = param(
-        2.0, "newly borrowed of this many months of income or more: watch", min=0.0
+        3.0, "newly borrowed of this many months of income or more: watch", min=0.0
     )
     cut_new_months: float = param(
         6.0, "newly borrowed of this many months of income or more: reduce", min=0.0
@@ -79,6 +81,9 @@ class HighDebtRatio(Detector):
     max_ip_accounts: int = param(10, "an address used by more accounts links nobody", min=2)
     watch_severity: int = severity_param(1, "a ratio above the watch line")
     cut_severity: int = severity_param(2, "a ratio above the cut line")
+    observed_severity: int = severity_param(
+        1, "a ratio above the cut line on an income only seen in transfers, none declared"
+    )
 
     def run(self, ctx: ScanContext) -> Findings:
         as_of = ctx.as_of
@@ -135,7 +140,9 @@ class HighDebtRatio(Detector):
         flags = hits.select(
             _links.ids(ctx, "acc").alias("account_id"),
             pl.lit("HIGH_DEBT_RATIO").alias("code"),
-            pl.when(cut)
+            pl.when(cut & pl.col("declared").is_null())
+            .then(pl.lit(min(self.observed_severity, self.cut_severity)))
+            .when(cut)
             .then(pl.lit(self.cut_severity))
             .otherwise(pl.lit(self.watch_severity))
             .cast(pl.Int8)

@@ -11,8 +11,8 @@ own earlier months, never against other accounts:
   and by at least ``swing_ratio`` times the typical change of those earlier months. A
   yearly bonus on a steady salary is one month up and one back, so at least one change in
   the window is small; a seasonal earner swung as much before, so its ratio stays low.
-* **stop**: the last ``stop_months`` months each brought at most ``stop_share`` of the usual
-  income, after a steady run of at least ``min_history_months`` months each above
+* **stop**: the last ``stop_months`` (or more) months brought on average at most
+  ``stop_share`` of the usual income, after a steady run of at least ``min_history_months`` months each above
   ``steady_share`` of it. A seasonal earner's off-season shows in the earlier months too,
   so its run was not steady.
 
@@ -73,7 +73,10 @@ class UnstableIncome(Detector):
     )
     stop_months: int = param(2, "latest months that must be near zero for a stop", min=1)
     stop_share: float = param(
-        0.2, "near zero: at most this share of the usual income", min=0.0, max=1.0
+        0.25,
+        "a stop: those months brought on average at most this share of the usual income",
+        min=0.0,
+        max=1.0,
     )
     steady_share: float = param(
         0.5, "a steady run: every earlier month above this share of the usual income", min=0.0
@@ -110,7 +113,7 @@ class UnstableIncome(Detector):
                 .agg(
                     inc.filter(head).median().alias("base"),
                     inc.filter(head).min().alias("hist_min"),
-                    inc.filter(~head).max().alias("tail_max"),
+                    inc.filter(~head).mean().alias("tail"),
                     pl.struct(pl.col("month").dt.strftime("%Y-%m").alias("month"), inc.round(2))
                     .sort_by(pos)
                     .alias("months"),
@@ -120,12 +123,12 @@ class UnstableIncome(Detector):
                 .filter(
                     (pl.col("base") >= self.min_income)
                     & (pl.col("hist_min") >= self.steady_share * pl.col("base"))
-                    & (pl.col("tail_max") <= self.stop_share * pl.col("base"))
+                    & (pl.col("tail") <= self.stop_share * pl.col("base"))
                 )
                 .with_columns(
                     pl.lit("stop").alias("kind"),
                     pl.lit(self.stop_severity).alias("severity"),
-                    (1.0 + (1.0 - pl.col("tail_max") / pl.col("base"))).alias("score"),
+                    (1.0 + (1.0 - pl.col("tail") / pl.col("base"))).alias("score"),
                     pl.lit(None, pl.Float64).alias("recent_min_change"),
                     pl.lit(None, pl.Float64).alias("history_change"),
                     pl.lit(run_len, pl.Int32).alias("stopped_months"),
@@ -144,7 +147,7 @@ class UnstableIncome(Detector):
                     ch.filter(~head).min().alias("recent_min_change"),
                     ch.filter(head & (pos >= 1)).median().alias("history_change"),
                     inc.min().alias("hist_min"),
-                    inc.filter(pos >= n - self.stop_months).max().alias("tail_max"),
+                    inc.filter(pos >= n - self.stop_months).mean().alias("tail"),
                     pl.struct(pl.col("month").dt.strftime("%Y-%m").alias("month"), inc.round(2))
                     .sort_by(pos)
                     .alias("months"),
@@ -202,7 +205,7 @@ class UnstableIncome(Detector):
                 months=pl.col("months"),
                 n_months=pl.col("months").list.len(),
                 usual_income=pl.col("base").round(2),
-                latest_share=(pl.col("tail_max") / pl.col("base")).round(4),
+                latest_share=(pl.col("tail") / pl.col("base")).round(4),  # mean of a stop
                 recent_min_change=pl.col("recent_min_change").round(2),
                 history_change=pl.col("history_change").round(2),
                 stopped_months=pl.col("stopped_months"),

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from graphrisk.generate._cashflow import declare_incomes, plant_cash_flow
 from graphrisk.generate._patterns import plant_all
 from graphrisk.generate._world import World, write_tables
 
@@ -79,7 +80,7 @@ def generate_world(
     2000
     >>> labels = pl.read_parquet(f"{d}/labels.parquet")
     >>> labels.columns
-    ['account_id', 'pattern']
+    ['account_id', 'pattern', 'variant']
     >>> counts["patterns"]["multi_lender"] >= 10
     True
     >>> counts == generate_world(d, accounts=2000, seed=1)
@@ -92,7 +93,9 @@ def generate_world(
     w = World(int(accounts), int(seed), int(days))
     _calendar(w, end, days)
     plant_all(w)
+    plant_cash_flow(w, int(seed))
     w.base_population()
+    declare_incomes(w)
     w.loan_applications()
     w.label_accidental_proximity()
     counts, labels = write_tables(Path(out), w.tables(end))

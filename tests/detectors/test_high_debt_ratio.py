@@ -54,6 +54,16 @@ def test_observed_income_when_larger_than_declared():
     assert ev["observed_income"] == 20000 and ev["declared_income"] == 5000
 
 
+def test_a_cut_on_income_only_seen_in_transfers_is_a_watch():
+    pay = [("X1", "a", 5000, f"2026-{m:02d}-10") for m in range(1, 7)]
+    loans = [("a", "L1", 90000, "2026-02-01")]  # 18 months of the income seen
+    ctx = world(as_of=AS_OF, accounts=[acc("a", None)], loans=loans, transfers=pay)
+    f = HighDebtRatio().detect(ctx).flags
+    assert f["severity"].to_list() == [1]
+    assert json.loads(f["evidence"][0])["income_source"] == "observed"
+    assert HighDebtRatio(observed_severity=2).detect(ctx).flags["severity"].to_list() == [2]
+
+
 def test_thresholds_from_the_policy():
     loans = [("a", "L1", 25000, "2026-02-01")]
     ctx = world(as_of=AS_OF, accounts=[acc("a", 5000.0)], loans=loans)
