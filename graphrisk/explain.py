@@ -109,9 +109,9 @@ KIND_REASONS: dict[tuple[str, str], dict[str, str]] = {
         "{change} from one month to the next, against about {usual} a month before",
     },
     ("UNSTABLE_INCOME", "stop"): {
-        "zh": "账户收入近{months}个月几乎中断：此前月收入约{usual}元，近期月均仅约{latest}元",
+        "zh": "账户收入近{months}个月几乎中断：此前月收入约{usual}元，{since}",
         "en": "money coming in fell away in the last {months} months: about {usual} a month "
-        "before, only about {latest} a month since",
+        "before, {since}",
     },
     ("HIGH_DEBT_RATIO", "new"): {
         "zh": "近{days}天新增借款{new}元，约为月收入{income}元的{new_months}倍{source}",
@@ -127,6 +127,11 @@ INCOME_SOURCE: dict[str, dict[str, str]] = {
         "zh": "（按账户近几个月的收入流水估算）",
         "en": " (the income seen coming into your account in recent months)",
     },
+}
+
+SINCE: dict[str, dict[str, str]] = {
+    "none": {"zh": "此后几乎没有收入", "en": "almost nothing since"},
+    "some": {"zh": "近期月均仅约{latest}元", "en": "only about {latest} a month since"},
 }
 
 LOAN_FUNDED: dict[str, str] = {
@@ -438,7 +443,11 @@ def cash_figures(code: str, ev: dict[str, Any], lang: str) -> dict[str, str]:
             out["usual"] = _money(ev["usual_income"])
             share = _num(ev.get("latest_share"))
             if share is not None:
-                out["latest"] = _money(share * ev["usual_income"])
+                latest = share * ev["usual_income"]
+                out["latest"] = _money(latest)
+                out["since"] = SINCE["none" if latest < 1 else "some"][lang].format(
+                    latest=_money(latest)
+                )
         if _num(ev.get("recent_min_change")) is not None:
             out["change"] = _money(ev["recent_min_change"])
         steady = _num(thr.get("swing_months")) or _num(ev.get("swing_months"))

@@ -92,6 +92,46 @@ def test_no_stray_codes_and_templates_use_known_figures():
     assert set(GLUE["zh"]) == set(GLUE["en"])
 
 
+def test_cash_flow_texts_show_own_figures_and_the_way_back():
+    stop = {
+        "kind": "stop",
+        "usual_income": 8000.0,
+        "latest_share": 0.0,
+        "stopped_months": 2,
+        "income": 8000.0,
+        "income_source": "observed",
+        "threshold": {"swing_months": 3},
+    }
+    zh = customer_text("reduce", ["UNSTABLE_INCOME"], {"UNSTABLE_INCOME": stop}, "zh",
+                       10_000, 5_000, False, 60, "2026-09-01")  # fmt: skip
+    assert "8,000元" in zh and "几乎没有收入" in zh and "连续3个月收入稳定" in zh
+    stop["latest_share"] = 0.1
+    en = reason_text("UNSTABLE_INCOME", stop, "en")
+    assert "about 8,000 a month before, only about 800 a month since" in en
+    debt = {
+        "kind": "debt",
+        "debt_outstanding": 60000.0,
+        "income": 5000.0,
+        "debt_months": 12.0,
+        "income_source": "declared",
+        "threshold": {"watch_debt_months": 4.0},
+    }
+    en = customer_text("reduce", ["HIGH_DEBT_RATIO"], {"HIGH_DEBT_RATIO": debt}, "en",
+                       10_000, 5_000, False, 60, "2026-09-01")  # fmt: skip
+    assert "owes 60,000 on loans, about 12 times the monthly income of 5,000" in en
+    assert "(the income you declared)" in en and "falls below 4 months of income" in en
+    out = {
+        "outflow": 36000.0,
+        "income": 6000.0,
+        "multiple": 6.0,
+        "funded_by": "loans",
+        "income_source": "observed",
+        "window_days": 7,
+    }
+    zh = reason_text("LARGE_OUTFLOW", out, "zh")
+    assert zh.startswith("7天内转出36,000元") and "6.0倍" in zh and "新借款" in zh
+
+
 def test_figures_read_the_detectors_evidence_keys():
     assert figures("OVERDUE_HISTORY", {"max_days_overdue": 47, "n_loans": 1}) == {
         "n_loans": 1,

@@ -2,12 +2,15 @@
 
 :func:`generate_world` writes the five input tables of SPEC.md (``accounts``, ``loans``,
 ``transfers``, ``devices``, ``applications``) and ``labels.parquet`` (one row per
-(account, pattern), pattern names from :data:`graphrisk.patterns.PATTERNS`) into a directory.
+(account, pattern), pattern names from :data:`graphrisk.patterns.PATTERNS`, and the
+``variant`` of patterns planted in several shapes) into a directory.
 
 The ordinary population borrows from 1-2 usual lenders, logs in from home, pays a few
-friends and shops. A few percent of accounts are legitimate look-alikes (households sharing a
-device, offices sharing an IP, payroll, merchants, travellers, ...) and about 9% carry one of
-the fifteen planted patterns. Everything is built with numpy array operations from
+friends and shops; a fifth is paid a monthly salary and about 60% of all accounts declare a
+``monthly_income``. A few percent of accounts are legitimate look-alikes (households sharing
+a device, offices sharing an IP, payroll, merchants, travellers, a salary with a bonus, a
+seasonal earner, a saved-up purchase, ...) and about 11% carry one of the eighteen planted
+patterns; the three cash-flow patterns are planted in several variants (``labels.variant``). Everything is built with numpy array operations from
 ``numpy.random.default_rng(seed)``, so the same ``(accounts, seed, end, days)`` gives
 byte-identical files; a million accounts take well under two minutes.
 See ``datasets/README.md`` for the exact shapes of every pattern.
