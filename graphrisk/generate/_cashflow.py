@@ -39,12 +39,14 @@ def _count(w: World, frac: float, floor: int) -> int:
     return max(floor, round(w.n * frac))
 
 
-def _salary(w: World, rng, median: float, sigma: float, m: int, lo: float, hi: float):
+def _salary(
+    w: World, rng: np.random.Generator, median: float, sigma: float, m: int, lo: float, hi: float
+):
     x = np.exp(rng.normal(np.log(median), sigma, m))
     return np.clip(np.round(x / 100) * 100, lo, hi)
 
 
-def _pay(w: World, rng, acc, src, factor, dom) -> None:
+def _pay(w: World, rng: np.random.Generator, acc, src, factor, dom) -> None:
     """Monthly payments ``factor[i, j] * 1`` to ``acc[i]`` from ``src[i]`` in month ``j`` on
     day ``dom[i]`` (rows of ``factor`` are already amounts); zero amounts are skipped."""
     ms = w.month_starts
@@ -54,30 +56,30 @@ def _pay(w: World, rng, acc, src, factor, dom) -> None:
     w.add_transfers(src[i][ok], acc[i][ok], np.round(factor[i, j][ok], 2), ts[ok])
 
 
-def _declare(w: World, rng, acc, income, share: float) -> None:
+def _declare(w: World, rng: np.random.Generator, acc, income, share: float) -> None:
     """Declare ``income`` (within +-5%) for a ``share`` of ``acc``; the rest stay unknown."""
     given = rng.random(acc.size) < share
     w.declared[acc[given]] = np.round(income[given] * rng.uniform(0.95, 1.05, given.sum()), -2)
     w.declared_fixed[acc] = True
 
 
-def _steady(w: World, rng, m: int, s: np.ndarray) -> np.ndarray:
+def _steady(w: World, rng: np.random.Generator, m: int, s: np.ndarray) -> np.ndarray:
     """An ``m x months`` matrix of steady monthly amounts ``s`` (+-2%)."""
     return s[:, None] * rng.uniform(0.98, 1.02, (m, w.month_starts.size))
 
 
-def _lenders(rng, m: int, k: int) -> np.ndarray:
+def _lenders(rng: np.random.Generator, m: int, k: int) -> np.ndarray:
     """``m x k`` distinct lenders per row, by popularity (this module's own generator)."""
     keys = np.log(LENDER_W)[None, :] + rng.gumbel(size=(m, N_LENDERS))
     return np.argsort(-keys, axis=1)[:, :k]
 
 
-def _shops(w: World, rng, k: int) -> np.ndarray:
+def _shops(w: World, rng: np.random.Generator, k: int) -> np.ndarray:
     return w.n + rng.integers(0, w.n_ext, k)
 
 
 # ================================================================================ planted
-def unstable_income(w: World, rng) -> None:
+def unstable_income(w: World, rng: np.random.Generator) -> None:
     """Salaries that swing in each of the last three seen months (one payment, or a gig
     worker's many), stop, or fade to 2-8% for the last two, after a steady run."""
     m = _count(w, 0.01, 16)
@@ -123,7 +125,7 @@ def unstable_income(w: World, rng) -> None:
         w.label(acc[var == v], "unstable_income", name)
 
 
-def large_outflow(w: World, rng) -> None:
+def large_outflow(w: World, rng: np.random.Generator) -> None:
     """A salaried account borrows and pays it out within days: one payment of 5-12 months'
     pay, or 4-8 payments of together 4.5-7 months' pay from 2-3 loans, over 5 days."""
     m = _count(w, 0.006, 16)
@@ -160,7 +162,9 @@ def large_outflow(w: World, rng) -> None:
         w.label(acc[var == v], "large_outflow", name)
 
 
-def _income_of(w: World, rng, acc, s, declared_only: float, observed_only: float) -> None:
+def _income_of(
+    w: World, rng: np.random.Generator, acc, s, declared_only: float, observed_only: float
+) -> None:
     """Income known as declared only, as salary transfers only, or both."""
     m = acc.size
     r = rng.random(m)
@@ -172,7 +176,7 @@ def _income_of(w: World, rng, acc, s, declared_only: float, observed_only: float
     w.declared_fixed[acc] = True
 
 
-def high_debt_ratio(w: World, rng) -> None:
+def high_debt_ratio(w: World, rng: np.random.Generator) -> None:
     """Debt against income: 15-22 months of income owed on 2-4 loans taken over the last
     1-5 months (stock), or 7.5-11 months of income borrowed in the last 3-25 days (fresh).
     Income declared only, seen only as salary, or both."""
@@ -194,7 +198,7 @@ def high_debt_ratio(w: World, rng) -> None:
 
 
 # ============================================================================ look-alikes
-def salary_bonus(w: World, rng) -> None:
+def salary_bonus(w: World, rng: np.random.Generator) -> None:
     """A steady salary plus one bonus of 1.5-3 months' pay in one of the seen months."""
     m = _count(w, 0.003, 12)
     acc = w.take(m)
@@ -212,7 +216,7 @@ def salary_bonus(w: World, rng) -> None:
     w.label(acc, "salary_bonus")
 
 
-def seasonal_earner(w: World, rng) -> None:
+def seasonal_earner(w: World, rng: np.random.Generator) -> None:
     """Income in a season that repeats every 2 or 3 months (high, low / high, high, low)."""
     m = _count(w, 0.003, 12)
     acc = w.take(m)
@@ -229,7 +233,7 @@ def seasonal_earner(w: World, rng) -> None:
     w.label(acc, "seasonal_earner")
 
 
-def saved_purchase(w: World, rng) -> None:
+def saved_purchase(w: World, rng: np.random.Generator) -> None:
     """A steady salary saved for months, then one payment of 3.5-5.5 months' pay (a car,
     a wedding) in the last 5-40 days; no loan near it."""
     m = _count(w, 0.003, 12)
@@ -243,7 +247,7 @@ def saved_purchase(w: World, rng) -> None:
     w.label(acc, "saved_purchase")
 
 
-def high_earner_loans(w: World, rng) -> None:
+def high_earner_loans(w: World, rng: np.random.Generator) -> None:
     """An income of 20k-150k a month and 1-2 large loans from its bank of together 2-3.5
     months of it, taken 40-150 days ago (no other borrowing near them)."""
     m = _count(w, 0.003, 12)
@@ -262,7 +266,7 @@ def high_earner_loans(w: World, rng) -> None:
     w.label(acc, "high_earner_loans")
 
 
-def no_income_data(w: World, rng) -> None:
+def no_income_data(w: World, rng: np.random.Generator) -> None:
     """No declared income and no salary seen; a loan of 10k-40k spent in 1-2 payments
     within 3 days (nothing to measure it against: not judged)."""
     m = _count(w, 0.003, 12)
@@ -280,7 +284,7 @@ def no_income_data(w: World, rng) -> None:
 
 
 # ========================================================================= ordinary life
-def ordinary_income(w: World, rng) -> None:
+def ordinary_income(w: World, rng: np.random.Generator) -> None:
     """Salaries for ``SALARIED`` of the ordinary accounts (kept in ``w.salary``)."""
     rest = w.pool[w.pool_pos :]
     paid = rest[rng.random(rest.size) < SALARIED]
