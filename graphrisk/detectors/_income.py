@@ -8,6 +8,8 @@ linked to it, so it can be computed shard by shard (no book-wide statistic).
   (an account linked to it by a device or an address, or one with the same ``customer_id``),
   is a lender (a loan payout), or sends back money the account paid it shortly before
   (its own round trip).
+* :func:`income_flows`, :func:`outflows` - the incoming transfers that count as income and
+  the outgoing ones that leave the circle (cached; the full :func:`flows` frame is not).
 * :func:`monthly_income` - money in from outside the circle, per account and calendar month
   (complete months inside the lookback only), zero-filled.
 * :func:`usual_income` - per account: the declared ``accounts.monthly_income``, the
@@ -131,19 +133,43 @@ def flows(
         )
         return sides.drop("_i").sort("acc", "ts", "other")
 
-    key = f"_income.flows.{max_device_accounts}.{max_ip_accounts}.{round_trip_days}"
+    return make()
+
+
+def _split(
+    ctx: ScanContext, max_device_accounts: int, max_ip_accounts: int, round_trip_days: float
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The two parts of :func:`flows` the detectors read, cached (the full frame is not
+    kept: on a large book it is twice the transfers table)."""
+
+    def make() -> tuple[pl.DataFrame, pl.DataFrame]:
+        f = flows(ctx, max_device_accounts, max_ip_accounts, round_trip_days)
+        inc = f.filter(
+            pl.col("incoming") & ~pl.col("circle") & ~pl.col("lender") & ~pl.col("round_trip")
+        ).select("acc", "other", "amount", "ts")
+        out = f.filter(~pl.col("incoming") & ~pl.col("circle") & ~pl.col("lender")).select(
+            "acc", "other", "amount", "ts"
+        )
+        return inc, out
+
+    key = f"_income.split.{max_device_accounts}.{max_ip_accounts}.{round_trip_days}"
     return ctx.cached(key, make)
 
 
 def income_flows(
     ctx: ScanContext, max_device_accounts: int, max_ip_accounts: int, round_trip_days: float
 ) -> pl.DataFrame:
-    """Incoming transfers that count as income: from outside the circle, no lender, no
-    round trip."""
-    f = flows(ctx, max_device_accounts, max_ip_accounts, round_trip_days)
-    return f.filter(
-        pl.col("incoming") & ~pl.col("circle") & ~pl.col("lender") & ~pl.col("round_trip")
-    )
+    """Incoming transfers that count as income (from outside the circle, no lender, no
+    round trip): ``acc, other, amount, ts``, by account and time."""
+    return _split(ctx, max_device_accounts, max_ip_accounts, round_trip_days)[0]
+
+
+def outflows(
+    ctx: ScanContext, max_device_accounts: int, max_ip_accounts: int, round_trip_days: float
+) -> pl.DataFrame:
+    """Outgoing transfers to counterparties outside the circle that are not lenders:
+    ``acc, other, amount, ts``, by account and time."""
+    return _split(ctx, max_device_accounts, max_ip_accounts, round_trip_days)[1]
 
 
 def monthly_income(

@@ -86,8 +86,7 @@ class LargeOutflow(Detector):
         usual = _income.usual_income(ctx, *args, self.min_income).filter(
             pl.col("income").is_not_null()
         )
-        f = _income.flows(ctx, *args)
-        out = f.filter(~pl.col("incoming") & ~pl.col("circle") & ~pl.col("lender"))
+        out = _income.outflows(ctx, *args)
         big = (
             out.group_by("acc")
             .agg(pl.col("amount").sum().alias("total"))
