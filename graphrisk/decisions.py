@@ -444,9 +444,10 @@ def _apply_caps(d: pl.DataFrame, accounts: pl.DataFrame, policy: Policy) -> pl.D
     """Bring ``limit_after`` down to the policy's ``[caps]`` (income share, absolute).
 
     Adds ``cap`` and ``cap_kind`` (null where no cap brought the limit down) and
-    ``cap_cut`` (the cap alone turned the decision into a reduction). A capped keep or
-    freeze becomes ``reduce`` (situation ``cap``); a reduction, suspension or restore keeps
-    its action with the lower limit. Increases close at the cap. The rule names the cap.
+    ``cap_cut`` (the cap alone turned the decision into a reduction). A keep, freeze or
+    restore whose limit the cap lowers becomes ``reduce`` (situation ``cap``); a restore the
+    cap only stops short keeps its action; a reduction or suspension keeps its action with
+    the lower limit. Increases close at the cap. The rule names the cap.
     """
     caps = policy.data["caps"]
     none = pl.lit(None, pl.Float64)
@@ -480,7 +481,9 @@ def _apply_caps(d: pl.DataFrame, accounts: pl.DataFrame, policy: Policy) -> pl.D
     )
     capped = pl.col("cap").is_not_null()
     falls = capped & (pl.col("cap") < pl.col("limit_before"))
-    soft = pl.col("action").is_in(["keep", "freeze_increase"])
+    # a keep, a freeze (also a held cut) or a restore step that the cap lowers is a
+    # reduction by the cap alone
+    soft = pl.col("action").is_in(["keep", "freeze_increase", "restore"])
     rule = pl.format(
         "; then caps: limit {} brought down to {} (",
         pl.col("limit_after").round(2).cast(pl.String),
@@ -502,11 +505,13 @@ def _apply_caps(d: pl.DataFrame, accounts: pl.DataFrame, policy: Policy) -> pl.D
         .then(pl.concat_str([pl.col("rule"), rule, which]))
         .otherwise(pl.col("rule"))
         .alias("rule"),
-        pl.when(falls & soft).then(pl.lit("reduce")).otherwise(pl.col("action")).alias("action"),
-        pl.when(falls & soft & (pl.col("situation") == ""))
-        .then(pl.lit("cap"))
-        .otherwise(pl.col("situation"))
-        .alias("situation"),
+        pl.when(falls & soft)
+        .then(pl.lit("reduce"))
+        .when(capped & (pl.col("action") == "restore") & (pl.col("cap") <= pl.col("limit_before")))
+        .then(pl.lit("freeze_increase"))  # at the cap already: nothing to give back
+        .otherwise(pl.col("action"))
+        .alias("action"),
+        pl.when(falls & soft).then(pl.lit("cap")).otherwise(pl.col("situation")).alias("situation"),
         pl.when(capped).then(pl.col("cap")).otherwise(pl.col("limit_after")).alias("limit_after"),
         (pl.col("increase_allowed") & ~capped).alias("increase_allowed"),
         (falls & soft).alias("cap_cut"),

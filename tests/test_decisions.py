@@ -241,3 +241,31 @@ def test_a_cap_is_not_a_behaviour_cut_and_clamps_a_reduction():
     assert b["action"] == "reduce" and b["last_cut_at"] is None and b["reference_limit"] is None
     with pytest.raises(Exception, match=r"caps\.income_share"):
         Policy.from_dict({"caps": {"income_share": -1}})
+
+
+def test_a_restore_step_stops_at_the_cap_and_never_lowers_the_limit_as_a_restore():
+    cut_at = AS_OF - timedelta(days=100)
+    prior = [
+        {
+            "account_id": "a",
+            "reference_limit": 40_000.0,
+            "current_limit": 20_000.0,
+            "last_cut_at": cut_at,
+            "cut_severity": 2,
+            "cut_reasons": ["MULTI_LENDER"],
+            "last_step_at": cut_at,
+            "last_bad_at": cut_at - timedelta(days=5),
+        }
+    ]
+    limits = {"a": 20_000.0, "b": 20_000.0}
+    # a's restore step (20,000 -> 30,000) stops at the cap of 24,000 (1/3 of 72,000)
+    a = _capped([], limits, {"a": 6000.0}, prior=prior)["a"]
+    assert a["action"] == "restore" and a["limit_after"] == 23_900 and a["cap_kind"] == "income"
+    # with a cap below the held limit the step becomes a reduction by the cap alone
+    prior[0]["account_id"] = "b"
+    b = _capped([], limits, {"b": 3000.0}, prior=prior)["b"]
+    assert b["action"] == "reduce" and b["situation"] == "cap" and b["limit_after"] == 11_900
+    assert b["last_cut_at"] == cut_at  # not a new behaviour cut
+    # held at the cap already: the step gives nothing back, the limit stays
+    c = _capped([], {"b": 11_900.0}, {"b": 3000.0}, prior=[{**prior[0], "current_limit": 11_900.0}])
+    assert c["b"]["action"] == "freeze_increase" and c["b"]["limit_after"] == 11_900
