@@ -29,12 +29,16 @@ from graphrisk.graph import IDX
 
 
 def complete_months(start: datetime, as_of: datetime) -> list[datetime]:
-    """First days of the calendar months lying wholly inside ``[start, as_of]``.
+    """First days of the calendar months inside ``[start, as_of]``: a month counts from its
+    first instant, and once ``as_of`` has reached its last day (a scan on the evening of
+    the 31st sees that month; one on the 29th of a 30-day month does not).
 
     Examples
     --------
     >>> [m.month for m in complete_months(datetime(2025, 12, 31, 23), datetime(2026, 6, 29))]
     [1, 2, 3, 4, 5]
+    >>> [m.month for m in complete_months(datetime(2025, 12, 31, 23), datetime(2026, 6, 30, 18))]
+    [1, 2, 3, 4, 5, 6]
     """
     y, m = start.year, start.month
     first = datetime(y, m, 1)
@@ -43,7 +47,7 @@ def complete_months(start: datetime, as_of: datetime) -> list[datetime]:
     out = []
     while True:
         ny, nm = (y + 1, 1) if m == 12 else (y, m + 1)
-        if datetime(ny, nm, 1) - timedelta(microseconds=1) > as_of:
+        if datetime(ny, nm, 1) - timedelta(days=1) > as_of:
             return out
         out.append(datetime(y, m, 1))
         y, m = ny, nm

@@ -32,7 +32,8 @@ def seen_months(w: World, lookback_days: int = 180) -> np.ndarray:
     ms = w.month_starts
     nxt = np.r_[ms[1:], np.iinfo(np.int64).max]
     as_of = w.T - 120
-    return np.nonzero((ms >= as_of - lookback_days * DAY) & (nxt <= as_of))[0]
+    # as graphrisk.detectors._income.complete_months: a month counts once as_of is on its last day
+    return np.nonzero((ms >= as_of - lookback_days * DAY) & (nxt - DAY <= as_of))[0]
 
 
 def _count(w: World, frac: float, floor: int) -> int:
