@@ -102,6 +102,7 @@ TRACE_SCHEMA: dict[str, pl.DataType] = {
     "last_bad_at": pl.Datetime("us"),
     "cap": pl.Float64(),  # the cap that brought the limit down ([caps]), or null
     "cap_kind": pl.String(),  # "income" or "absolute", or null
+    "cap_income": pl.Float64(),  # the monthly income an income cap rests on, or null
 }
 
 CUTS = ("reduce", "suspend")
@@ -433,6 +434,7 @@ def decide_with_trace(
             pl.col("new_bad_at").alias("last_bad_at"),
             "cap",
             "cap_kind",
+            "cap_income",
         )
         .cast(TRACE_SCHEMA)  # type: ignore[arg-type]
         .sort("account_id")
@@ -455,6 +457,7 @@ def _apply_caps(d: pl.DataFrame, accounts: pl.DataFrame, policy: Policy) -> pl.D
         return d.with_columns(
             none.alias("cap"),
             pl.lit(None, pl.String).alias("cap_kind"),
+            none.alias("cap_income"),
             pl.lit(False).alias("cap_cut"),
         )
     income = (
@@ -515,6 +518,7 @@ def _apply_caps(d: pl.DataFrame, accounts: pl.DataFrame, policy: Policy) -> pl.D
         pl.when(capped).then(pl.col("cap")).otherwise(pl.col("limit_after")).alias("limit_after"),
         (pl.col("increase_allowed") & ~capped).alias("increase_allowed"),
         (falls & soft).alias("cap_cut"),
+        pl.when(pl.col("cap_kind") == "income").then(pl.col("_income")).alias("cap_income"),
     ).drop("_income")
 
 

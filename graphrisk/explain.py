@@ -788,7 +788,8 @@ def _trace_cap(trace: dict[str, Any], share: float) -> dict[str, Any] | None:
     if trace.get("cap") is None:
         return None
     kind = trace.get("cap_kind")
-    yearly = trace["cap"] / share if kind == "income" and share > 0 else None
+    income = trace.get("cap_income")
+    yearly = 12 * income if kind == "income" and income is not None else None
     return {"kind": kind, "cap": trace["cap"], "share": share, "yearly": yearly}
 
 

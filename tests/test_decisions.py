@@ -223,6 +223,7 @@ def test_income_cap_brings_the_limit_down_and_says_the_limit_follows_income():
     assert a["cap_kind"] == "income" and "caps.income_share = 0.3333" in a["rule"]
     assert not a["increase_allowed"] and "follows your income" in a["explanation"]
     assert "60,000" in a["explanation"] and "19,900" in a["explanation"]
+    assert a["cap_income"] == 5000
     assert out["b"]["action"] == "keep" and out["b"]["limit_after"] == 10_000  # under the cap
     c = out["c"]  # no income declared: only the absolute cap
     assert c["limit_after"] == 300_000 and c["cap_kind"] == "absolute"
