@@ -109,6 +109,7 @@ def dense_tables(
             "credit_limit": [10_000.0] * accounts,
             "customer_id": [None] * accounts,
             "city": [None] * accounts,
+            "monthly_income": [None] * accounts,
         },
         schema={c.name: DTYPES[c.kind] for c in TABLES["accounts"].columns},
     )

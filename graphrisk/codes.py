@@ -64,6 +64,22 @@ _TABLE = [
     ("ASSOCIATED_TRANSFER", "heavy transfers to accounts linked by device or address", "behaviour"),
     ("RISK_PROXIMITY", "closely linked to accounts in default", "linkage"),
     ("OVERDUE_HISTORY", "own recent overdue record", "behaviour"),
+    (
+        "UNSTABLE_INCOME",
+        "money coming in from outside the account's own circle swings widely month to month,"
+        " or falls away",
+        "behaviour",
+    ),
+    (
+        "LARGE_OUTFLOW",
+        "money leaving far above the account's usual income within a short window",
+        "behaviour",
+    ),
+    (
+        "HIGH_DEBT_RATIO",
+        "debt outstanding, or newly borrowed, too high against income",
+        "behaviour",
+    ),
 ]
 
 CODES: dict[str, Code] = {name: Code(name, meaning, kind) for name, meaning, kind in _TABLE}

@@ -169,6 +169,13 @@ class ScanContext:
         """The lenders table (``lender_id, kind, name``), when the book has one."""
         return self.tables.lenders
 
+    def lender_ids(self) -> pl.Series:
+        """The lenders of the loans in the window (of the whole book when this context is a
+        shard: a shard sees only its own accounts' loans)."""
+        if self.book is not None and self.book.lender_ids is not None:
+            return self.book.lender_ids
+        return self.graph.lenders["lender_id"]
+
     def lender_kinds(self) -> pl.DataFrame:
         """``lender_id, lender_kind`` of every lender the book's loans and applications name:
         its ``lenders.kind``, ``unknown`` where the lenders table (or its row) is missing."""

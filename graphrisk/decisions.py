@@ -100,6 +100,9 @@ TRACE_SCHEMA: dict[str, pl.DataType] = {
     "cut_reasons": pl.List(pl.String()),
     "last_step_at": pl.Datetime("us"),
     "last_bad_at": pl.Datetime("us"),
+    "cap": pl.Float64(),  # the cap that brought the limit down ([caps]), or null
+    "cap_kind": pl.String(),  # "income" or "absolute", or null
+    "cap_income": pl.Float64(),  # the monthly income an income cap rests on, or null
 }
 
 CUTS = ("reduce", "suspend")
@@ -373,8 +376,9 @@ def decide_with_trace(
         .alias("situation"),
     )
     d = d.with_columns(_rules(policy).alias("rule"))
-    # the state the ledger keeps
-    is_cut = pl.col("action").is_in(CUTS)
+    d = _apply_caps(d, accounts, policy)
+    # the state the ledger keeps (a cap is not a behaviour cut)
+    is_cut = pl.col("action").is_in(CUTS) & ~pl.col("cap_cut")
     d = d.with_columns(
         pl.when(is_cut & pl.col("outstanding"))
         .then(pl.col("reference_limit"))
@@ -400,7 +404,11 @@ def decide_with_trace(
         .alias("new_step_at"),
         pl.max_horizontal("last_bad_at", "bad_at").alias("new_bad_at"),
     )
-    d = d.with_columns(_explanations(d, lang, rs["clean_days"]).alias("explanation"))
+    d = d.with_columns(
+        _explanations(d, lang, rs["clean_days"], policy.data["caps"]["income_share"]).alias(
+            "explanation"
+        )
+    )
     decisions = (
         d.with_columns(pl.lit(as_of).alias("as_of"), pl.lit(run_id).alias("run_id"))
         .select(list(DECISION_SCHEMA))
@@ -424,11 +432,94 @@ def decide_with_trace(
             pl.col("new_cut_reasons").alias("cut_reasons"),
             pl.col("new_step_at").alias("last_step_at"),
             pl.col("new_bad_at").alias("last_bad_at"),
+            "cap",
+            "cap_kind",
+            "cap_income",
         )
         .cast(TRACE_SCHEMA)  # type: ignore[arg-type]
         .sort("account_id")
     )
     return decisions, trace
+
+
+def _apply_caps(d: pl.DataFrame, accounts: pl.DataFrame, policy: Policy) -> pl.DataFrame:
+    """Bring ``limit_after`` down to the policy's ``[caps]`` (income share, absolute).
+
+    Adds ``cap`` and ``cap_kind`` (null where no cap brought the limit down) and
+    ``cap_cut`` (the cap alone turned the decision into a reduction). A keep, freeze or
+    restore whose limit the cap lowers becomes ``reduce`` (situation ``cap``); a restore the
+    cap only stops short keeps its action; a reduction or suspension keeps its action with
+    the lower limit. Increases close at the cap. The rule names the cap.
+    """
+    caps = policy.data["caps"]
+    none = pl.lit(None, pl.Float64)
+    if not caps["enabled"] or (caps["income_share"] <= 0 and caps["absolute"] <= 0):
+        return d.with_columns(
+            none.alias("cap"),
+            pl.lit(None, pl.String).alias("cap_kind"),
+            none.alias("cap_income"),
+            pl.lit(False).alias("cap_cut"),
+        )
+    income = (
+        accounts.select("account_id", pl.col("monthly_income").cast(pl.Float64).alias("_income"))
+        if "monthly_income" in accounts.columns
+        else accounts.select("account_id", none.alias("_income"))
+    )
+    d = d.join(income, on="account_id", how="left")
+    share = caps["income_share"]
+    yearly = 12 * pl.col("_income")
+    income_cap = (share * yearly) if share > 0 else none
+    abs_cap = pl.lit(float(caps["absolute"])) if caps["absolute"] > 0 else none
+    step = policy.data["actions"]["round_to"] or 0
+    if step:
+        income_cap = (income_cap / step).round(6).floor() * step
+    cap = pl.min_horizontal(income_cap, abs_cap)
+    kind = pl.when(income_cap.is_not_null() & (income_cap <= abs_cap.fill_null(float("inf"))))
+    kind = kind.then(pl.lit("income")).when(abs_cap.is_not_null()).then(pl.lit("absolute"))
+    capped = cap.is_not_null() & (pl.col("limit_after") > cap)
+    d = d.with_columns(
+        pl.when(capped).then(cap).alias("cap"),
+        pl.when(capped).then(kind).alias("cap_kind"),
+        yearly.alias("_yearly"),
+    )
+    capped = pl.col("cap").is_not_null()
+    falls = capped & (pl.col("cap") < pl.col("limit_before"))
+    # a keep, a freeze (also a held cut) or a restore step that the cap lowers is a
+    # reduction by the cap alone
+    soft = pl.col("action").is_in(["keep", "freeze_increase", "restore"])
+    rule = pl.format(
+        "; then caps: limit {} brought down to {} (",
+        pl.col("limit_after").round(2).cast(pl.String),
+        pl.col("cap").round(2).cast(pl.String),
+    )
+    which = (
+        pl.when(pl.col("cap_kind") == "income")
+        .then(
+            pl.format(
+                "caps.income_share = {} of yearly income 12 x {})",
+                pl.lit(share),
+                pl.col("_income").round(2).cast(pl.String),
+            )
+        )
+        .otherwise(pl.lit(f"caps.absolute = {caps['absolute']})"))
+    )
+    return d.with_columns(
+        pl.when(capped)
+        .then(pl.concat_str([pl.col("rule"), rule, which]))
+        .otherwise(pl.col("rule"))
+        .alias("rule"),
+        pl.when(falls & soft)
+        .then(pl.lit("reduce"))
+        .when(capped & (pl.col("action") == "restore") & (pl.col("cap") <= pl.col("limit_before")))
+        .then(pl.lit("freeze_increase"))  # at the cap already: nothing to give back
+        .otherwise(pl.col("action"))
+        .alias("action"),
+        pl.when(falls & soft).then(pl.lit("cap")).otherwise(pl.col("situation")).alias("situation"),
+        pl.when(capped).then(pl.col("cap")).otherwise(pl.col("limit_after")).alias("limit_after"),
+        (pl.col("increase_allowed") & ~capped).alias("increase_allowed"),
+        (falls & soft).alias("cap_cut"),
+        pl.when(pl.col("cap_kind") == "income").then(pl.col("_income")).alias("cap_income"),
+    ).drop("_income")
 
 
 def _rules(policy: Policy) -> pl.Expr:
@@ -503,7 +594,16 @@ def _rules(policy: Policy) -> pl.Expr:
     )
 
 
-def _explanations(d: pl.DataFrame, lang: str, clean_days: int) -> pl.Series:
+def _cap_info(r: dict, share: float) -> dict | None:
+    """What the customer text says about a cap that brought the limit down."""
+    if r.get("cap") is None:
+        return None
+    return {"kind": r["cap_kind"], "cap": r["cap"], "share": share, "yearly": r.get("_yearly")}
+
+
+def _explanations(
+    d: pl.DataFrame, lang: str, clean_days: int, income_share: float = 0.0
+) -> pl.Series:
     """Customer text per decision: one constant text for plain accounts (nothing to say but
     "keep"), a composed one (one Python call per other account) for the rest."""
     plain = (
@@ -516,6 +616,7 @@ def _explanations(d: pl.DataFrame, lang: str, clean_days: int) -> pl.Series:
         "explanation"
     ]
     rows = d.with_row_index("i").filter(~plain)
+    share = income_share
     if rows.height:
         texts = []
         for r in rows.iter_rows(named=True):
@@ -537,6 +638,7 @@ def _explanations(d: pl.DataFrame, lang: str, clean_days: int) -> pl.Series:
                     cut_codes=r["cut_reasons"] or [],
                     clean=r["clean_days"],
                     opens=r["increase_opens"].isoformat() if r["increase_opens"] else "",
+                    cap=_cap_info(r, share),
                 )
             )
         base = base.scatter(rows["i"], pl.Series(texts, dtype=pl.String))

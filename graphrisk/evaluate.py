@@ -8,7 +8,10 @@ Definitions (``graphrisk.patterns`` holds the expected codes):
 * suppression precision: share of suppressed accounts that carry a planted pattern the policy
   is meant to cut (``Pattern.suppress``);
 * look-alike rate: share of each look-alike pattern's accounts that were suppressed
-  (target: at most 1%).
+  (target: at most 1%);
+* variants: where ``labels.parquet`` has a ``variant`` column (the shape a pattern was
+  planted in, e.g. ``stop`` or ``swing`` of ``unstable_income``), recall per variant too
+  (``planted[NAME]["variants"]``).
 """
 
 from __future__ import annotations
@@ -58,6 +61,8 @@ def evaluate_frames(
     check_labels_match(labels, decisions)
     codes_of = flags.group_by("account_id").agg(pl.col("code").unique())
     suppressed = decisions.filter(pl.col("action").is_in(["reduce", "suspend"]))["account_id"]
+    if "variant" not in labels.columns:
+        labels = labels.with_columns(pl.lit(None, pl.String).alias("variant"))
     lab = labels.join(codes_of, on="account_id", how="left").with_columns(
         pl.col("code").fill_null([]),
         pl.col("account_id").is_in(suppressed.implode()).alias("suppressed"),
@@ -71,11 +76,9 @@ def evaluate_frames(
         n_supp = int(rows["suppressed"].sum())
         n_any = int((rows["code"].list.len() > 0).sum())
         if p.kind == "planted":
-            found = int(
-                rows.select(pl.col("code").list.eval(pl.element().is_in(list(p.codes))).list.any())
-                .to_series()
-                .sum()
-            )
+            hit = pl.col("code").list.eval(pl.element().is_in(list(p.codes))).list.any()
+            rows = rows.with_columns(hit.alias("hit"))
+            found = int(rows["hit"].sum())
             out["planted"][name] = {
                 "accounts": n,
                 "found": found,
@@ -84,6 +87,23 @@ def evaluate_frames(
                 "suppressed": n_supp,
                 "cut_expected": p.suppress,
             }
+            per = (
+                rows.filter(pl.col("variant").is_not_null())
+                .group_by("variant")
+                .agg(pl.len().alias("n"), pl.col("hit").sum().alias("found"),
+                     pl.col("suppressed").sum().alias("suppressed"))
+                .sort("variant")
+            )  # fmt: skip
+            if per.height:
+                out["planted"][name]["variants"] = {
+                    r["variant"]: {
+                        "accounts": r["n"],
+                        "found": r["found"],
+                        "recall": round(r["found"] / r["n"], 4),
+                        "suppressed": r["suppressed"],
+                    }
+                    for r in per.iter_rows(named=True)
+                }
         else:
             out[p.kind if p.kind == "lookalike" else "clean"][name] = {
                 "accounts": n,
@@ -100,6 +120,9 @@ def evaluate_frames(
     n_supp = suppressed.len()
     good = int(suppressed.is_in(list(cut_ok)).sum()) if n_supp else 0
     recalls = [v["recall"] for v in out["planted"].values()]
+    recalls += [
+        x["recall"] for v in out["planted"].values() for x in v.get("variants", {}).values()
+    ]
     look = [v["suppressed_rate"] for v in out["lookalike"].values()]
     out["suppression"] = {
         "suppressed": n_supp,
@@ -142,20 +165,26 @@ def check_labels_match(labels: pl.DataFrame, decisions: pl.DataFrame) -> None:
 
 def render(result: dict[str, Any]) -> str:
     """A plain-text table of an evaluation."""
-    lines = [f"{'planted pattern':<24}{'accounts':>9}{'found':>7}{'recall':>8}{'cut':>6}  codes"]
+    lines = [f"{'planted pattern':<28}{'accounts':>9}{'found':>7}{'recall':>8}{'cut':>6}  codes"]
     for k, v in result["planted"].items():
         lines.append(
-            f"{k:<24}{v['accounts']:>9}{v['found']:>7}{v['recall']:>8.3f}{v['suppressed']:>6}  "
+            f"{k:<28}{v['accounts']:>9}{v['found']:>7}{v['recall']:>8.3f}{v['suppressed']:>6}  "
             + ",".join(v["codes"])
         )
+        for name, x in v.get("variants", {}).items():
+            label = f"  {k}/{name}"
+            lines.append(
+                f"{label:<28}{x['accounts']:>9}{x['found']:>7}{x['recall']:>8.3f}"
+                f"{x['suppressed']:>6}"
+            )
     lines.append("")
     lines.append(
-        f"{'look-alike / clean':<24}{'accounts':>9}{'cut':>7}{'cut %':>8}{'flagged %':>11}"
+        f"{'look-alike / clean':<28}{'accounts':>9}{'cut':>7}{'cut %':>8}{'flagged %':>11}"
     )
     for group in ("lookalike", "clean"):
         for k, v in result[group].items():
             lines.append(
-                f"{k:<24}{v['accounts']:>9}{v['suppressed']:>7}{100 * v['suppressed_rate']:>7.2f}%"
+                f"{k:<28}{v['accounts']:>9}{v['suppressed']:>7}{100 * v['suppressed_rate']:>7.2f}%"
                 f"{100 * v['flagged_rate']:>10.2f}%"
             )
     s = result["suppression"]

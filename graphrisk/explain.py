@@ -85,6 +85,58 @@ REASONS: dict[str, dict[str, str]] = {
         "zh": "近期有借款逾期{overdue_days}天",
         "en": "a recent loan was {overdue_days} days overdue",
     },
+    "UNSTABLE_INCOME": {
+        "zh": "账户收入近{months}个月波动较大",
+        "en": "money coming in swung widely over the last {months} months",
+    },
+    "LARGE_OUTFLOW": {
+        "zh": "{days}天内转出{outflow}元，约为月收入{income}元{source}的{multiple}倍{funded}",
+        "en": "sent out {outflow} within {days} days, about {multiple} times the monthly "
+        "income of {income}{source}{funded}",
+    },
+    "HIGH_DEBT_RATIO": {
+        "zh": "借款余额{debt}元，约为月收入{income}元的{debt_months}倍{source}",
+        "en": "owes {debt} on loans, about {debt_months} times the monthly income of "
+        "{income}{source}",
+    },
+}
+
+# Phrases for one shape of a code (the evidence's ``kind``), where it has several.
+KIND_REASONS: dict[tuple[str, str], dict[str, str]] = {
+    ("UNSTABLE_INCOME", "swing"): {
+        "zh": "账户收入近{months}个月大起大落：每月变动至少{change}元，而此前月收入约{usual}元",
+        "en": "money coming in swung widely over the last {months} months: by at least "
+        "{change} from one month to the next, against about {usual} a month before",
+    },
+    ("UNSTABLE_INCOME", "stop"): {
+        "zh": "账户收入近{months}个月几乎中断：此前月收入约{usual}元，{since}",
+        "en": "money coming in fell away in the last {months} months: about {usual} a month "
+        "before, {since}",
+    },
+    ("HIGH_DEBT_RATIO", "new"): {
+        "zh": "近{days}天新增借款{new}元，约为月收入{income}元的{new_months}倍{source}",
+        "en": "borrowed {new} in the last {days} days, about {new_months} times the monthly "
+        "income of {income}{source}",
+    },
+}
+
+# Which income a figure rests on, as the customer is told it.
+INCOME_SOURCE: dict[str, dict[str, str]] = {
+    "declared": {"zh": "（按您申报的月收入计）", "en": " (the income you declared)"},
+    "observed": {
+        "zh": "（按账户近几个月的收入流水估算）",
+        "en": " (the income seen coming into your account in recent months)",
+    },
+}
+
+SINCE: dict[str, dict[str, str]] = {
+    "none": {"zh": "此后几乎没有收入", "en": "almost nothing since"},
+    "some": {"zh": "近期月均仅约{latest}元", "en": "only about {latest} a month since"},
+}
+
+LOAN_FUNDED: dict[str, str] = {
+    "zh": "，主要来自新借款",
+    "en": ", mostly paid with new loans",
 }
 
 # What would restore the limit, per code.
@@ -128,6 +180,19 @@ REMEDIES: dict[str, dict[str, str]] = {
         "en": "keep your own repayment record clean",
     },
     "OVERDUE_HISTORY": {"zh": "按时还清逾期借款", "en": "repay overdue loans and pay on time"},
+    "UNSTABLE_INCOME": {
+        "zh": "保持稳定的收入来源（连续{steady_months}个月收入稳定）",
+        "en": "keep a steady income coming in for {steady_months} months in a row",
+    },
+    "LARGE_OUTFLOW": {
+        "zh": "减少大额支出，避免用新借款支付大额消费",
+        "en": "keep large payments in line with your income and do not pay them with new loans",
+    },
+    "HIGH_DEBT_RATIO": {
+        "zh": "提前偿还部分借款，使借款余额降至月收入的{watch_months}倍以下",
+        "en": "repay part of your loans so that what you owe falls below {watch_months} months "
+        "of income",
+    },
 }
 
 # Short names of the behaviour, per code (for "clean of ..." and "reduced earlier because ...").
@@ -153,6 +218,22 @@ BEHAVIOURS: dict[str, dict[str, str]] = {
     "ASSOCIATED_TRANSFER": {"zh": "向关联账户大额转账", "en": "heavy transfers to linked accounts"},
     "RISK_PROXIMITY": {"zh": "与违约账户关联", "en": "close links to accounts in default"},
     "OVERDUE_HISTORY": {"zh": "借款逾期", "en": "overdue loans"},
+    "UNSTABLE_INCOME": {"zh": "收入不稳定", "en": "an unsteady income"},
+    "LARGE_OUTFLOW": {"zh": "大额资金流出", "en": "large outflows"},
+    "HIGH_DEBT_RATIO": {"zh": "负债率过高", "en": "debt high against income"},
+}
+
+# The sentence of an income or absolute cap on the limit (``[caps]`` of the policy).
+CAP_TEXT: dict[str, dict[str, str]] = {
+    "income": {
+        "zh": "您的额度随收入确定：不超过年收入（{yearly}元）的{share}%，即{cap}元。",
+        "en": "Your limit follows your income: it is at most {share}% of your yearly income "
+        "({yearly}), that is {cap}.",
+    },
+    "absolute": {
+        "zh": "单个账户的额度上限为{cap}元。",
+        "en": "No account's limit goes above {cap}.",
+    },
 }
 
 ACTION_TEXT: dict[str, dict[str, str]] = {
@@ -326,12 +407,94 @@ def figures(code: str, ev: dict[str, Any]) -> dict[str, Any]:
     return dict(sorted(out.items()))
 
 
+def _num(v: Any) -> float | None:
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+
+def _times(v: float | None) -> str:
+    return "" if v is None else (f"{v:.0f}" if v >= 10 else f"{v:.1f}")
+
+
+def cash_figures(code: str, ev: dict[str, Any], lang: str) -> dict[str, str]:
+    """The account's own money figures of a cash-flow code (UNSTABLE_INCOME, LARGE_OUTFLOW,
+    HIGH_DEBT_RATIO), formatted for the customer text: amounts, multiples, months and the
+    income they rest on. Never an id.
+
+    Examples
+    --------
+    >>> ev = {"debt_outstanding": 70000, "income": 5000, "debt_months": 14.0,
+    ...       "income_source": "declared", "threshold": {"watch_debt_months": 4.0}}
+    >>> f = cash_figures("HIGH_DEBT_RATIO", ev, "en")
+    >>> f["debt"], f["income"], f["debt_months"], f["watch_months"]
+    ('70,000', '5,000', '14', '4')
+    """
+    thr = ev.get("threshold") or {}
+    out: dict[str, str] = {}
+    src = INCOME_SOURCE.get(str(ev.get("income_source")))
+    out["source"] = src[lang] if src else ""
+    income = _num(ev.get("income"))
+    if income is not None:
+        out["income"] = _money(income)
+    if code == "UNSTABLE_INCOME":
+        months = _num(ev.get("stopped_months")) or _num(ev.get("swing_months"))
+        if months is not None:
+            out["months"] = f"{months:.0f}"
+        if _num(ev.get("usual_income")) is not None:
+            out["usual"] = _money(ev["usual_income"])
+            share = _num(ev.get("latest_share"))
+            if share is not None:
+                latest = share * ev["usual_income"]
+                out["latest"] = _money(latest)
+                out["since"] = SINCE["none" if latest < 1 else "some"][lang].format(
+                    latest=_money(latest)
+                )
+        if _num(ev.get("recent_min_change")) is not None:
+            out["change"] = _money(ev["recent_min_change"])
+        steady = _num(thr.get("swing_months")) or _num(ev.get("swing_months"))
+        out["steady_months"] = f"{steady:.0f}" if steady else "3"
+    elif code == "LARGE_OUTFLOW":
+        if _num(ev.get("outflow")) is not None:
+            out["outflow"] = _money(ev["outflow"])
+        out["multiple"] = _times(_num(ev.get("multiple")))
+        out["funded"] = LOAN_FUNDED[lang] if ev.get("funded_by") == "loans" else ""
+    elif code == "HIGH_DEBT_RATIO":
+        for k, key in (("debt", "debt_outstanding"), ("new", "borrowed_recent")):
+            if _num(ev.get(key)) is not None:
+                out[k] = _money(ev[key])
+        out["debt_months"] = _times(_num(ev.get("debt_months")))
+        out["new_months"] = _times(_num(ev.get("new_months")))
+        days = _num(ev.get("recent_days")) or _num(thr.get("recent_days"))
+        if days is not None:
+            out["days"] = f"{days:.0f}"
+        watch = _num(thr.get("watch_debt_months"))
+        out["watch_months"] = f"{watch:g}" if watch is not None else "4"
+    return {k: v for k, v in out.items() if v != "" or k in ("source", "funded")}
+
+
+def _all_figures(code: str, ev: dict[str, Any], lang: str) -> dict[str, Any]:
+    out: dict[str, Any] = figures(code, ev)
+    if code in ("UNSTABLE_INCOME", "LARGE_OUTFLOW", "HIGH_DEBT_RATIO"):
+        out.update(cash_figures(code, ev, lang))
+    return out
+
+
 def reason_text(code: str, ev: dict[str, Any] | str | None, lang: str = "zh") -> str:
     """The customer-safe phrase for one reason code, filled with the account's own figures."""
     if isinstance(ev, str):
         ev = json.loads(ev)
-    template = REASONS[code][lang]
-    return string.Formatter().vformat(template, (), _Figures(figures(code, ev or {}), lang))
+    ev = ev or {}
+    kind = ev.get("kind")
+    template = KIND_REASONS.get((code, str(kind)), REASONS[code])[lang]
+    return string.Formatter().vformat(template, (), _Figures(_all_figures(code, ev, lang), lang))
+
+
+def remedy_text(code: str, ev: dict[str, Any] | str | None, lang: str = "zh") -> str:
+    """What would restore the limit, for one reason code (own figures only)."""
+    if isinstance(ev, str):
+        ev = json.loads(ev)
+    return string.Formatter().vformat(
+        REMEDIES[code][lang], (), _Figures(_all_figures(code, ev or {}, lang), lang)
+    )
 
 
 def _money(v: float | None) -> str:
@@ -354,6 +517,7 @@ def customer_text(
     cut_codes: list[str] | tuple[str, ...] = (),
     clean: int | None = None,
     opens: str = "",
+    cap: dict[str, Any] | None = None,
 ) -> str:
     """The customer explanation of one decision.
 
@@ -386,6 +550,9 @@ def customer_text(
     opens
         ISO date from which, without new behaviour, no flag keeps increases closed
         (default ``review``).
+    cap
+        The ``[caps]`` cap that brought the limit down: ``kind`` (``income`` or
+        ``absolute``), ``cap``, ``share`` and ``yearly`` (the yearly income), or ``None``.
 
     Examples
     --------
@@ -393,6 +560,37 @@ def customer_text(
     ...     {"max_days_overdue": 40}}, "en", 10000, 5000, False, 60, "2026-05-01"))
     Your limit has been reduced from 10,000 to 5,000. Reason: a recent loan was 40 days overdue. If you repay overdue loans and pay on time and stay clear of this for 60 days, the limit will come back step by step; it will be reviewed again by 2026-05-01.
     """
+    text = _customer_text(
+        action, codes, evidence, lang, limit_before, limit_after, increase_allowed,
+        clean_days, review, situation, reference, cut_codes, clean, opens,
+    )  # fmt: skip
+    if cap:
+        tpl = CAP_TEXT["income" if cap.get("kind") == "income" else "absolute"][lang]
+        sentence = tpl.format(
+            cap=_money(cap.get("cap")),
+            yearly=_money(cap.get("yearly")),
+            share=f"{round(100 * (cap.get('share') or 0), 1):g}",
+        )
+        text = (" " if lang == "en" else "").join([text, sentence])
+    return text
+
+
+def _customer_text(
+    action: str,
+    codes: list[str],
+    evidence: dict[str, Any],
+    lang: str,
+    limit_before: float,
+    limit_after: float,
+    increase_allowed: bool,
+    clean_days: int,
+    review: str,
+    situation: str,
+    reference: float | None,
+    cut_codes: list[str] | tuple[str, ...],
+    clean: int | None,
+    opens: str,
+) -> str:
     g = GLUE[lang]
     sp = " " if lang == "en" else ""
     fill = {
@@ -403,7 +601,7 @@ def customer_text(
     cut_codes = list(cut_codes or [])
     shown = codes or (cut_codes if situation in ("hold", "restore", "restored") else [])
     reasons = g["sep"].join(reason_text(c, evidence.get(c), lang) for c in codes) + g["end"]
-    remedies = g["and"].join(dict.fromkeys(REMEDIES[c][lang] for c in shown))
+    remedies = g["and"].join(dict.fromkeys(remedy_text(c, evidence.get(c), lang) for c in shown))
     behaviours = g["and"].join(dict.fromkeys(BEHAVIOURS[c][lang] for c in cut_codes or shown))
     more = {
         "remedies": remedies,
@@ -557,6 +755,7 @@ def account_doc(
         cut_codes=trace.get("cut_reasons") or [],
         clean=trace.get("clean_days"),
         opens=str(trace.get("increase_opens") or ""),
+        cap=_trace_cap(trace, policy.data["caps"]["income_share"]),
     )
     doc: dict[str, Any] = {
         "account_id": account_id,
@@ -617,6 +816,16 @@ def account_doc(
                 )
             }
     return doc
+
+
+def _trace_cap(trace: dict[str, Any], share: float) -> dict[str, Any] | None:
+    """The cap of a decision trace row, as :func:`customer_text` takes it."""
+    if trace.get("cap") is None:
+        return None
+    kind = trace.get("cap_kind")
+    income = trace.get("cap_income")
+    yearly = 12 * income if kind == "income" and income is not None else None
+    return {"kind": kind, "cap": trace["cap"], "share": share, "yearly": yearly}
 
 
 def render_explanation(doc: dict[str, Any]) -> str:

@@ -93,6 +93,30 @@ PATTERNS: dict[str, Pattern] = {
             True,
             "loan money sent to 5+ new accounts within days of payout",
         ),
+        _P(
+            "unstable_income",
+            "planted",
+            ("UNSTABLE_INCOME",),
+            True,
+            "income swinging in each of the last 3 months after a steady run (variants swing,"
+            " swing_gig), or stopping / fading to a trickle for the last 2 (stop, fade)",
+        ),
+        _P(
+            "large_outflow",
+            "planted",
+            ("LARGE_OUTFLOW",),
+            True,
+            "loan money of 4.5-12 months' pay spent within days: one payment (single) or"
+            " several from 2-3 loans over 5 days (spread)",
+        ),
+        _P(
+            "high_debt_ratio",
+            "planted",
+            ("HIGH_DEBT_RATIO",),
+            True,
+            "15-22 months of income owed, built over months (stock), or 7.5-11 months of"
+            " income borrowed in the last 25 days (fresh)",
+        ),
         # --- planted: groups ------------------------------------------------------------
         _P(
             "group_multi_lender",
@@ -197,6 +221,41 @@ PATTERNS: dict[str, Pattern] = {
             (),
             False,
             "a new loan from the same lender each month, always repaid on time",
+        ),
+        _P(
+            "salary_bonus",
+            "lookalike",
+            (),
+            False,
+            "steady salary plus one yearly bonus of 1.5-3 months' pay",
+        ),
+        _P(
+            "seasonal_earner",
+            "lookalike",
+            (),
+            False,
+            "income in a season that repeats every 2-3 months",
+        ),
+        _P(
+            "saved_purchase",
+            "lookalike",
+            (),
+            False,
+            "one payment of 3.5-5.5 months' pay saved up from a steady salary (a watch at most)",
+        ),
+        _P(
+            "high_earner_loans",
+            "lookalike",
+            (),
+            False,
+            "income of 20k-150k a month with large loans of 2-3.5 months of it",
+        ),
+        _P(
+            "no_income_data",
+            "lookalike",
+            (),
+            False,
+            "no declared income and no salary seen; a loan spent within days",
         ),
         _P("clean", "clean", (), False, "ordinary account"),
     ]

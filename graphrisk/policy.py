@@ -125,6 +125,10 @@ class Policy:
         _int(d["restore"], "min_days_between_steps", "restore.", lo=0)
         for a in ACTIONS:
             _int(d["review"], a, "review.", lo=0)
+        if not isinstance(d["caps"]["enabled"], bool):
+            raise UsageError("policy: caps.enabled must be true or false")
+        _num(d["caps"], "income_share", "caps.", lo=0)
+        _num(d["caps"], "absolute", "caps.", lo=0)
         for code, rule in d["codes"].items():
             if code not in CODES:
                 raise UsageError(f"policy: unknown reason code [codes.{code}]")

@@ -85,6 +85,12 @@ TABLES: dict[str, Table] = {
             C("credit_limit", "number", True, ">= 0, the limit today"),
             C("customer_id", "string", False, "the person behind the account"),
             C("city", "string", False, "home city"),
+            C(
+                "monthly_income",
+                "number",
+                False,
+                ">= 0, declared or verified monthly income; null = unknown",
+            ),
         ),
         key="account_id",
         checks=(
@@ -95,6 +101,13 @@ TABLES: dict[str, Table] = {
                 "credit_limit < 0",
             ),
             _not_finite("credit_limit"),
+            (
+                "negative_income",
+                "monthly_income",
+                (pl.col("monthly_income") < 0) & pl.col("monthly_income").is_finite(),
+                "monthly_income < 0",
+            ),
+            _not_finite("monthly_income"),
         ),
     ),
     "loans": Table(

@@ -91,6 +91,8 @@ class BookFacts:
     partners
         ``account_id, len``: distinct accounts each account exchanged money with (a shard
         holds only part of a ghost's transfers).
+    lender_ids
+        The lenders of the window's loans (money from one is a payout, not income).
     """
 
     as_of: datetime
@@ -99,6 +101,7 @@ class BookFacts:
     first_transfer: datetime | None = None
     first_internal: datetime | None = None
     partners: pl.DataFrame | None = None
+    lender_ids: pl.Series | None = None
 
     def for_shard(self, accounts: pl.DataFrame, devices: pl.DataFrame) -> BookFacts:
         """The facts a shard needs: those of the accounts, devices and addresses it holds."""
@@ -113,7 +116,13 @@ class BookFacts:
                 accounts.select("account_id"), on="account_id", how="semi"
             )
         return BookFacts(
-            self.as_of, self.snapshot, hub, self.first_transfer, self.first_internal, partners
+            self.as_of,
+            self.snapshot,
+            hub,
+            self.first_transfer,
+            self.first_internal,
+            partners,
+            self.lender_ids,
         )
 
 
@@ -297,6 +306,7 @@ def plan_shards(
         tr["ts"].min() if tr.height else None,  # type: ignore[arg-type]
         internal["ts"].min() if internal.height else None,  # type: ignore[arg-type]
         partners.select("account_id", "len").sort("account_id"),
+        g.lenders["lender_id"],
     )
     ctx._cache.clear()
     return ShardPlan(assignment, int(per_shard.height), facts, stats, external, ctx)

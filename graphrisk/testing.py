@@ -83,8 +83,8 @@ def tables(
     * transfers: ``src_account, dst_account, amount, ts, transfer_id``
     * devices: ``account_id, device_id, ts, ip, city``
     * applications: ``account_id, lender_id, applied_at``
-    * accounts: ``account_id, opened_at, credit_limit, customer_id, city`` (default: every id
-      used, opened 2020-01-01 with a limit of 10,000)
+    * accounts: ``account_id, opened_at, credit_limit, customer_id, city, monthly_income``
+      (default: every id used, opened 2020-01-01 with a limit of 10,000, income unknown)
     """
     lo = _frame(
         "loans",
@@ -128,11 +128,15 @@ def tables(
             {"account_id": ids, "opened_at": datetime(2020, 1, 1), "credit_limit": 10_000.0}
         ).cast({"opened_at": pl.Datetime("us")})
         acc = acc.with_columns(
-            pl.lit(None, pl.String).alias("customer_id"), pl.lit(None, pl.String).alias("city")
+            pl.lit(None, pl.String).alias("customer_id"),
+            pl.lit(None, pl.String).alias("city"),
+            pl.lit(None, pl.Float64).alias("monthly_income"),
         )
     else:
         acc = _frame(
-            "accounts", accounts, ["account_id", "opened_at", "credit_limit", "customer_id", "city"]
+            "accounts",
+            accounts,
+            ["account_id", "opened_at", "credit_limit", "customer_id", "city", "monthly_income"],
         )
     return Tables(accounts=acc, loans=lo, transfers=tr, devices=dv, applications=ap)
 

@@ -32,6 +32,7 @@ from graphrisk.generate import generate_world
 ROOT = Path(__file__).resolve().parents[1]
 AMLSIM = ROOT / "datasets" / "amlsim"
 SLOW_LAYERING = ROOT / "policies" / "slow_layering.toml"
+INCOME_CAPS = ROOT / "policies" / "income_caps.toml"
 TRANSFER_CODES = [
     "TRANSFER_CYCLE",
     "SCATTER_GATHER",
@@ -60,6 +61,13 @@ def generated(n: int, seed: int, work: Path) -> dict:
     slow = graphrisk.scan(path, policy=SLOW_LAYERING)
     labels = pl.read_parquet(path / "labels.parquet")
     ev["slow_layering"] = evaluate_frames(slow.flags, slow.decisions, labels)["overall"]
+    capped = graphrisk.scan(path, policy=INCOME_CAPS)
+    kinds = capped.trace.filter(pl.col("cap").is_not_null()).group_by("cap_kind").len()
+    ev["income_caps"] = {
+        "capped": dict(kinds.sort("cap_kind").iter_rows()),
+        "reduced_by_cap_alone": int((capped.trace["situation"] == "cap").sum()),
+        **evaluate_frames(capped.flags, capped.decisions, labels)["overall"],
+    }
     return ev
 
 
@@ -131,6 +139,12 @@ def main(argv: list[str] | None = None) -> int:
             p = out["generated"][k]["planted"][pat]
             cells.append(f"{p['recall']:.3f} ({p['found']}/{p['accounts']})")
         print(f"| {pat} | {', '.join(v['codes'])} | " + " | ".join(cells) + " |")
+        for var in v.get("variants", {}):
+            cells = []
+            for k in keys:
+                x = out["generated"][k]["planted"][pat].get("variants", {}).get(var)
+                cells.append(f"{x['recall']:.3f} ({x['found']}/{x['accounts']})" if x else "-")
+            print(f"| {pat} / {var} | {', '.join(v['codes'])} | " + " | ".join(cells) + " |")
     print()
     print("| look-alike | " + " | ".join(f"suppressed {k}" for k in keys) + " |")
     print("|---|" + "---:|" * len(keys))
@@ -153,6 +167,13 @@ def main(argv: list[str] | None = None) -> int:
             f"- {k} with policies/slow_layering.toml: min recall {o['min_recall']}, "
             f"suppression precision {o['suppression_precision']}, "
             f"max look-alike suppressed {o['max_lookalike_suppressed_rate']}"
+        )
+        c = out["generated"][k]["income_caps"]
+        print(
+            f"- {k} with policies/income_caps.toml: limits brought down to a cap "
+            + ", ".join(f"{kind} {n}" for kind, n in c["capped"].items())
+            + f" ({c['reduced_by_cap_alone']} reduced by the cap alone), min recall "
+            f"{c['min_recall']}"
         )
     print()
     print(

@@ -187,3 +187,86 @@ def test_restore_steps_are_paced_and_capped():
 def test_no_ledger_no_memory():
     out, _, _ = decide([flag("a", "MULTI_LENDER", 2, ended_days_ago=23)])
     assert out["a"]["action"] == "reduce" and out["a"]["limit_before"] == 10_000
+
+
+# ---------------------------------------------------------------------------------- caps
+
+CAPS = Policy.load(
+    __import__("pathlib").Path(__file__).parents[1] / "policies" / "income_caps.toml"
+)
+
+
+def _capped(flags, limits, incomes, policy=CAPS, prior=None, lang="en"):
+    acc = pl.DataFrame(
+        {"account_id": list(limits), "credit_limit": list(limits.values()),
+         "monthly_income": [incomes.get(a) for a in limits]},
+        schema={"account_id": pl.String, "credit_limit": pl.Float64, "monthly_income": pl.Float64},
+    )  # fmt: skip
+    fl = pl.DataFrame(flags, schema=FLAG_COLUMNS) if flags else pl.DataFrame(schema=FLAG_COLUMNS)
+    pr = None if prior is None else pl.DataFrame(prior, schema=PRIOR_SCHEMA)
+    d, t = decide_with_trace(acc, fl, policy, AS_OF, "run", pr, lang)
+    return {r["account_id"]: r for r in d.join(t, on="account_id").iter_rows(named=True)}
+
+
+def test_caps_are_off_by_default():
+    assert Policy.default().data["caps"]["enabled"] is False
+    out = _capped([], {"a": 50_000.0}, {"a": 1000.0}, policy=Policy.default())
+    assert out["a"]["action"] == "keep" and out["a"]["limit_after"] == 50_000
+    assert out["a"]["cap"] is None
+
+
+def test_income_cap_brings_the_limit_down_and_says_the_limit_follows_income():
+    limits = {"a": 50_000.0, "b": 10_000.0, "c": 400_000.0, "u": 50_000.0}
+    out = _capped([], limits, {"a": 5000.0, "b": 5000.0})
+    a = out["a"]  # 1/3 of 60,000 a year, rounded down to 100
+    assert a["action"] == "reduce" and a["limit_after"] == 19_900 and a["situation"] == "cap"
+    assert a["cap_kind"] == "income" and "caps.income_share = 0.3333" in a["rule"]
+    assert not a["increase_allowed"] and "follows your income" in a["explanation"]
+    assert "60,000" in a["explanation"] and "19,900" in a["explanation"]
+    assert a["cap_income"] == 5000
+    assert out["b"]["action"] == "keep" and out["b"]["limit_after"] == 10_000  # under the cap
+    c = out["c"]  # no income declared: only the absolute cap
+    assert c["limit_after"] == 300_000 and c["cap_kind"] == "absolute"
+    assert "caps.absolute = 300000.0" in c["rule"]
+    assert out["u"]["action"] == "keep" and out["u"]["cap"] is None
+    zh = _capped([], {"a": 50_000.0}, {"a": 5000.0}, lang="zh")["a"]["explanation"]
+    assert "随收入确定" in zh
+
+
+def test_a_cap_is_not_a_behaviour_cut_and_clamps_a_reduction():
+    out = _capped([flag("a", "MULTI_LENDER", 2)], {"a": 50_000.0, "b": 50_000.0}, {"a": 3000.0})
+    a = out["a"]  # reduce to 25,000 by behaviour, then the cap: 0.3333 x 36,000 rounded down
+    assert a["action"] == "reduce" and a["limit_after"] == 11_900 and a["situation"] == ""
+    assert a["last_cut_at"] == AS_OF and a["reference_limit"] == 50_000
+    b = _capped([], {"b": 50_000.0}, {"b": 3000.0})["b"]
+    assert b["action"] == "reduce" and b["last_cut_at"] is None and b["reference_limit"] is None
+    with pytest.raises(Exception, match=r"caps\.income_share"):
+        Policy.from_dict({"caps": {"income_share": -1}})
+
+
+def test_a_restore_step_stops_at_the_cap_and_never_lowers_the_limit_as_a_restore():
+    cut_at = AS_OF - timedelta(days=100)
+    prior = [
+        {
+            "account_id": "a",
+            "reference_limit": 40_000.0,
+            "current_limit": 20_000.0,
+            "last_cut_at": cut_at,
+            "cut_severity": 2,
+            "cut_reasons": ["MULTI_LENDER"],
+            "last_step_at": cut_at,
+            "last_bad_at": cut_at - timedelta(days=5),
+        }
+    ]
+    limits = {"a": 20_000.0, "b": 20_000.0}
+    # a's restore step (20,000 -> 30,000) stops at the cap of 24,000 (1/3 of 72,000)
+    a = _capped([], limits, {"a": 6000.0}, prior=prior)["a"]
+    assert a["action"] == "restore" and a["limit_after"] == 23_900 and a["cap_kind"] == "income"
+    # with a cap below the held limit the step becomes a reduction by the cap alone
+    prior[0]["account_id"] = "b"
+    b = _capped([], limits, {"b": 3000.0}, prior=prior)["b"]
+    assert b["action"] == "reduce" and b["situation"] == "cap" and b["limit_after"] == 11_900
+    assert b["last_cut_at"] == cut_at  # not a new behaviour cut
+    # held at the cap already: the step gives nothing back, the limit stays
+    c = _capped([], {"b": 11_900.0}, {"b": 3000.0}, prior=[{**prior[0], "current_limit": 11_900.0}])
+    assert c["b"]["action"] == "freeze_increase" and c["b"]["limit_after"] == 11_900

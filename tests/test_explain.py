@@ -15,18 +15,23 @@ from graphrisk.explain import (
     ACTION_TEXT,
     BEHAVIOURS,
     GLUE,
+    KIND_REASONS,
     LANGS,
     REASONS,
     REMEDIES,
+    _all_figures,
+    cash_figures,
     customer_text,
     explain_account,
     figures,
     reason_text,
+    remedy_text,
 )
 from graphrisk.scan import commit_ledger, scan
 from graphrisk.testing import tables, write
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
+CASH_CODES = ("UNSTABLE_INCOME", "LARGE_OUTFLOW", "HIGH_DEBT_RATIO")
 
 
 @pytest.mark.parametrize("code", sorted(CODES))
@@ -39,7 +44,7 @@ def test_every_code_has_text_in_both_languages(code):
         assert text and "{" not in text and "}" not in text, text
         for action in ("reduce", "suspend", "freeze_increase"):
             t = customer_text(action, [code], {}, lang, 10_000, 5_000, False, 60, "2026-09-01")
-            assert REMEDIES[code][lang] in t and "{" not in t
+            assert remedy_text(code, {}, lang) in t and "{" not in t
 
 
 def test_no_stray_codes_and_templates_use_known_figures():
@@ -53,13 +58,78 @@ def test_no_stray_codes_and_templates_use_known_figures():
         "overdue_days",
         "n_accounts",
     }
-    for code, by_lang in REASONS.items():
-        for text in by_lang.values():
-            names = {f for _, f, _, _ in string.Formatter().parse(text) if f}
-            assert names <= allowed, (code, names)
+    # the cash-flow codes may also use the money figures cash_figures builds from evidence
+    full = {
+        "income": 5000.0,
+        "income_source": "declared",
+        "usual_income": 5000.0,
+        "latest_share": 0.1,
+        "recent_min_change": 3000.0,
+        "stopped_months": 2,
+        "swing_months": 3,
+        "outflow": 30000.0,
+        "multiple": 6.0,
+        "funded_by": "loans",
+        "debt_outstanding": 60000.0,
+        "borrowed_recent": 30000.0,
+        "debt_months": 12.0,
+        "new_months": 6.0,
+        "recent_days": 30,
+        "window_days": 7,
+        "threshold": {"watch_debt_months": 4.0, "swing_months": 3},
+    }
+    templates = [(c, t) for c, by_lang in REASONS.items() for t in by_lang.values()]
+    templates += [(c, t) for (c, _), by_lang in KIND_REASONS.items() for t in by_lang.values()]
+    templates += [(c, t) for c, by_lang in REMEDIES.items() for t in by_lang.values()]
+    for code, text in templates:
+        names = {f for _, f, _, _ in string.Formatter().parse(text) if f}
+        extra = set(cash_figures(code, full, "en")) if code in CASH_CODES else set()
+        assert names <= allowed | extra, (code, names)
+        if code in CASH_CODES:  # every figure of a cash-flow text is filled from evidence
+            assert names <= set(_all_figures(code, full, "zh")), (code, names)
     for key, by_lang in ACTION_TEXT.items():
         assert set(by_lang) == set(LANGS), key
     assert set(GLUE["zh"]) == set(GLUE["en"])
+
+
+def test_cash_flow_texts_show_own_figures_and_the_way_back():
+    stop = {
+        "kind": "stop",
+        "usual_income": 8000.0,
+        "latest_share": 0.0,
+        "stopped_months": 2,
+        "income": 8000.0,
+        "income_source": "observed",
+        "threshold": {"swing_months": 3},
+    }
+    zh = customer_text("reduce", ["UNSTABLE_INCOME"], {"UNSTABLE_INCOME": stop}, "zh",
+                       10_000, 5_000, False, 60, "2026-09-01")  # fmt: skip
+    assert "8,000元" in zh and "几乎没有收入" in zh and "连续3个月收入稳定" in zh
+    stop["latest_share"] = 0.1
+    en = reason_text("UNSTABLE_INCOME", stop, "en")
+    assert "about 8,000 a month before, only about 800 a month since" in en
+    debt = {
+        "kind": "debt",
+        "debt_outstanding": 60000.0,
+        "income": 5000.0,
+        "debt_months": 12.0,
+        "income_source": "declared",
+        "threshold": {"watch_debt_months": 4.0},
+    }
+    en = customer_text("reduce", ["HIGH_DEBT_RATIO"], {"HIGH_DEBT_RATIO": debt}, "en",
+                       10_000, 5_000, False, 60, "2026-09-01")  # fmt: skip
+    assert "owes 60,000 on loans, about 12 times the monthly income of 5,000" in en
+    assert "(the income you declared)" in en and "falls below 4 months of income" in en
+    out = {
+        "outflow": 36000.0,
+        "income": 6000.0,
+        "multiple": 6.0,
+        "funded_by": "loans",
+        "income_source": "observed",
+        "window_days": 7,
+    }
+    zh = reason_text("LARGE_OUTFLOW", out, "zh")
+    assert zh.startswith("7天内转出36,000元") and "6.0倍" in zh and "新借款" in zh
 
 
 def test_figures_read_the_detectors_evidence_keys():

@@ -19,7 +19,7 @@ TABLES = ["accounts", "loans", "transfers", "devices", "applications", "lenders"
 DT = pl.Datetime("us")
 SCHEMA = {
     "accounts": {"account_id": pl.String, "opened_at": DT, "credit_limit": pl.Float64,
-                 "customer_id": pl.String, "city": pl.String},
+                 "customer_id": pl.String, "city": pl.String, "monthly_income": pl.Float64},
     "loans": {"loan_id": pl.String, "account_id": pl.String, "lender_id": pl.String,
               "amount": pl.Float64, "issued_at": DT, "due_at": DT, "repaid_at": DT,
               "overdue_days": pl.Int32},
@@ -29,7 +29,7 @@ SCHEMA = {
                 "city": pl.String},
     "applications": {"account_id": pl.String, "lender_id": pl.String, "applied_at": DT},
     "lenders": {"lender_id": pl.String, "kind": pl.String, "name": pl.String},
-    "labels": {"account_id": pl.String, "pattern": pl.String},
+    "labels": {"account_id": pl.String, "pattern": pl.String, "variant": pl.String},
 }  # fmt: skip
 
 
@@ -74,7 +74,7 @@ def test_schema_and_counts(world):
     assert t["accounts"].height == 4000
     n = t["accounts"].height
     assert 2.5 < t["loans"].height / n < 4.5
-    assert 8 < t["transfers"].height / n < 14
+    assert 8 < t["transfers"].height / n < 15  # about 10, plus ~3 monthly salaries
     assert 12 < t["devices"].height / n < 20
 
 
@@ -91,7 +91,7 @@ def test_ids_and_references(world):
     tr = t["transfers"]
     for col in ["src_account", "dst_account"]:
         ext = tr.filter(~pl.col(col).is_in(ids))[col]
-        assert ext.str.starts_with("X").all()
+        assert (ext.str.starts_with("X") | ext.str.starts_with("E")).all()  # E: employers
     assert (tr["src_account"] != tr["dst_account"]).all()
     assert (tr["amount"] > 0).all() and (t["loans"]["amount"] > 0).all()
     lo = t["loans"]
@@ -128,7 +128,7 @@ def test_labels(world):
     clean = lab.filter(pl.col("pattern") == "clean")["account_id"]
     assert lab.filter(pl.col("account_id").is_in(clean.implode())).height == len(clean)
     assert lab["account_id"].n_unique() == 4000
-    assert clean.len() > 0.8 * 4000
+    assert clean.len() > 0.75 * 4000  # 83% before the cash-flow patterns, 79% with them
 
 
 def test_clean_accounts_are_ordinary(world):
@@ -411,3 +411,42 @@ def test_lenders_table_lists_most_lenders_with_spec_kinds(world):
     missing = used.filter(~used.is_in(lenders["lender_id"].implode()))
     # a book's reference data misses a few: one lender is left out (a warning when loaded)
     assert missing.len() == 1
+
+
+def test_cash_flow_patterns_variants_and_declared_income(world):
+    from graphrisk.generate._cashflow import VARIANTS
+
+    _, _, t = world
+    lab, acc = t["labels"], t["accounts"]
+    got = (
+        lab.filter(pl.col("variant").is_not_null())
+        .group_by("pattern")
+        .agg(pl.col("variant").unique().sort())
+    )
+    assert {p: sorted(v) for p, v in got.iter_rows()} == {p: sorted(v) for p, v in VARIANTS.items()}
+    # the other patterns carry no variant
+    assert lab.filter(~pl.col("pattern").is_in(list(VARIANTS)))["variant"].null_count() == (
+        lab.filter(~pl.col("pattern").is_in(list(VARIANTS))).height
+    )
+    inc = acc["monthly_income"]
+    assert 0.3 < inc.null_count() / acc.height < 0.5 and (inc.drop_nulls() > 0).all()
+    nodata = acc.join(lab.filter(pl.col("pattern") == "no_income_data"), on="account_id")
+    assert nodata["monthly_income"].null_count() == nodata.height
+    # salaries: one payment a month from an employer, for about 20% of the clean accounts
+    clean = lab.filter(pl.col("pattern") == "clean")["account_id"].implode()
+    paid = t["transfers"].filter(
+        pl.col("src_account").str.starts_with("E") & pl.col("dst_account").is_in(clean)
+    )
+    share = paid["dst_account"].n_unique() / lab.filter(pl.col("pattern") == "clean").height
+    assert 0.15 < share < 0.25
+    per_month = paid.group_by("dst_account", pl.col("ts").dt.truncate("1mo")).len()
+    assert per_month["len"].max() == 1
+
+
+def test_stop_variant_has_nothing_in_the_last_two_seen_months(world):
+    _, _, t = world
+    stop = t["labels"].filter(pl.col("variant") == "stop")["account_id"].implode()
+    pay = t["transfers"].filter(
+        pl.col("dst_account").is_in(stop) & pl.col("src_account").str.starts_with("E")
+    )
+    assert pay["ts"].max() < datetime(2026, 4, 1) and pay["ts"].min() < datetime(2026, 1, 1)

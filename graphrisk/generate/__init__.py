@@ -2,12 +2,15 @@
 
 :func:`generate_world` writes the five input tables of SPEC.md (``accounts``, ``loans``,
 ``transfers``, ``devices``, ``applications``) and ``labels.parquet`` (one row per
-(account, pattern), pattern names from :data:`graphrisk.patterns.PATTERNS`) into a directory.
+(account, pattern), pattern names from :data:`graphrisk.patterns.PATTERNS`, and the
+``variant`` of patterns planted in several shapes) into a directory.
 
 The ordinary population borrows from 1-2 usual lenders, logs in from home, pays a few
-friends and shops. A few percent of accounts are legitimate look-alikes (households sharing a
-device, offices sharing an IP, payroll, merchants, travellers, ...) and about 9% carry one of
-the fifteen planted patterns. Everything is built with numpy array operations from
+friends and shops; a fifth is paid a monthly salary and about 60% of all accounts declare a
+``monthly_income``. A few percent of accounts are legitimate look-alikes (households sharing
+a device, offices sharing an IP, payroll, merchants, travellers, a salary with a bonus, a
+seasonal earner, a saved-up purchase, ...) and about 11% carry one of the eighteen planted
+patterns; the three cash-flow patterns are planted in several variants (``labels.variant``). Everything is built with numpy array operations from
 ``numpy.random.default_rng(seed)``, so the same ``(accounts, seed, end, days)`` gives
 byte-identical files; a million accounts take well under two minutes.
 See ``datasets/README.md`` for the exact shapes of every pattern.
@@ -21,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from graphrisk.generate._cashflow import declare_incomes, plant_cash_flow
 from graphrisk.generate._patterns import plant_all
 from graphrisk.generate._world import World, check_world_replaceable, write_tables
 
@@ -34,7 +38,7 @@ STAGES = (
     "proximity",
     *(
         f"write:{t}"
-        for t in ("accounts", "loans", "transfers", "devices", "applications", "labels")
+        for t in ("accounts", "loans", "transfers", "devices", "applications", "lenders", "labels")
     ),
 )
 
@@ -98,7 +102,7 @@ def generate_world(
     2000
     >>> labels = pl.read_parquet(f"{d}/labels.parquet")
     >>> labels.columns
-    ['account_id', 'pattern']
+    ['account_id', 'pattern', 'variant']
     >>> counts["patterns"]["multi_lender"] >= 10
     True
     >>> counts == generate_world(d, accounts=2000, seed=1)
@@ -114,8 +118,10 @@ def generate_world(
     w = World(int(accounts), int(seed), int(days))
     _calendar(w, end, days)
     plant_all(w)
+    plant_cash_flow(w, int(seed))
     show("population")
     w.base_population()
+    declare_incomes(w)
     show("applications")
     w.loan_applications()
     show("proximity")

@@ -130,7 +130,14 @@ class World:
         self.transfers: list[tuple[np.ndarray, ...]] = []
         self.logins: list[tuple[np.ndarray, ...]] = []
         self.apps: list[tuple[np.ndarray, ...]] = []
-        self.labels: list[tuple[np.ndarray, str]] = []
+        self.labels: list[tuple[np.ndarray, str, str | None]] = []
+        # external employers (ids ``E...``): counterparty ``n + n_ext + k``
+        self.n_employers = 0
+        # accounts.monthly_income: declared income, NaN = unknown (null)
+        self.declared = np.full(n, np.nan)
+        self.declared_fixed = np.zeros(n, dtype=bool)  # set by a pattern: left as it is
+        self.salary = np.full(n, np.nan)  # monthly salary of ordinary salaried accounts
+        self.cash_rng = np.random.default_rng([seed, 15])
         self.groups: dict[str, int] = {}
 
     # ----------------------------------------------------------------- allocation
@@ -219,11 +226,18 @@ class World:
         ts = np.clip(np.asarray(ts, dtype=np.int64), 0, self.T - 600)
         self.apps.append((np.asarray(acct, dtype=np.int64), np.asarray(lender, np.int64), ts))
 
-    def label(self, acct: np.ndarray, pattern: str) -> None:
-        """Label accounts with a pattern of :data:`graphrisk.patterns.PATTERNS`."""
+    def label(self, acct: np.ndarray, pattern: str, variant: str | None = None) -> None:
+        """Label accounts with a pattern of :data:`graphrisk.patterns.PATTERNS` (and the
+        variant of the pattern they carry, if it has several)."""
         if pattern not in PATTERNS:
             raise KeyError(pattern)
-        self.labels.append((np.unique(np.asarray(acct, dtype=np.int64)), pattern))
+        self.labels.append((np.unique(np.asarray(acct, dtype=np.int64)), pattern, variant))
+
+    def new_employers(self, k: int) -> np.ndarray:
+        """``k`` new external employers (counterparty indices, ids ``E...``)."""
+        out = self.n + self.n_ext + np.arange(self.n_employers, self.n_employers + k)
+        self.n_employers += k
+        return out.astype(np.int64)
 
     # ----------------------------------------------------------------- ordinary life
     def base_population(self) -> None:
@@ -340,7 +354,7 @@ class World:
         pairs = pairs[:, pairs[0] != pairs[1]]
         k = np.bincount(pairs[0], minlength=n)
         labelled = np.zeros(n, dtype=bool)
-        for x, _ in self.labels:
+        for x, *_ in self.labels:
             labelled[x] = True
         extra = np.nonzero((k >= 2) & ~labelled)[0]
         self.accidental_proximity = int(extra.size)
@@ -378,7 +392,11 @@ class World:
 
         # every id string is formatted once, then gathered (cheap for short strings)
         party_names = pl.concat(
-            [names("A", n, w_acc), names("X", self.n_ext, len(str(self.n_ext)))]
+            [
+                names("A", n, w_acc),
+                names("X", self.n_ext, len(str(self.n_ext))),
+                names("E", self.n_employers, len(str(max(self.n_employers, 1)))),
+            ]
         )
         dev_names = names("D", self.n_devices, len(str(self.n_devices)))
 
@@ -406,13 +424,20 @@ class World:
         opened = -self.days_(1, 1500, n)
         credit = self.lognormal(30000, 0.8, n, 5000, 200000, 1000)
         accounts = pl.DataFrame(
-            {"a": np.arange(n), "opened": opened, "credit_limit": credit, "city": self.home_city}
+            {
+                "a": np.arange(n),
+                "opened": opened,
+                "credit_limit": credit,
+                "city": self.home_city,
+                "inc": self.declared,
+            }
         ).select(
             ids("A", "a", w_acc).alias("account_id"),
             ts("opened").alias("opened_at"),
             pl.col("credit_limit"),
             ids("C", "a", w_acc).alias("customer_id"),
             pl.col("city").map_batches(lambda s: city_names.gather(s), return_dtype=pl.String),
+            pl.col("inc").fill_nan(None).alias("monthly_income"),
         )
 
         yield "accounts", accounts
@@ -485,14 +510,20 @@ class World:
         del applications, ap
         yield "lenders", lenders_table()
 
+        lab_schema = {"a": pl.Int64, "pattern": pl.String, "variant": pl.String}
         lab = pl.concat(
-            [pl.DataFrame({"a": a, "pattern": [p] * a.size}) for a, p in self.labels]
-            + [pl.DataFrame({"a": np.arange(n), "pattern": ["clean"] * n})]
-        ).unique(maintain_order=True)
+            [
+                pl.DataFrame({"a": a, "pattern": [p] * a.size, "variant": [v] * a.size},
+                             schema=lab_schema)
+                for a, p, v in self.labels
+            ]
+            + [pl.DataFrame({"a": np.arange(n), "pattern": ["clean"] * n, "variant": [None] * n},
+                            schema=lab_schema)]
+        ).unique(maintain_order=True)  # fmt: skip
         labelled = lab.filter(pl.col("pattern") != "clean")["a"].unique()
         lab = lab.filter((pl.col("pattern") != "clean") | ~pl.col("a").is_in(labelled.implode()))
-        labels = lab.sort(["a", "pattern"]).select(
-            ids("A", "a", w_acc).alias("account_id"), pl.col("pattern")
+        labels = lab.sort(["a", "pattern", "variant"], nulls_last=True).select(
+            ids("A", "a", w_acc).alias("account_id"), pl.col("pattern"), pl.col("variant")
         )
         yield "labels", labels
 
@@ -573,11 +604,13 @@ def write_tables(
     file as JSON (the generator's arguments). Returns the row count of every table and the
     ``labels`` table. ``progress`` is called with ``write:NAME`` before each table is built.
     """
+    from graphrisk.generate import STAGES
+
     counts: dict[str, int] = {}
     labels = None
     with atomic_dir(Path(out), marker=check_world_replaceable) as tmp:
         it = iter(tables)
-        names = ("accounts", "loans", "transfers", "devices", "applications", "lenders", "labels")
+        names = tuple(t.removeprefix("write:") for t in STAGES if t.startswith("write:"))
         for name, df in _announced(it, names, progress):
             counts[name] = df.height
             if name == "labels":

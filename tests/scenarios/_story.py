@@ -67,6 +67,7 @@ class Story:
         self.root = root
         self.account = account
         self.limits = {account: limit, **others}
+        self.incomes: dict[str, float] = {}  # accounts.monthly_income (declared)
         self.loans: list[dict] = []
         self.devices: list[dict] = []
         self.transfers: list[dict] = []
@@ -132,6 +133,7 @@ class Story:
                 "opened_at": datetime(2019, 1, 1),
                 "credit_limit": lim,
                 "city": "杭州",
+                "monthly_income": self.incomes.get(a),
             }
             for a, lim in sorted(self.limits.items())
         ]
