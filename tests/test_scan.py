@@ -213,7 +213,7 @@ def test_groups(frames, accounts: pl.DataFrame) -> None:
 def test_summary(summary, frames, world: Path) -> None:
     raw = {
         n: pl.scan_parquet(world / f"{n}.parquet").select(pl.len()).collect().item()
-        for n in ("accounts", "loans", "transfers", "devices", "applications")
+        for n in ("accounts", "loans", "transfers", "devices", "applications", "lenders")
     }
     assert summary["rows"]["read"] == raw
     assert summary["quarantine"] == {}
