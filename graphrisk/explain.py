@@ -26,8 +26,8 @@ LANGS = ("zh", "en")
 # Customer-safe phrase per code: only own figures may be used ({n_lenders}, {days}, ...).
 REASONS: dict[str, dict[str, str]] = {
     "MULTI_LENDER": {
-        "zh": "{days}天内在{n_lenders}家不同机构借款",
-        "en": "borrowed from {n_lenders} different lenders within {days} days",
+        "zh": "{days}天内在{n_lenders}家不同机构借款{kinds}",
+        "en": "borrowed from {n_lenders} different lenders within {days} days{kinds}",
     },
     "LOAN_STACKING": {
         "zh": "曾同时有{n_loans}笔来自不同机构的借款未还清",
@@ -42,44 +42,48 @@ REASONS: dict[str, dict[str, str]] = {
         "en": "applied for credit {n_applications} times at {n_lenders} lenders within {days} days",
     },
     "GROUP_MULTI_LENDER": {
-        "zh": "您的账户与其他账户存在关联，这些账户在{days}天内合计向多家机构借款",
-        "en": "your account is linked to other accounts that together borrowed from many lenders within {days} days",
+        "zh": "您的账户与其他{others}个账户存在关联，这些账户在{days}天内合计向{n_lenders}家机构借款",
+        "en": "your account is linked to {others} other accounts that together borrowed from "
+        "{n_lenders} lenders within {days} days",
     },
     "SHARED_DEVICE_RING": {
-        "zh": "您使用的设备同时登录了大量其他账户",
-        "en": "the device you use is also used to sign in to many other accounts",
+        "zh": "您使用的设备共登录了{n_accounts}个账户",
+        "en": "the device you use was used to sign in to {n_accounts} accounts",
     },
     "IP_HOPPING": {
         "zh": "短时间内在{n_cities}个不同城市登录",
         "en": "signed in from {n_cities} different cities within a short time",
     },
     "LOAN_RECYCLING": {
-        "zh": "用新的借款偿还旧的借款（以贷养贷）",
-        "en": "repaid earlier loans with new loans (borrowing to repay borrowing)",
+        "zh": "用新的借款偿还旧的借款（以贷养贷），共{repeats}次",
+        "en": "repaid earlier loans with new loans {repeats} times (borrowing to repay borrowing)",
     },
     "TRANSFER_CYCLE": {
-        "zh": "资金在多个账户之间循环转账后回流",
-        "en": "money went round several accounts and came back",
+        "zh": "{start}至{end}期间，{amount}元资金在{length}个账户之间循环转账后回流",
+        "en": "between {start} and {end}, {amount} went round {length} accounts and came back",
     },
     "FAN_OUT_AFTER_LOAN": {
-        "zh": "借款到账后短时间内分散转给多个账户",
-        "en": "loan money was sent on to many accounts soon after it was paid out",
+        "zh": "借款{loan_amount}元到账后{days}天内，其中{amount_sent}元被分散转给{n_recipients}个账户",
+        "en": "{amount_sent} of a {loan_amount} loan was sent on to {n_recipients} accounts "
+        "within {days} days of the payout",
     },
     "FAN_IN_COLLECTOR": {
-        "zh": "短时间内集中收取多个借款人的借款资金",
-        "en": "received loan money from many borrowers soon after their loans",
+        "zh": "{days}天内集中收取了{n_feeders}个借款人的借款资金共{amount}元",
+        "en": "received {amount} of loan money from {n_feeders} borrowers within {days} days "
+        "of their loans",
     },
     "SCATTER_GATHER": {
-        "zh": "资金经多个账户分散后又集中到一个账户",
-        "en": "money was spread through several accounts and gathered again",
+        "zh": "{scattered}元资金经{n_intermediaries}个账户分散后又集中到一个账户",
+        "en": "{scattered} was spread through {n_intermediaries} accounts and gathered again "
+        "into one",
     },
     "ASSOCIATED_TRANSFER": {
-        "zh": "频繁向关联账户大额转账",
-        "en": "made heavy transfers to linked accounts",
+        "zh": "{days}天内向关联账户转账{sent}元",
+        "en": "sent {sent} to linked accounts within {days} days",
     },
     "RISK_PROXIMITY": {
-        "zh": "与存在违约记录的账户关联密切",
-        "en": "is closely linked to accounts in default",
+        "zh": "与{n_defaulters}个存在违约记录的账户关联密切",
+        "en": "is closely linked to {n_defaulters} accounts in default",
     },
     "OVERDUE_HISTORY": {
         "zh": "近期有借款逾期{overdue_days}天",
@@ -471,8 +475,82 @@ def cash_figures(code: str, ev: dict[str, Any], lang: str) -> dict[str, str]:
     return {k: v for k, v in out.items() if v != "" or k in ("source", "funded")}
 
 
+#: A lender kind as the customer text names it: (singular zh, en singular, en plural).
+KIND_NAMES: dict[str, tuple[str, str, str]] = {
+    "bank": ("银行", "bank", "banks"),
+    "consumer_finance": ("消费金融公司", "consumer-finance company", "consumer-finance companies"),
+    "microloan": ("小额贷款公司", "microloan company", "microloan companies"),
+    "online_platform": ("网络借贷平台", "online lending platform", "online lending platforms"),
+    "p2p": ("P2P平台", "P2P lender", "P2P lenders"),
+    "other": ("其他机构", "other lender", "other lenders"),
+}
+
+
+def kinds_phrase(kinds: Any, lang: str) -> str:
+    """The kinds of an account's lenders, counted, for the customer text ("" when unknown).
+
+    Examples
+    --------
+    >>> k = [{"kind": "microloan", "n_lenders": 4}, {"kind": "bank", "n_lenders": 1}]
+    >>> kinds_phrase(k, "zh")
+    '（其中4家小额贷款公司、1家银行）'
+    >>> kinds_phrase(k, "en")
+    ' (4 microloan companies, 1 bank)'
+    >>> kinds_phrase([{"kind": "unknown", "n_lenders": 5}], "en")
+    ''
+    """
+    parts = []
+    for k in kinds if isinstance(kinds, list) else []:
+        name = KIND_NAMES.get(str(k.get("kind")))
+        n = _count(k.get("n_lenders"))
+        if name is None or not n:
+            continue  # a lender of unknown kind is not named
+        parts.append(f"{n}家{name[0]}" if lang == "zh" else f"{n} {name[1] if n == 1 else name[2]}")
+    if not parts:
+        return ""
+    return f"（其中{'、'.join(parts)}）" if lang == "zh" else f" ({', '.join(parts)})"
+
+
+def _money_figures(code: str, ev: dict[str, Any], lang: str) -> dict[str, Any]:
+    """Amounts, dates and sizes of the account's own money and links, for the customer
+    text of the group and money codes (never an id)."""
+    out: dict[str, Any] = {}
+    for k in ("sent", "amount", "amount_sent", "loan_amount", "scattered"):
+        if _num(ev.get(k)) is not None:
+            out[k] = _money(ev[k])
+    if code == "MULTI_LENDER":
+        out["kinds"] = kinds_phrase(ev.get("kinds"), lang)
+    if code == "GROUP_MULTI_LENDER" and _count(ev.get("n_members")):
+        out["others"] = max(int(ev["n_members"]) - 1, 1)
+    if code == "TRANSFER_CYCLE":
+        amounts = [a for a in ev.get("amounts") or [] if _num(a) is not None]
+        if amounts:
+            out["amount"] = _money(max(amounts))
+        if _count(ev.get("length")):
+            out["length"] = int(ev["length"])
+        w = ev.get("window") if isinstance(ev.get("window"), dict) else {}
+        for k in ("start", "end"):
+            if isinstance(w.get(k), str):
+                out[k] = w[k][:10]
+    if code == "LOAN_RECYCLING":
+        repeats = [_count((ev.get(part) or {}).get("repeats")) for part in ("direct", "linked")]
+        if any(r for r in repeats):
+            out["repeats"] = max(r or 0 for r in repeats)
+    for k, key in (
+        ("n_feeders", "n_feeders"),
+        ("n_recipients", "n_recipients"),
+        ("n_defaulters", "n_defaulters"),
+    ):
+        if _count(ev.get(key)) is not None:
+            out[k] = int(ev[key])
+    if code == "SCATTER_GATHER" and isinstance(ev.get("intermediaries"), list):
+        out["n_intermediaries"] = len(ev["intermediaries"])
+    return out
+
+
 def _all_figures(code: str, ev: dict[str, Any], lang: str) -> dict[str, Any]:
     out: dict[str, Any] = figures(code, ev)
+    out.update(_money_figures(code, ev, lang))
     if code in ("UNSTABLE_INCOME", "LARGE_OUTFLOW", "HIGH_DEBT_RATIO"):
         out.update(cash_figures(code, ev, lang))
     return out

@@ -57,6 +57,22 @@ def test_no_stray_codes_and_templates_use_known_figures():
         "n_cities",
         "overdue_days",
         "n_accounts",
+        # the account's own money and links (_money_figures): amounts, dates, sizes
+        "kinds",
+        "others",
+        "amount",
+        "sent",
+        "amount_sent",
+        "loan_amount",
+        "scattered",
+        "length",
+        "start",
+        "end",
+        "repeats",
+        "n_feeders",
+        "n_recipients",
+        "n_defaulters",
+        "n_intermediaries",
     }
     # the cash-flow codes may also use the money figures cash_figures builds from evidence
     full = {
@@ -259,3 +275,37 @@ def test_no_customer_text_names_an_account_device_or_ip(generated, tmp_path):
     if a.len():
         doc = explain_account(run, a[0], audience="analyst")
         assert json.dumps(doc["flags"]).count('"D') > 0
+
+
+def test_every_reason_text_carries_own_figures_and_no_one_elses_ids():
+    """On a real scan, each code's customer text is filled from its evidence (no neutral
+    word stands in for a missing figure) and names no account, device, address or lender."""
+    import json
+    import re
+    from pathlib import Path
+
+    import polars as pl
+
+    import graphrisk
+
+    sample = Path(__file__).resolve().parents[1] / "datasets" / "sample"
+    r = graphrisk.scan(sample)
+    seen = set()
+    for code, ev in r.flags.select("code", "evidence").unique("code", keep="first").iter_rows():
+        seen.add(code)
+        for lang in ("zh", "en"):
+            text = reason_text(code, ev, lang)
+            assert "多" not in text.replace("多头", "") if lang == "zh" else True, (code, text)
+            assert "several" not in text and "many" not in text, (code, text)
+            # ids: accounts A0001, lenders L01, devices, addresses, transfers, loans
+            assert not re.search(r"\b(A\d{4}|L\d{2}|D\d+|T\d+|LN\d+|\d+\.\d+\.\d+\.\d+)\b", text), (
+                code,
+                text,
+            )
+        if code == "MULTI_LENDER":
+            kinds = json.loads(ev)["kinds"]
+            assert any(k["kind"] != "unknown" for k in kinds)
+            assert "（其中" in reason_text(code, ev, "zh")
+    assert len(seen) >= 15  # the sample plants every code
+    assert set(r.flags["code"].unique()) == seen
+    assert pl.Series(sorted(seen)).len() == len(seen)
