@@ -99,6 +99,43 @@ def _dictionary() -> list[Feature]:
                 Feature(f"borrowed_{w}d_{k}", f"amount borrowed {of}", win, "currency"),
             ]
     out += [
+        Feature(
+            "income_declared", "monthly income the account declared (null: none)", "-", "currency"
+        ),
+        Feature(
+            "income_observed",
+            "median monthly money in from outside the account's own circle (no linked "
+            "account, lender or round trip; null: too little to stand for an income)",
+            "complete months of the lookback",
+            "currency",
+        ),
+        Feature(
+            "income_used",
+            "the larger of the two: the income the debt figures rest on",
+            "-",
+            "currency",
+        ),
+        Feature(
+            "income_source", "which one that is: declared or observed (null: neither)", "-", "label"
+        ),
+        Feature(
+            "outflow_outside_30d",
+            "money sent to counterparties outside the account's own circle, lenders left out",
+            "30 days to as_of",
+            "currency",
+        ),
+        Feature(
+            "debt_months",
+            "amount outstanding in months of income_used (null: no income)",
+            "at as_of",
+            "months",
+        ),
+        Feature(
+            "borrowed_30d_months",
+            "borrowed_30d in months of income_used",
+            "30 days to as_of",
+            "months",
+        ),
         Feature("loans_outstanding", "loans not repaid at as_of", "at as_of", "count"),
         Feature("lenders_outstanding", "distinct lenders of those loans", "at as_of", "count"),
         Feature("amount_outstanding", "amount of those loans", "at as_of", "currency"),
@@ -317,6 +354,7 @@ def features(
     parts += _identity(ctx, ids)
     parts += _flows(ctx, ids)
 
+    parts += _cash(ctx, ids, policy)
     near_by = proximity(policy)
     bad = _links.defaulters(ctx, near_by.default_days)
     if bad.height:
@@ -358,7 +396,39 @@ def features(
     out = acc
     for p in parts:
         out = out.join(p, on="account_id", how="left", maintain_order="left")
+    for name, num in (
+        ("debt_months", "amount_outstanding"),
+        ("borrowed_30d_months", "borrowed_30d"),
+    ):
+        out = out.with_columns(
+            (pl.col(num).fill_null(0) / pl.col("income_used")).round(3).alias(name)
+        )
     return _complete(out)
+
+
+def _cash(ctx: ScanContext, ids: pl.DataFrame, policy: Policy | None) -> list[pl.DataFrame]:
+    """Income as the book sees it and what leaves the account's circle (HIGH_DEBT_RATIO's
+    circle and income rules, with the policy's parameters)."""
+    from graphrisk.detectors import _income
+    from graphrisk.detectors.high_debt_ratio import HighDebtRatio
+
+    det = HighDebtRatio() if policy is None else policy.detector("high_debt_ratio")
+    args = (det.max_device_accounts, det.max_ip_accounts, det.round_trip_days)
+    usual = _income.usual_income(ctx, *args, det.min_income).select(
+        "acc",
+        pl.col("declared").alias("income_declared"),
+        pl.col("observed").alias("income_observed"),
+        pl.col("income").alias("income_used"),
+        pl.col("source").alias("income_source"),
+    )
+    since = pl.lit(ctx.as_of) - timedelta(days=30)
+    out = (
+        _income.outflows(ctx, *args)
+        .filter(pl.col("ts") > since)
+        .group_by("acc")
+        .agg(pl.col("amount").sum().alias("outflow_outside_30d"))
+    )
+    return [usual.join(out, on="acc", how="left").join(ids, on="acc").drop("acc")]
 
 
 def _identity(ctx: ScanContext, ids: pl.DataFrame) -> list[pl.DataFrame]:
@@ -470,7 +540,17 @@ def _flows(ctx: ScanContext, ids: pl.DataFrame) -> list[pl.DataFrame]:
 
 def _complete(df: pl.DataFrame) -> pl.DataFrame:
     """Every dictionary column, in order, counts and amounts without nulls (0)."""
-    nullable = {"days_since_last_loan", "defaulter_hops", "pass_through_share_30d"}
+    nullable = {
+        "days_since_last_loan",
+        "defaulter_hops",
+        "pass_through_share_30d",
+        "income_declared",
+        "income_observed",
+        "income_used",
+        "income_source",
+        "debt_months",
+        "borrowed_30d_months",
+    }
     cols = []
     for f in DICTIONARY:
         col = pl.col(f.name) if f.name in df.columns else pl.lit(None)
@@ -483,9 +563,9 @@ def _complete(df: pl.DataFrame) -> pl.DataFrame:
 
 
 def _dtype(f: Feature) -> pl.DataType:
-    if f.name == "account_id":
+    if f.name in ("account_id", "income_source"):
         return pl.String()
-    if f.unit in ("currency", "share") or f.name == "days_since_last_loan":
+    if f.unit in ("currency", "share", "months") or f.name == "days_since_last_loan":
         return pl.Float64()
     if f.name in ("max_overdue_days", "defaulter_hops"):
         return pl.Int32()

@@ -193,3 +193,26 @@ def test_unknown_lenders_are_a_warning_not_an_error(tmp_path: Path, cli) -> None
     assert ran.code == 0 and "warnings: 2" in ran.out and "L3" in ran.out
     r = graphrisk.scan(back, as_of=AS_OF)
     assert [w["count"] for w in r.summary["warnings"]] == [1, 1]
+
+
+def test_income_outflow_and_debt_against_income() -> None:
+    """m declares 4,000 a month and is paid 4,500 by an employer on the 5th of every month;
+    it owes 8,000 from a loan 10 days old and paid 3,000 to a shop last week."""
+    salary = [("X7", "m", 4500, f"2026-{mo:02d}-05T09:00") for mo in range(1, 7)]
+    t = tables(
+        loans=[("m", "L1", 8000, "2026-06-20T10:00")],
+        transfers=[*salary, ("m", "X5", 3000, "2026-06-25T10:00")],
+        accounts=[
+            {"account_id": "m", "opened_at": "2020-01-01", "credit_limit": 10000.0,
+             "monthly_income": 4000.0},
+            {"account_id": "n", "opened_at": "2020-01-01", "credit_limit": 10000.0},
+        ],
+    )  # fmt: skip
+    f = features(ScanContext.build(t, as_of="2026-06-30"))
+    m, n = row(f, "m"), row(f, "n")
+    # complete months inside the lookback: February to June; the median is the salary
+    assert (m["income_declared"], m["income_observed"]) == (4000.0, 4500.0)
+    assert (m["income_used"], m["income_source"]) == (4500.0, "observed")
+    assert m["outflow_outside_30d"] == 3000.0
+    assert m["debt_months"] == m["borrowed_30d_months"] == pytest.approx(8000 / 4500, abs=1e-3)
+    assert n["income_used"] is None and n["debt_months"] is None and n["income_source"] is None
