@@ -396,6 +396,9 @@ def features(
     out = acc
     for p in parts:
         out = out.join(p, on="account_id", how="left", maintain_order="left")
+    for c in ("amount_outstanding", "borrowed_30d", "income_used"):
+        if c not in out.columns:  # a book without loans, or without transfers
+            out = out.with_columns(pl.lit(None, pl.Float64).alias(c))
     for name, num in (
         ("debt_months", "amount_outstanding"),
         ("borrowed_30d_months", "borrowed_30d"),

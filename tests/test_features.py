@@ -216,3 +216,13 @@ def test_income_outflow_and_debt_against_income() -> None:
     assert m["outflow_outside_30d"] == 3000.0
     assert m["debt_months"] == m["borrowed_30d_months"] == pytest.approx(8000 / 4500, abs=1e-3)
     assert n["income_used"] is None and n["debt_months"] is None and n["income_source"] is None
+
+
+def test_a_book_with_transfers_only_has_every_column() -> None:
+    """AMLSim-like: no loans, no logins; every column is there, counts 0, ratios null."""
+    t = tables(transfers=[("a", "b", 100, "2026-01-01"), ("b", "a", 90, "2026-01-02")])
+    f = features(ScanContext.build(t))
+    assert f.columns == [c.name for c in DICTIONARY]
+    a = row(f, "a")
+    assert (a["loans_180d"], a["amount_outstanding"], a["money_out_30d"]) == (0, 0.0, 100.0)
+    assert a["debt_months"] is None
