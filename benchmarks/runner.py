@@ -495,21 +495,26 @@ def save_results(results: dict[str, Any], out: Path) -> None:
     write_csv(results, out.with_suffix(".csv"))
 
 
-def run_sharded_only(args: argparse.Namespace) -> int:
-    """``--sharded N``: whole and sharded scans of each size, merged into ``--out``."""
+def _side_run(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The results JSON already at ``--out`` (kept, the side run is merged into it) and the
+    side run's header: when, where, which checkout, the load before."""
     results: dict[str, Any] = {"sizes": {}}
     if args.out.is_file():
         results = json.loads(args.out.read_text(encoding="utf-8"))
     results.setdefault("machine", machine())
-    out: dict[str, Any] = {
+    header: dict[str, Any] = {
         "started": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine(),
         "source": source_state(str(HERE.parent)),
         "loadavg_before": load_average(),
-        "seed": args.seed,
-        "shard_accounts": args.sharded,
-        "sizes": {},
     }
+    return results, header
+
+
+def run_sharded_only(args: argparse.Namespace) -> int:
+    """``--sharded N``: whole and sharded scans of each size, merged into ``--out``."""
+    results, out = _side_run(args)
+    out |= {"seed": args.seed, "shard_accounts": args.sharded, "sizes": {}}
     workdir = args.workdir.resolve()
     for n in sorted({parse_size(s) for s in args.sizes.split(",") if s.strip()}):
         lab = label(n)
@@ -532,16 +537,7 @@ def run_sharded_only(args: argparse.Namespace) -> int:
 
 def run_dense_only(args: argparse.Namespace) -> int:
     """``--dense``: the dense cases alone, merged into the results JSON already at ``--out``."""
-    results: dict[str, Any] = {"sizes": {}}
-    if args.out.is_file():
-        results = json.loads(args.out.read_text(encoding="utf-8"))
-    results.setdefault("machine", machine())
-    dense: dict[str, Any] = {
-        "started": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": machine(),
-        "source": source_state(str(HERE.parent)),
-        "loadavg_before": load_average(),
-    }
+    results, dense = _side_run(args)
     dense |= dense_case.run_dense(
         sizes=[parse_size(s) for s in args.dense_sizes.split(",") if s.strip()],
         degrees=[int(s) for s in args.dense_per_account.split(",") if s.strip()],

@@ -19,12 +19,14 @@ linked to it, so it can be computed shard by shard (no book-wide statistic).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import polars as pl
 
 from graphrisk.context import ScanContext
 from graphrisk.detectors import _links
+from graphrisk.detectors.base import Detector, param
 from graphrisk.graph import IDX
 
 
@@ -271,3 +273,15 @@ def income_fields(prefix: str = "") -> dict[str, pl.Expr]:
         "income": pl.col(f"{prefix}income").round(2),
         "income_source": pl.col(f"{prefix}source"),
     }
+
+
+@dataclass
+class IncomeDetector(Detector):
+    """The cash-flow detectors' common parameters: what is the account's own circle (linked
+    accounts, round trips) and so not income, nor money leaving it."""
+
+    round_trip_days: float = param(
+        30.0, "money back from a counterparty paid this many days before is not income", min=0.0
+    )
+    max_device_accounts: int = param(10, "a device used by more accounts links nobody", min=2)
+    max_ip_accounts: int = param(10, "an address used by more accounts links nobody", min=2)

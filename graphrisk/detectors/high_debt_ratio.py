@@ -26,8 +26,8 @@ import polars as pl
 
 from graphrisk.context import ScanContext
 from graphrisk.detectors import _income, _links
+from graphrisk.detectors._income import IncomeDetector
 from graphrisk.detectors.base import (
-    Detector,
     Findings,
     empty_flags,
     evidence,
@@ -38,7 +38,7 @@ from graphrisk.detectors.base import (
 
 
 @dataclass
-class HighDebtRatio(Detector):
+class HighDebtRatio(IncomeDetector):
     """Loans outstanding (or borrowed in ``recent_days``) against the usual monthly income.
 
     Examples
@@ -74,11 +74,6 @@ class HighDebtRatio(Detector):
     min_income: float = param(
         2000.0, "observed monthly income below this does not stand for an income", min=0.0
     )
-    round_trip_days: float = param(
-        30.0, "money back from a counterparty paid this many days before is not income", min=0.0
-    )
-    max_device_accounts: int = param(10, "a device used by more accounts links nobody", min=2)
-    max_ip_accounts: int = param(10, "an address used by more accounts links nobody", min=2)
     watch_severity: int = severity_param(1, "a ratio above the watch line")
     cut_severity: int = severity_param(2, "a ratio above the cut line")
     observed_severity: int = severity_param(

@@ -28,8 +28,8 @@ import polars as pl
 
 from graphrisk.context import ScanContext
 from graphrisk.detectors import _income, _links
+from graphrisk.detectors._income import IncomeDetector
 from graphrisk.detectors.base import (
-    Detector,
     Findings,
     empty_flags,
     evidence,
@@ -40,7 +40,7 @@ from graphrisk.detectors.base import (
 
 
 @dataclass
-class LargeOutflow(Detector):
+class LargeOutflow(IncomeDetector):
     """Outflow within ``window_days`` of ``min_multiple``+ times the usual monthly income.
 
     Examples
@@ -73,11 +73,6 @@ class LargeOutflow(Detector):
     min_loan_share: float = param(
         0.5, "share of the outflow covered by those loans that makes it loan-funded", min=0.0
     )
-    round_trip_days: float = param(
-        30.0, "money back from a counterparty paid this many days before is not income", min=0.0
-    )
-    max_device_accounts: int = param(10, "a device used by more accounts links nobody", min=2)
-    max_ip_accounts: int = param(10, "an address used by more accounts links nobody", min=2)
     severity: int = severity_param(1, "an outflow not paid for by fresh loans")
     loan_severity: int = severity_param(2, "an outflow paid for by fresh loans")
 

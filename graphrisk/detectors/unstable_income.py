@@ -32,8 +32,8 @@ import polars as pl
 
 from graphrisk.context import ScanContext
 from graphrisk.detectors import _income, _links
+from graphrisk.detectors._income import IncomeDetector
 from graphrisk.detectors.base import (
-    Detector,
     Findings,
     empty_flags,
     evidence,
@@ -43,7 +43,7 @@ from graphrisk.detectors.base import (
 
 
 @dataclass
-class UnstableIncome(Detector):
+class UnstableIncome(IncomeDetector):
     """Income swinging far above its own history, or stopping after a steady run.
 
     Examples
@@ -82,11 +82,6 @@ class UnstableIncome(Detector):
         0.5, "a steady run: every earlier month above this share of the usual income", min=0.0
     )
     min_history_months: int = param(3, "earlier months a stop needs as its steady run", min=1)
-    round_trip_days: float = param(
-        30.0, "money back from a counterparty paid this many days before is not income", min=0.0
-    )
-    max_device_accounts: int = param(10, "a device used by more accounts links nobody", min=2)
-    max_ip_accounts: int = param(10, "an address used by more accounts links nobody", min=2)
     swing_severity: int = severity_param(1, "a swing")
     stop_severity: int = severity_param(2, "income that stopped")
 
