@@ -45,7 +45,7 @@ def _scan(accounts: int, seed: int, root: Path) -> tuple[pl.DataFrame, np.ndarra
 
 
 def _precision_at(scores: np.ndarray, y: np.ndarray, share: float) -> float:
-    k = max(1, int(round(share * y.size)))
+    k = max(1, round(share * y.size))
     top = np.argsort(-scores, kind="stable")[:k]
     return float(y[top].mean())
 
@@ -62,6 +62,17 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         train, y_train = _scan(args.accounts, args.train_seed, Path(tmp))
         test, y_test = _scan(args.accounts, args.test_seed, Path(tmp))
+    # label columns become numbers (income_source: 1 declared, 0 observed, null unknown)
+    train, test = (
+        df.with_columns(
+            [
+                (pl.col(c) == "declared").cast(pl.Float64).alias(c)
+                for c, t in df.schema.items()
+                if t == pl.String and c != "account_id"
+            ]
+        )
+        for df in (train, test)
+    )
     rule_cols = [c for c in train.columns if c.startswith("flags_")] + ["max_severity"]
     figures = [c for c in train.columns if c != "account_id" and c not in rule_cols]
     every = figures + rule_cols

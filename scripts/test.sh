@@ -10,6 +10,6 @@ fi
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
 .venv/bin/python -m pip install -q -e '.[test,spark]'
 bash scripts/ensure_chromium.sh
-.venv/bin/ruff check graphrisk tests benchmarks scripts
-.venv/bin/ruff format --check graphrisk tests benchmarks scripts
+.venv/bin/ruff check graphrisk tests benchmarks scripts examples
+.venv/bin/ruff format --check graphrisk tests benchmarks scripts examples
 .venv/bin/python -m pytest "$@"
