@@ -30,21 +30,22 @@ REASONS: dict[str, dict[str, str]] = {
         "en": "borrowed from {n_lenders} different lenders within {days} days{kinds}",
     },
     "LOAN_STACKING": {
-        "zh": "曾同时有{n_loans}笔来自不同机构的借款未还清",
-        "en": "had {n_loans} loans from different lenders outstanding at the same time",
+        "zh": "曾同时有{n_loans}笔来自不同机构的借款未还清{kinds}",
+        "en": "had {n_loans} loans from different lenders outstanding at the same time{kinds}",
     },
     "SMALL_LOAN_BURST": {
-        "zh": "{days}天内借了{n_loans}笔小额贷款",
-        "en": "took {n_loans} small loans within {days} days",
+        "zh": "{days}天内借了{n_loans}笔小额贷款{kinds}",
+        "en": "took {n_loans} small loans within {days} days{kinds}",
     },
     "APPLICATION_BURST": {
-        "zh": "{days}天内向{n_lenders}家机构提交了{n_applications}次借款申请",
-        "en": "applied for credit {n_applications} times at {n_lenders} lenders within {days} days",
+        "zh": "{days}天内向{n_lenders}家机构提交了{n_applications}次借款申请{kinds}",
+        "en": "applied for credit {n_applications} times at {n_lenders} lenders within {days} "
+        "days{kinds}",
     },
     "GROUP_MULTI_LENDER": {
-        "zh": "您的账户与其他{others}个账户存在关联，这些账户在{days}天内合计向{n_lenders}家机构借款",
+        "zh": "您的账户与其他{others}个账户存在关联，这些账户在{days}天内合计向{n_lenders}家机构借款{kinds}",
         "en": "your account is linked to {others} other accounts that together borrowed from "
-        "{n_lenders} lenders within {days} days",
+        "{n_lenders} lenders within {days} days{kinds}",
     },
     "SHARED_DEVICE_RING": {
         "zh": "您使用的设备共登录了{n_accounts}个账户",
@@ -518,7 +519,7 @@ def _money_figures(code: str, ev: dict[str, Any], lang: str) -> dict[str, Any]:
     for k in ("sent", "amount", "amount_sent", "loan_amount", "scattered"):
         if _num(ev.get(k)) is not None:
             out[k] = _money(ev[k])
-    if code == "MULTI_LENDER":
+    if "kinds" in ev or code == "MULTI_LENDER":
         out["kinds"] = kinds_phrase(ev.get("kinds"), lang)
     if code == "GROUP_MULTI_LENDER" and _count(ev.get("n_members")):
         out["others"] = max(int(ev["n_members"]) - 1, 1)

@@ -31,7 +31,8 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from graphrisk.context import ScanContext
-from graphrisk.schema import LENDER_KINDS
+from graphrisk.detectors._kinds import KINDS as _KINDS
+from graphrisk.detectors._kinds import kinds_of
 
 if TYPE_CHECKING:
     from graphrisk.detectors.risk_proximity import RiskProximity
@@ -41,7 +42,7 @@ if TYPE_CHECKING:
 WINDOWS = (7, 15, 30, 90, 180)
 #: Lender kinds of the per-kind counts: SPEC's kinds, then ``unknown`` (no lenders table, or
 #: a lender it does not list). A kind outside SPEC's list counts as ``other``.
-KINDS = (*LENDER_KINDS, "unknown")
+KINDS = _KINDS
 #: Windows of the money-flow figures.
 FLOW_WINDOWS = (7, 30)
 #: A device used by more accounts (a shared terminal) links nobody in the graph figures.
@@ -248,17 +249,6 @@ def proximity(policy: Policy | None = None) -> RiskProximity:
     from graphrisk.detectors.risk_proximity import RiskProximity
 
     return RiskProximity() if policy is None else policy.detector("risk_proximity")
-
-
-def kinds_of(ctx: ScanContext) -> pl.DataFrame:
-    """``lender_id, lender_kind`` with the kinds the figures use (:data:`KINDS`: a kind
-    outside SPEC's list is ``other``, a lender the book does not describe ``unknown``)."""
-    return ctx.lender_kinds().with_columns(
-        pl.when(pl.col("lender_kind").is_in(KINDS))
-        .then(pl.col("lender_kind"))
-        .otherwise(pl.lit("other"))
-        .alias("lender_kind")
-    )
 
 
 def _per_kind(

@@ -18,6 +18,7 @@ from typing import ClassVar
 import polars as pl
 
 from graphrisk.context import ScanContext
+from graphrisk.detectors._kinds import with_kinds
 from graphrisk.detectors._loans import accounts_with, best_per_account
 from graphrisk.detectors.base import (
     Detector,
@@ -82,6 +83,7 @@ class ApplicationBurst(Detector):
             pl.col("n_applications") / self.min_applications,
             pl.col("n_lenders") / self.min_lenders,
         )
+        hits = with_kinds(hits, ctx)  # the lenders counted by kind, for the evidence
         flags = hits.select(
             "account_id",
             pl.lit("APPLICATION_BURST").alias("code"),
@@ -91,6 +93,7 @@ class ApplicationBurst(Detector):
                 n_applications=pl.col("n_applications"),
                 n_lenders=pl.col("n_lenders"),
                 lenders=pl.col("lenders"),
+                kinds=pl.col("kinds"),
                 window=window_json(pl.col("window_start"), pl.col("window_end")),
                 threshold=self.threshold("min_applications", "min_lenders", "window_days"),
             ).alias("evidence"),

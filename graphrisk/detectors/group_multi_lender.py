@@ -43,6 +43,7 @@ from scipy.sparse.csgraph import connected_components
 
 from graphrisk.context import ScanContext
 from graphrisk.detectors import _links
+from graphrisk.detectors._kinds import with_kinds
 from graphrisk.detectors.base import (
     Detector,
     Findings,
@@ -351,6 +352,7 @@ class GroupMultiLender(Detector):
             .join(lenders_per_member, on=["comm", "window_end"])
             .join(link_rows, on="comm", how="left")
         )
+        table = with_kinds(table, ctx)  # the group's lenders counted by kind
         flags = borrowers.select("comm", "window_end", "account_id").join(
             table, on=["comm", "window_end"]
         )
@@ -365,6 +367,7 @@ class GroupMultiLender(Detector):
                 n_members=pl.col("members").list.len(),
                 lenders=pl.col("lenders"),
                 n_lenders=pl.col("lenders").list.len(),
+                kinds=pl.col("kinds"),
                 n_loans=pl.col("n_loans"),
                 amount=pl.col("amount").round(2),
                 per_member=pl.col("per_member"),

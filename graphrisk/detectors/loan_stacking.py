@@ -28,6 +28,7 @@ from typing import ClassVar
 import polars as pl
 
 from graphrisk.context import ScanContext
+from graphrisk.detectors._kinds import with_kinds
 from graphrisk.detectors._loans import accounts_with, best_per_account
 from graphrisk.detectors.base import (
     Detector,
@@ -165,6 +166,7 @@ class LoanStacking(Detector):
         )
         # a current stack first, then the most loans, the most lenders, the latest
         hits = best_per_account(hits, "current", "peak_n", "peak_lenders", "window_end")
+        hits = with_kinds(hits, ctx)  # the lenders counted by kind, for the evidence
         flags = hits.select(
             "account_id",
             pl.lit("LOAN_STACKING").alias("code"),
@@ -177,6 +179,7 @@ class LoanStacking(Detector):
                 n_outstanding=pl.col("peak_n"),
                 n_lenders=pl.col("peak_lenders"),
                 lenders=pl.col("lenders"),
+                kinds=pl.col("kinds"),
                 loans=pl.col("loans"),
                 outstanding_amount=pl.col("amount"),
                 peak_at=pl.col("peak_at").dt.to_string("%Y-%m-%dT%H:%M:%S"),

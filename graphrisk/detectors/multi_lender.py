@@ -15,6 +15,7 @@ from typing import ClassVar
 import polars as pl
 
 from graphrisk.context import ScanContext
+from graphrisk.detectors._kinds import KINDS, kinds_of, with_kinds
 from graphrisk.detectors.base import (
     Detector,
     Findings,
@@ -59,15 +60,11 @@ class MultiLender(Detector):
     severity: int = severity_param(2)
 
     def _weights(self) -> pl.DataFrame:
-        from graphrisk.features import KINDS
-
         return pl.DataFrame(
             {"lender_kind": list(KINDS), "w": [float(getattr(self, f"weight_{k}")) for k in KINDS]}
         )
 
     def run(self, ctx: ScanContext) -> Findings:
-        from graphrisk.features import kinds_of
-
         kinds = kinds_of(ctx).join(self._weights(), on="lender_kind", how="left")
         loans = ctx.loans.filter(pl.col("issued_at") >= ctx.start).join(
             kinds, on="lender_id", how="left"
@@ -99,18 +96,7 @@ class MultiLender(Detector):
             .last()
             .rename({"issued_at": "window_end"})
         )
-        # the kinds of the window's lenders, counted: [{"kind": ..., "n_lenders": ...}]
-        per_kind = (
-            hits.select("account_id", "lenders")
-            .explode("lenders")
-            .join(kinds, left_on="lenders", right_on="lender_id", how="left")
-            .group_by("account_id", "lender_kind")
-            .agg(pl.len().cast(pl.Int64).alias("n_lenders"))
-            .sort("account_id", "n_lenders", "lender_kind", descending=[False, True, False])
-            .group_by("account_id", maintain_order=True)
-            .agg(pl.struct(pl.col("lender_kind").alias("kind"), "n_lenders").alias("kinds"))
-        )
-        hits = hits.join(per_kind, on="account_id", how="left")
+        hits = with_kinds(hits, ctx)  # the window's lenders counted by kind
         flags = hits.select(
             "account_id",
             pl.lit("MULTI_LENDER").alias("code"),

@@ -16,6 +16,7 @@ from typing import ClassVar
 import polars as pl
 
 from graphrisk.context import ScanContext
+from graphrisk.detectors._kinds import with_kinds
 from graphrisk.detectors._loans import accounts_with, best_per_account
 from graphrisk.detectors.base import (
     Detector,
@@ -74,6 +75,7 @@ class SmallLoanBurst(Detector):
         hits = best_per_account(
             windows.filter(pl.col("n_loans") >= self.min_loans), "n_loans", "issued_at"
         ).rename({"issued_at": "window_end"})
+        hits = with_kinds(hits, ctx)  # the lenders counted by kind, for the evidence
         flags = hits.select(
             "account_id",
             pl.lit("SMALL_LOAN_BURST").alias("code"),
@@ -83,6 +85,7 @@ class SmallLoanBurst(Detector):
                 n_loans=pl.col("n_loans"),
                 loans=pl.col("loans"),
                 lenders=pl.col("lenders"),
+                kinds=pl.col("kinds"),
                 amount=pl.col("amount"),
                 largest=pl.col("largest"),
                 window=window_json(pl.col("window_start"), pl.col("window_end")),
