@@ -557,6 +557,23 @@ def _all_figures(code: str, ev: dict[str, Any], lang: str) -> dict[str, Any]:
     return out
 
 
+def _without_repeated_kinds(codes: list[str], evidence: dict[str, Any], lang: str) -> list[str]:
+    """Each code's reason text; a lender-kind phrase already said by an earlier one is left
+    out (the same six lenders counted twice by kind tell the customer nothing new)."""
+    said: set[str] = set()
+    out = []
+    for c in codes:
+        text = reason_text(c, evidence.get(c), lang)
+        ev = evidence.get(c)
+        ev = json.loads(ev) if isinstance(ev, str) else (ev or {})
+        phrase = kinds_phrase(ev.get("kinds"), lang)
+        if phrase and phrase in said:
+            text = text.replace(phrase, "", 1)
+        said.add(phrase)
+        out.append(text)
+    return out
+
+
 def reason_text(code: str, ev: dict[str, Any] | str | None, lang: str = "zh") -> str:
     """The customer-safe phrase for one reason code, filled with the account's own figures."""
     if isinstance(ev, str):
@@ -679,7 +696,7 @@ def _customer_text(
     }
     cut_codes = list(cut_codes or [])
     shown = codes or (cut_codes if situation in ("hold", "restore", "restored") else [])
-    reasons = g["sep"].join(reason_text(c, evidence.get(c), lang) for c in codes) + g["end"]
+    reasons = g["sep"].join(_without_repeated_kinds(codes, evidence, lang)) + g["end"]
     remedies = g["and"].join(dict.fromkeys(remedy_text(c, evidence.get(c), lang) for c in shown))
     behaviours = g["and"].join(dict.fromkeys(BEHAVIOURS[c][lang] for c in cut_codes or shown))
     more = {

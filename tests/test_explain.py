@@ -309,3 +309,15 @@ def test_every_reason_text_carries_own_figures_and_no_one_elses_ids():
     assert len(seen) >= 15  # the sample plants every code
     assert set(r.flags["code"].unique()) == seen
     assert pl.Series(sorted(seen)).len() == len(seen)
+
+
+def test_a_kinds_phrase_is_said_once():
+    kinds = [{"kind": "bank", "n_lenders": 3}, {"kind": "microloan", "n_lenders": 3}]
+    ev = {
+        "MULTI_LENDER": {"n_lenders": 6, "kinds": kinds, "threshold": {"window_days": 30}},
+        "LOAN_STACKING": {"n_outstanding": 6, "kinds": kinds},
+    }
+    codes = ["MULTI_LENDER", "LOAN_STACKING"]
+    t = customer_text("reduce", codes, ev, "en", 9000, 4500, False, 60, "2026-08-28")
+    assert t.count("(3 banks, 3 microloan companies)") == 1
+    assert "borrowed from 6 different lenders within 30 days (3 banks" in t
