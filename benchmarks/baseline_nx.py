@@ -598,9 +598,12 @@ class Baseline:
         return sorted(flags)
 
 
-#: graphrisk detector name -> baseline method
+#: graphrisk detector name -> baseline method (the detectors written the networkx way; the
+#: cash-flow detectors, added later, have none: ratios compare the detectors both run)
 DETECTORS: dict[str, Callable[[Baseline], list[Flag]]] = {
-    name: getattr(Baseline, f"det_{name}") for name in sorted(REGISTRY)
+    name: getattr(Baseline, f"det_{name}")
+    for name in sorted(REGISTRY)
+    if hasattr(Baseline, f"det_{name}")
 }
 
 
