@@ -10,6 +10,7 @@ fi
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
 .venv/bin/python -m pip install -q -e '.[test,spark]'
 bash scripts/ensure_chromium.sh
+bash scripts/ensure_java.sh
 .venv/bin/ruff check graphrisk tests benchmarks scripts examples
 .venv/bin/ruff format --check graphrisk tests benchmarks scripts examples
 .venv/bin/python -m pytest "$@"
