@@ -215,6 +215,13 @@ def _dictionary() -> list[Feature]:
             "lookback",
             "count",
         ),
+        Feature(
+            "defaulter_tie",
+            "tie strength with the nearest one: kinds of link (device, address, transfer) on "
+            "the strongest path to it (0: none near)",
+            "lookback",
+            "kinds",
+        ),
     ]
     out += [
         Feature(f"flags_{c}", f"flags with reason code {c}", "lookback", "count")
@@ -349,19 +356,20 @@ def features(
     bad = _links.defaulters(ctx, near_by.default_days)
     if bad.height:
         hop1, hop2 = near_by._hops(ctx, bad)
-        near = (
-            pl.concat([hop1.select("acc", "d", "hops"), hop2.select("acc", "d", "hops")])
-            .filter(pl.col("acc") != pl.col("d"))
-            .group_by("acc")
-            .agg(
-                pl.col("hops").min().cast(pl.Int32).alias("defaulter_hops"),
-                pl.col("d").n_unique().cast(pl.UInt32).alias("defaulters_near"),
-            )
+        paths = pl.concat(
+            [hop1.select("acc", "d", "hops", "kinds"), hop2.select("acc", "d", "hops", "kinds")]
+        ).filter(pl.col("acc") != pl.col("d"))
+        nearest = pl.col("hops") == pl.col("hops").min()
+        near = paths.group_by("acc").agg(
+            pl.col("hops").min().cast(pl.Int32).alias("defaulter_hops"),
+            pl.col("d").n_unique().cast(pl.UInt32).alias("defaulters_near"),
+            pl.col("kinds").filter(nearest).list.len().max().cast(pl.UInt32).alias("defaulter_tie"),
         )
         own = bad.select("acc", pl.lit(0, pl.Int32).alias("_self"))
         near = near.join(own, on="acc", how="full", coalesce=True).with_columns(
             pl.coalesce("_self", "defaulter_hops").alias("defaulter_hops"),
             pl.col("defaulters_near").fill_null(0),
+            pl.col("defaulter_tie").fill_null(0),
         )
         parts.append(near.join(ids, on="acc").drop("acc", "_self"))
 

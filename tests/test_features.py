@@ -112,6 +112,21 @@ def test_nearest_defaulter(feats) -> None:
     assert (row(feats, "b")["defaulter_hops"], row(feats, "b")["defaulters_near"]) == (1, 1)
     assert (row(feats, "a")["defaulter_hops"], row(feats, "a")["defaulters_near"]) == (2, 1)
     assert row(feats, "c")["defaulter_hops"] is None
+    # b pays d (one kind of link); a reaches d through b, whom it shares a device and money
+    # with (device + transfer: the strongest path's kinds)
+    assert row(feats, "b")["defaulter_tie"] == 1
+    assert row(feats, "a")["defaulter_tie"] == 2
+    assert row(feats, "c")["defaulter_tie"] == 0
+
+
+def test_loops_through_an_account() -> None:
+    """Four accounts pass the same money round a loop over fresh relations: one loop each."""
+    ring = ["p", "q", "r", "s"]
+    tr = [(ring[i], ring[(i + 1) % 4], 5000 - 50 * i, f"2026-05-0{i + 1}T10:00") for i in range(4)]
+    tr += [("u", "v", 100, f"2026-0{m}-02") for m in range(1, 6)]  # history before the loop
+    r = graphrisk.scan(tables(transfers=tr))
+    assert r.flags.filter(pl.col("code") == "TRANSFER_CYCLE")["account_id"].n_unique() == 4
+    assert [row(r.features, x)["loops"] for x in (*ring, "u")] == [1, 1, 1, 1, 0]
 
 
 def test_flag_counts_from_a_scan() -> None:
