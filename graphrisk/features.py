@@ -391,9 +391,13 @@ def features(
         )
         parts.append(per)
 
-    out = acc
-    for p in parts:
-        out = out.join(p, on="account_id", how="left", maintain_order="left")
+    # each part aligned to the accounts on its own, then side by side: joining the parts one
+    # after another would copy the growing table (hundreds of columns) once per part
+    aligned = [
+        acc.join(p, on="account_id", how="left", maintain_order="left").drop("account_id")
+        for p in parts
+    ]
+    out = pl.concat([acc, *aligned], how="horizontal")
     for c in ("amount_outstanding", "borrowed_30d", "income_used"):
         if c not in out.columns:  # a book without loans, or without transfers
             out = out.with_columns(pl.lit(None, pl.Float64).alias(c))
