@@ -70,7 +70,8 @@ if TYPE_CHECKING:
 
 #: Default most accounts a shard holds (whole components; a larger component is its own shard).
 DEFAULT_SHARD_ACCOUNTS = 500_000
-#: Default: a device or counterparty dealing with more accounts than this joins no components.
+#: Default: a device used by more accounts than this joins no components (its accounts may
+#: then be scanned in several shards; `shards.hubs_cut` in the summary counts such devices).
 DEFAULT_MAX_HUB_ACCOUNTS = 1_000
 SHARD = pl.UInt32
 
