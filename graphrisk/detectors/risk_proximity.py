@@ -87,7 +87,12 @@ class RiskProximity(Detector):
 
     def _hops(self, ctx: ScanContext, bad: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
         """Links to a defaulter (``acc, d, hops, kinds``), one away and two away (``m``: the
-        account between)."""
+        account between); computed once per scan and parameters (the feature table and a
+        sharded scan's plan ask for them too)."""
+        key = repr(("risk_proximity.hops", *sorted(self.get_params().items())))
+        return ctx.cached(key, lambda: self._find_hops(ctx, bad))
+
+    def _find_hops(self, ctx: ScanContext, bad: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
         edges = _links.links(ctx, self.max_device_accounts, self.max_ip_accounts)
         partners = _links.partner_counts(ctx)
         hubs = partners.filter(pl.col("len") > self.max_partners)["acc"].implode()
