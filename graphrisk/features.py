@@ -267,55 +267,21 @@ def _per_kind(
     amount: str | None,
     as_of: object,
 ) -> pl.DataFrame:
-    """Per account: the window counts of ``df`` split by lender kind (``NAME_{w}d_{kind}``).
-
-    Each row falls in the *newest* window bucket that holds it (0: the last 7 days, 1: 7 to
-    15 days, ...); counts and amounts of a window add its buckets up, and a lender counts in a
-    window when its latest row does. Two group-bys on small integer keys, not a filtered
-    aggregation per window and kind.
-    """
-    age = (pl.lit(as_of) - pl.col(ts)).dt.total_microseconds()
-    bucket = pl.sum_horizontal(
-        [(age >= timedelta(days=w).total_seconds() * 1e6).cast(pl.Int8) for w in WINDOWS]
-    ).alias("_b")
-    d = (
-        df.join(kinds, on="lender_id", how="left")
-        .with_columns(pl.col("lender_kind").fill_null("unknown"), bucket)
-        .filter(pl.col("_b") < len(WINDOWS))
+    """Per account: the window counts of ``df`` split by lender kind (``NAME_{w}d_{kind}``)."""
+    exprs = []
+    for w in WINDOWS:
+        inside = pl.col(ts) > pl.lit(as_of) - timedelta(days=w)
+        exprs.append(inside.sum().cast(pl.UInt32).alias(f"{count}_{w}d"))
+        exprs.append(pl.col("lender_id").filter(inside).n_unique().cast(pl.UInt32)
+                     .alias(f"{lenders}_{w}d"))  # fmt: skip
+        if amount is not None:
+            exprs.append(pl.col(amount).filter(inside).sum().alias(f"borrowed_{w}d"))
+    per = (
+        df.join(kinds, on="lender_id", how="left").group_by("account_id", "lender_kind").agg(exprs)
     )
-    sums = [pl.len().alias("n")]
-    if amount is not None:
-        sums.append(pl.col(amount).sum().alias("amt"))
-    per = d.group_by("account_id", "lender_kind", "_b").agg(sums)
-    newest = d.group_by("account_id", "lender_kind", "lender_id").agg(pl.col("_b").min())
-    per = per.join(
-        newest.group_by("account_id", "lender_kind", "_b").agg(pl.len().alias("l")),
-        on=["account_id", "lender_kind", "_b"],
-        how="full",
-        coalesce=True,
-    )
-    per = per.with_columns((pl.col("lender_kind") + "|" + pl.col("_b").cast(pl.String)).alias("_k"))
-    values = ["n", "l", *(["amt"] if amount is not None else [])]
-    wide = per.pivot(on="_k", index="account_id", values=values, separator="#")
-    cols = set(wide.columns)
-    out = [pl.col("account_id")]
-    for kind in KINDS:
-        for i, w in enumerate(WINDOWS):
-            for v, name, dtype in (
-                ("n", f"{count}_{w}d_{kind}", pl.UInt32),
-                ("l", f"{lenders}_{w}d_{kind}", pl.UInt32),
-                ("amt", f"borrowed_{w}d_{kind}", pl.Float64),
-            ):
-                if v == "amt" and amount is None:
-                    continue
-                parts = [f"{v}#{kind}|{b}" for b in range(i + 1) if f"{v}#{kind}|{b}" in cols]
-                expr = (
-                    pl.sum_horizontal([pl.col(c).fill_null(0) for c in parts])
-                    if parts
-                    else pl.lit(0)
-                )
-                out.append(expr.cast(dtype).alias(name))
-    return wide.select(out)
+    values = [c for c in per.columns if c not in ("account_id", "lender_kind")]
+    wide = per.pivot(on="lender_kind", index="account_id", values=values, separator="|")
+    return wide.rename({c: "_".join(c.split("|")) for c in wide.columns if "|" in c})
 
 
 def features(
