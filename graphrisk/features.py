@@ -418,7 +418,7 @@ def _cash(ctx: ScanContext, ids: pl.DataFrame, policy: Policy | None) -> list[pl
     from graphrisk.detectors.high_debt_ratio import HighDebtRatio
 
     det = HighDebtRatio() if policy is None else policy.detector("high_debt_ratio")
-    args = (det.max_device_accounts, det.max_ip_accounts, det.round_trip_days)
+    args = det.circle()
     usual = _income.usual_income(ctx, *args, det.min_income).select(
         "acc",
         pl.col("declared").alias("income_declared"),

@@ -285,3 +285,7 @@ class IncomeDetector(Detector):
     )
     max_device_accounts: int = param(10, "a device used by more accounts links nobody", min=2)
     max_ip_accounts: int = param(10, "an address used by more accounts links nobody", min=2)
+
+    def circle(self) -> tuple[int, int, float]:
+        """The arguments of :func:`flows` and the income functions built on it."""
+        return (self.max_device_accounts, self.max_ip_accounts, self.round_trip_days)

@@ -101,13 +101,9 @@ class HighDebtRatio(IncomeDetector):
         )
         if per.is_empty():
             return Findings(empty_flags())
-        usual = _income.usual_income(
-            ctx,
-            self.max_device_accounts,
-            self.max_ip_accounts,
-            self.round_trip_days,
-            self.min_income,
-        ).filter(pl.col("income").is_not_null())
+        usual = _income.usual_income(ctx, *self.circle(), self.min_income).filter(
+            pl.col("income").is_not_null()
+        )
         hits = per.join(usual, on="acc").with_columns(
             (pl.col("debt") / pl.col("income")).alias("debt_months"),
             (pl.col("new") / pl.col("income")).alias("new_months"),

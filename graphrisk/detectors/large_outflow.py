@@ -77,7 +77,7 @@ class LargeOutflow(IncomeDetector):
     loan_severity: int = severity_param(2, "an outflow paid for by fresh loans")
 
     def run(self, ctx: ScanContext) -> Findings:
-        args = (self.max_device_accounts, self.max_ip_accounts, self.round_trip_days)
+        args = self.circle()
         usual = _income.usual_income(ctx, *args, self.min_income).filter(
             pl.col("income").is_not_null()
         )

@@ -86,17 +86,9 @@ class UnstableIncome(IncomeDetector):
     stop_severity: int = severity_param(2, "income that stopped")
 
     def run(self, ctx: ScanContext) -> Findings:
-        m = _income.monthly_income(
-            ctx, self.max_device_accounts, self.max_ip_accounts, self.round_trip_days
-        )
+        m = _income.monthly_income(ctx, *self.circle())
         n = int(m["pos"].max()) + 1 if m.height else 0
-        usual = _income.usual_income(
-            ctx,
-            self.max_device_accounts,
-            self.max_ip_accounts,
-            self.round_trip_days,
-            self.min_income,
-        )
+        usual = _income.usual_income(ctx, *self.circle(), self.min_income)
         parts = []
         inc, pos = pl.col("income"), pl.col("pos")
         # a stop: the trailing run of near-zero months may be longer than stop_months;
