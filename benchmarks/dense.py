@@ -43,6 +43,8 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.machine import replace_section
+
 HERE = Path(__file__).resolve().parent
 DETECTORS = ("transfer_cycle", "scatter_gather")
 START = datetime(2026, 3, 1)
@@ -574,12 +576,8 @@ def csv_rows(dense: dict[str, Any] | None) -> list[list[Any]]:
 
 def update_readme(results: dict[str, Any], readme: Path) -> None:
     """Rewrite the text between the dense markers of ``readme`` (if both are there)."""
-    start, end = "<!-- dense:start -->", "<!-- dense:end -->"
     dense = results.get("dense")
-    if not dense or not readme.is_file():
-        return
-    text = readme.read_text(encoding="utf-8")
-    if start not in text or end not in text:
+    if not dense:
         return
     m = dense.get("machine") or results["machine"]
     la = dense.get("loadavg_before", [None])[:1] + dense.get("loadavg_after", [None])[:1]
@@ -595,9 +593,7 @@ def update_readme(results: dict[str, Any], readme: Path) -> None:
         f"after: {' → '.join('-' if x is None else f'{x:.1f}' for x in la)}.\n\n"
         + dense_table(dense)
     )
-    head, rest = text.split(start, 1)
-    _, tail = rest.split(end, 1)
-    readme.write_text(head + start + "\n" + body + end + tail, encoding="utf-8")
+    replace_section(readme, "dense", body)
 
 
 # -------------------------------------------------------------------------------- CLI

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import sys
+from pathlib import Path
 from typing import Any
 
 
@@ -71,3 +72,17 @@ def machine() -> dict[str, Any]:
         "networkx": networkx.__version__,
         "graphrisk": graphrisk.__version__,
     }
+
+
+def replace_section(readme: Path, name: str, body: str) -> None:
+    """Put ``body`` between the ``<!-- NAME:start -->`` and ``<!-- NAME:end -->`` markers of
+    ``readme``; nothing happens when the file or either marker is missing."""
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    if not readme.is_file():
+        return
+    text = readme.read_text(encoding="utf-8")
+    if start not in text or end not in text:
+        return
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    readme.write_text(head + start + "\n" + body + end + tail, encoding="utf-8")

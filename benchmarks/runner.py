@@ -18,7 +18,7 @@ from typing import Any
 
 from benchmarks import dense as dense_case
 from benchmarks import sharded as sharded_case
-from benchmarks.machine import load_average, machine, source_state
+from benchmarks.machine import load_average, machine, replace_section, source_state
 from benchmarks.worlds import existing, world_dir
 
 HERE = Path(__file__).resolve().parent
@@ -316,10 +316,6 @@ def write_csv(results: dict[str, Any], path: Path) -> None:
 
 def update_readme(results: dict[str, Any], readme: Path) -> None:
     """Replace the text between the results markers of ``readme`` with the latest tables."""
-    start, end = "<!-- results:start -->", "<!-- results:end -->"
-    text = readme.read_text(encoding="utf-8")
-    if start not in text or end not in text:
-        return
     m = results["machine"]
     body = [
         f"Measured {results['finished']} on {m['cpu']}, {m['cores']} cores, "
@@ -343,9 +339,7 @@ def update_readme(results: dict[str, Any], readme: Path) -> None:
             "stage; profiled times are inflated):\n",
             hot_spot_table(results["profile"]["stages"]),
         ]
-    head, rest = text.split(start, 1)
-    _, tail = rest.split(end, 1)
-    readme.write_text(head + start + "\n" + "\n".join(body) + end + tail, encoding="utf-8")
+    replace_section(readme, "results", "\n".join(body))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-START, END = "<!-- sharded:start -->", "<!-- sharded:end -->"
+from benchmarks.machine import replace_section
 
 
 def _stage(scan: dict[str, Any], name: str) -> float:
@@ -68,10 +68,7 @@ def compare(whole: dict[str, Any], sharded: dict[str, Any]) -> dict[str, Any]:
 def update_readme(results: dict[str, Any], readme: Path) -> None:
     """Rewrite the text between the sharded markers of ``readme`` (if both are there)."""
     sharded = results.get("sharded")
-    if not sharded or not readme.is_file():
-        return
-    text = readme.read_text(encoding="utf-8")
-    if START not in text or END not in text:
+    if not sharded:
         return
     m = sharded["machine"]
     la = sharded["loadavg_before"][:1] + sharded["loadavg_after"][:1]
@@ -82,6 +79,4 @@ def update_readme(results: dict[str, Any], readme: Path) -> None:
         f"average (1 min) before → after: {' → '.join(f'{x:.1f}' for x in la)}.\n\n"
         + table(sharded)
     )
-    head, rest = text.split(START, 1)
-    _, tail = rest.split(END, 1)
-    readme.write_text(head + START + "\n" + body + END + tail, encoding="utf-8")
+    replace_section(readme, "sharded", body)
