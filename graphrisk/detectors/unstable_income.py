@@ -91,6 +91,14 @@ class UnstableIncome(IncomeDetector):
         usual = _income.usual_income(ctx, *self.circle(), self.min_income)
         parts = []
         inc, pos = pl.col("income"), pl.col("pos")
+        # the months seen, for the evidence, and the window they span (both shapes)
+        months = [
+            pl.struct(pl.col("month").dt.strftime("%Y-%m").alias("month"), inc.round(2))
+            .sort_by(pos)
+            .alias("months"),
+            pl.col("month").min().alias("window_start"),
+            pl.col("month").max().alias("last_month"),
+        ]
         # a stop: the trailing run of near-zero months may be longer than stop_months;
         # each possible length (a handful of months, not rows) is tried, the longest kept
         for run_len in range(n - self.min_history_months, self.stop_months - 1, -1):
@@ -101,11 +109,7 @@ class UnstableIncome(IncomeDetector):
                     inc.filter(head).median().alias("base"),
                     inc.filter(head).min().alias("hist_min"),
                     inc.filter(~head).mean().alias("tail"),
-                    pl.struct(pl.col("month").dt.strftime("%Y-%m").alias("month"), inc.round(2))
-                    .sort_by(pos)
-                    .alias("months"),
-                    pl.col("month").min().alias("window_start"),
-                    pl.col("month").max().alias("last_month"),
+                    *months,
                 )
                 .filter(
                     (pl.col("base") >= self.min_income)
@@ -135,11 +139,7 @@ class UnstableIncome(IncomeDetector):
                     ch.filter(head & (pos >= 1)).median().alias("history_change"),
                     inc.min().alias("hist_min"),
                     inc.filter(pos >= n - self.stop_months).mean().alias("tail"),
-                    pl.struct(pl.col("month").dt.strftime("%Y-%m").alias("month"), inc.round(2))
-                    .sort_by(pos)
-                    .alias("months"),
-                    pl.col("month").min().alias("window_start"),
-                    pl.col("month").max().alias("last_month"),
+                    *months,
                 )
                 .filter(
                     (pl.col("base") >= self.min_income)
