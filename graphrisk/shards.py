@@ -32,9 +32,11 @@ A device used by more than ``max_hub_accounts`` accounts joins no components (it
 ``shards.hubs_cut`` in the summary); a component larger than ``shard_accounts`` is never split,
 it becomes a shard of its own (``shards.oversized``).
 
-The plan itself (:func:`plan_shards`) is made on the whole book in this process: the
-detectors' ``links`` are cheap prefilters, and the heavy work (loop search, Leiden, evidence)
-runs per shard. Making the plan out of core (for books larger than memory) is the next step.
+The plan itself (:func:`plan_shards`) takes its edges from :mod:`graphrisk.linkplan`: star-local
+relational steps written once in narwhals, which the Spark scan runs on Spark DataFrames
+(supersets of the detectors' exact ``links``; ``tests/test_linkplan.py`` checks every pair of
+every ``links`` falls in one shard). No graph of the whole book is built; the heavy work (loop
+search, Leiden, evidence) runs per shard.
 
 Examples
 --------
@@ -214,6 +216,93 @@ def pack(component: pl.Series, shard_accounts: int) -> pl.Series:
     return df.join(comps.select("c", "shard"), on="c", how="left", maintain_order="left")["shard"]
 
 
+def polars_inputs(ctx: Any) -> Any:
+    """The window of ``ctx`` as :class:`graphrisk.linkplan.LinkInputs` over polars lazy
+    frames (the local engine's side of the link plan)."""
+    import narwhals as nw
+
+    from graphrisk.linkplan import LinkInputs
+
+    accounts = ctx.accounts.select("account_id").lazy()
+    us = pl.col("ts").dt.epoch("us")
+    tr = (
+        ctx.transfers.lazy()
+        .select(
+            pl.col("src_account").alias("src"),
+            pl.col("dst_account").alias("dst"),
+            "amount",
+            us.alias("us"),
+        )
+        .join(
+            accounts.select(pl.col("account_id").alias("src"), pl.lit(True).alias("_s")),
+            on="src",
+            how="left",
+        )
+        .join(
+            accounts.select(pl.col("account_id").alias("dst"), pl.lit(True).alias("_d")),
+            on="dst",
+            how="left",
+        )
+        .with_columns(
+            (pl.col("_s").fill_null(False) & pl.col("_d").fill_null(False)).alias("internal")
+        )
+        .drop("_s", "_d")
+    )
+    logins = ctx.devices.lazy().select("account_id", "device_id", "ip", us.alias("us"))
+    loans = (
+        ctx.tables.loans.lazy()
+        .filter(pl.col("issued_at") <= ctx.as_of)
+        .select(
+            "account_id",
+            "loan_id",
+            "amount",
+            pl.col("issued_at").dt.epoch("us").alias("issued_us"),
+            pl.col("repaid_at").dt.epoch("us").alias("repaid_us"),
+            pl.col("due_at").dt.epoch("us").alias("due_us"),
+            "overdue_days",
+        )
+    )
+    origin = (
+        ctx.transfers.lazy()
+        .join(
+            accounts.select(pl.col("account_id").alias("src_account")), on="src_account", how="semi"
+        )
+        .join(
+            accounts.select(pl.col("account_id").alias("dst_account")), on="dst_account", how="semi"
+        )
+        .select(pl.col("ts").min())
+        .collect()
+        .item()
+    )
+
+    def materialise(lf: Any) -> Any:
+        return nw.from_native(nw.to_native(lf).collect().lazy())
+
+    def epoch(dt: datetime) -> int:
+        return int(pl.Series([dt]).dt.epoch("us")[0])
+
+    return LinkInputs(
+        nw.from_native(tr),
+        nw.from_native(logins),
+        nw.from_native(loans),
+        epoch(ctx.as_of),
+        epoch(ctx.start),
+        None if origin is None else epoch(origin),
+        materialise,
+    )
+
+
+def linkers(policy: Policy) -> list[Any]:
+    """The detectors whose money links cut the book: the enabled ones, and the feature
+    table's paths to defaulters when RISK_PROXIMITY itself is off."""
+    from graphrisk.features import proximity
+
+    found = policy.detectors()
+    if "risk_proximity" not in {d.name for d in found}:
+        found.append(proximity(policy))
+    return found
+
+
 def plan_shards(
     tables: Tables,
     as_of: datetime | str | None = None,
@@ -224,6 +313,9 @@ def plan_shards(
 ) -> ShardPlan:
     """Cut the book into shards of whole linked components (see the module docstring).
 
+    The link graph's edges come from :mod:`graphrisk.linkplan` (the same steps the Spark
+    scan runs); no graph of the whole book is built.
+
     Parameters
     ----------
     tables
@@ -233,11 +325,14 @@ def plan_shards(
     shard_accounts
         Most accounts a shard holds; components are never split.
     policy
-        The scan's policy: its enabled detectors say which transfers link (``links``) and
-        the largest ``max_ip_accounts`` which addresses do.
+        The scan's policy: its enabled detectors say which transfers link (``link_plan``)
+        and the largest ``max_ip_accounts`` which addresses do.
     max_hub_accounts
         A device used by more accounts joins no components.
     """
+    import narwhals as nw
+
+    from graphrisk import linkplan
     from graphrisk.context import ScanContext
     from graphrisk.policy import Policy as _Policy
 
@@ -247,43 +342,34 @@ def plan_shards(
         raise UsageError(f"--shard-accounts must be a positive number, got {shard_accounts}")
     policy = policy if policy is not None else _Policy.load(None)
     ctx = ScanContext.build(tables, as_of=as_of, lookback_days=lookback_days)
-    g = ctx.graph
-    n_nodes = g.nodes.height
-    degree = _graph_hub_degrees(ctx)
-    parts = [_identity_edges(g, "dev", degree["dev"], max_hub_accounts, n_nodes)]
-    parts.append(_identity_edges(g, "ip", degree["ip"], ip_cap(policy), n_nodes + g.devices.height))
-    from graphrisk.features import proximity
-
-    linkers = policy.detectors()
-    if "risk_proximity" not in {d.name for d in linkers}:
-        linkers.append(proximity(policy))  # the feature table's paths to defaulters
-    for det in linkers:
-        if any(ctx.tables.get(t) is None for t in det.tables):
-            continue
-        found = det.links(ctx)
-        if found is not None and found.height:
-            parts.append(found.select(pl.col("u").cast(IDX), pl.col("v").cast(IDX)).drop_nulls())
-    edges = pl.concat(parts)
-    total = n_nodes + g.devices.height + g.ips.height
-    label = components(edges, total)
-    n = g.n_accounts
+    inp = polars_inputs(ctx)
+    dets = [d for d in linkers(policy) if all(ctx.tables.get(t) is not None for t in d.tables)]
+    edges = nw.to_native(linkplan.link_edges(inp, dets, max_hub_accounts, ip_cap(policy))).collect()
+    accounts = ctx.accounts["account_id"]
+    n = accounts.len()
+    names = pl.concat([accounts, edges["u"], edges["v"]]).unique(maintain_order=True)
+    index = pl.DataFrame({"name": names}).with_row_index("i")
+    ends = edges.join(index.rename({"name": "u", "i": "a"}), on="u").join(
+        index.rename({"name": "v", "i": "b"}), on="v"
+    )
+    label = components(ends.select(pl.col("a").alias("u"), pl.col("b").alias("v")), names.len())
     comp = pl.Series("c", label[:n], dtype=pl.Int64)
     shard = pack(comp, shard_accounts)
-    accounts = g.nodes["id"].head(n)
     assignment = pl.DataFrame({"account_id": accounts, "shard": shard, "component": comp})
     # an outside counterparty linked to accounts goes with them (its transfers join them)
     by_comp = assignment.group_by("component").agg(pl.col("shard").first())
+    others = pl.DataFrame({"id": names.slice(n), "component": label[n:]}).cast(
+        {"component": pl.Int64}
+    )
     external = (
-        pl.DataFrame({"id": g.nodes["id"].slice(n), "component": label[n:n_nodes]})
-        .cast({"component": pl.Int64})
+        others.filter(~pl.col("id").str.starts_with(linkplan.DEVICE[0]))
         .join(by_comp, on="component", how="inner")
         .select("id", "shard")
     )
     sizes = np.bincount(label[:n]) if n else np.zeros(0, dtype=np.int64)
     sizes = sizes[sizes > 0]
     per_shard = shard.value_counts().sort(shard.name)
-    tr = g.transfers
-    internal = tr.filter(pl.col("internal"))
+    facts = book_facts(ctx, inp)
     stats = {
         "shards": int(per_shard.height),
         "shard_accounts": shard_accounts,
@@ -293,40 +379,38 @@ def plan_shards(
         "oversized": int((sizes > shard_accounts).sum()),
         "link_edges": int(edges.height),
         "max_hub_accounts": max_hub_accounts,
-        "hubs_cut": int((degree["dev"]["deg"] > max_hub_accounts).sum()),
+        "hubs_cut": int((facts.hub_degree["dev"]["deg"] > max_hub_accounts).sum()),
     }
-    from graphrisk.detectors import _links
+    return ShardPlan(assignment, int(per_shard.height), facts, stats, external, ctx)
 
-    partners = _links.partner_counts(ctx).join(
-        g.nodes.select(pl.col("idx").alias("acc"), pl.col("id").alias("account_id")), on="acc"
+
+def book_facts(ctx: Any, inp: Any) -> BookFacts:
+    """The :class:`BookFacts` of a whole book's window (from the link plan's inputs)."""
+    import narwhals as nw
+
+    from graphrisk import linkplan
+
+    degree = {}
+    for key, col in (("dev", "device_id"), ("ip", "ip")):
+        deg = nw.to_native(linkplan.hub_degree(inp, col)).collect()
+        degree[key] = deg.select(col, pl.col("deg").cast(pl.UInt32)).sort(col)
+    partners = (
+        nw.to_native(linkplan.partner_counts(inp))
+        .collect()
+        .select("account_id", pl.col("partners").cast(pl.UInt32).alias("len"))
+        .sort("account_id")
     )
-    facts = BookFacts(
+    tr = ctx.transfers
+    acc = ctx.accounts["account_id"].implode()
+    internal = tr.filter(pl.col("src_account").is_in(acc) & pl.col("dst_account").is_in(acc))
+    return BookFacts(
         ctx.as_of,
         ctx.snapshot,
         degree,
         tr["ts"].min() if tr.height else None,  # type: ignore[arg-type]
         internal["ts"].min() if internal.height else None,  # type: ignore[arg-type]
-        partners.select("account_id", "len").sort("account_id"),
-        g.lenders["lender_id"],
-    )
-    ctx._cache.clear()
-    return ShardPlan(assignment, int(per_shard.height), facts, stats, external, ctx)
-
-
-def _identity_edges(g: Any, hub: str, degree: pl.DataFrame, cap: int, offset: int) -> pl.DataFrame:
-    """Account -- hub edges for the hubs used by 2 to ``cap`` accounts (hub nodes from
-    ``offset`` on)."""
-    col = "device_id" if hub == "dev" else "ip"
-    names = (g.devices if hub == "dev" else g.ips).select(
-        pl.col(col).alias("_name"), pl.col("idx").alias(hub)
-    )
-    ok = names.join(
-        degree.filter(pl.col("deg").is_between(2, cap)).rename({col: "_name"}), on="_name"
-    )[hub]
-    pairs = g.logins.select("acc", hub).drop_nulls().unique()
-    pairs = pairs.filter(pl.col(hub).is_in(ok.implode()))
-    return pairs.select(
-        pl.col("acc").cast(IDX).alias("u"), (pl.col(hub) + offset).cast(IDX).alias("v")
+        partners,
+        ctx.loans["lender_id"].unique().sort(),
     )
 
 

@@ -216,7 +216,7 @@ def test_detector_links_keep_a_finding_in_one_shard(make, detector, code, monkey
     sharded = graphrisk.scan(book, shard_accounts=1)
     assert whole.flags.equals(sharded.flags)
     assert whole.groups.equals(sharded.groups)
-    monkeypatch.setattr(REGISTRY[detector], "links", lambda self, ctx: None)
+    monkeypatch.setattr(REGISTRY[detector], "link_plan", lambda self, inp: None)
     cut = graphrisk.scan(book, shard_accounts=1)
     assert cut.summary["shards"]["shards"] > sharded.summary["shards"]["shards"]
     assert cut.flags.filter(pl.col("code") == code).height < (

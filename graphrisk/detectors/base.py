@@ -149,6 +149,15 @@ class Detector:
         """
         return None
 
+    def link_plan(self, inp: Any) -> Any:
+        """The money edges of the link graph a sharded scan is cut along, as a narwhals lazy
+        frame ``u, v`` (ids) over :class:`graphrisk.linkplan.LinkInputs`, for both engines.
+
+        A superset of :meth:`links` built from star-local steps (see
+        :mod:`graphrisk.linkplan`); ``None`` (the default): no money links.
+        """
+        return None
+
     def run(self, ctx: ScanContext) -> Findings:  # pragma: no cover - abstract
         """Find the pattern in ``ctx`` and return flags with evidence (and groups)."""
         raise NotImplementedError

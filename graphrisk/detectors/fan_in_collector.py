@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import polars as pl
 
@@ -71,6 +71,12 @@ class FanInCollector(Detector):
     max_device_accounts: int = param(50, "devices used by more accounts do not link", min=2)
     severity: int = severity_param(3, "the collector's flag")
     feeder_severity: int = severity_param(2, "each feeder's flag")
+
+    def link_plan(self, inp: Any) -> Any:
+        """Feeds of collectors (:func:`graphrisk.linkplan.feed_edges`)."""
+        from graphrisk import linkplan
+
+        return linkplan.feed_edges(inp, self.max_lag_days, self.min_share, self.min_feeders)
 
     def links(self, ctx: ScanContext) -> pl.DataFrame | None:
         """Feeder -- collector of every feed of fresh loan money to a collector of several."""

@@ -33,7 +33,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import igraph as ig
 import numpy as np
@@ -148,6 +148,15 @@ class GroupMultiLender(Detector):
         m.sum_duplicates()
         m = m.tocoo()
         return m.row.astype(np.int64), m.col.astype(np.int64), m.data.astype(np.float64)
+
+    def link_plan(self, inp: Any) -> Any:
+        """Money between identity-linked accounts
+        (:func:`graphrisk.linkplan.tied_transfer_edges`)."""
+        if self.transfer_weight <= 0:
+            return None
+        from graphrisk import linkplan
+
+        return linkplan.tied_transfer_edges(inp, self.max_device_accounts, self.max_ip_accounts)
 
     def links(self, ctx: ScanContext) -> pl.DataFrame | None:
         """Transfers between two accounts that both carry an identity link (the only money

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import polars as pl
@@ -290,6 +290,12 @@ class LoanRecycling(Detector):
             .filter(pl.col("moved") >= self.min_share * pl.col("x_amount"))
         )
         return moved
+
+    def link_plan(self, inp: Any) -> Any:
+        """Loan money passed to repayers (:func:`graphrisk.linkplan.pass_on_edges`)."""
+        from graphrisk import linkplan
+
+        return linkplan.pass_on_edges(inp, self.transfer_days, self.min_share)
 
     def links(self, ctx: ScanContext) -> pl.DataFrame | None:
         """Sender -- receiver of loan money passed on to an account that repays a loan."""

@@ -19,7 +19,7 @@ Work is proportional to the defaulters' neighbourhoods: two joins of the link li
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import polars as pl
 
@@ -71,6 +71,19 @@ class RiskProximity(Detector):
     )
     max_listed: int = param(20, "defaulters listed by id in the evidence", min=1)
     severity: int = severity_param(1)
+
+    def link_plan(self, inp: Any) -> Any:
+        """Money near defaulters (:func:`graphrisk.linkplan.proximity_edges`)."""
+        from graphrisk import linkplan
+
+        return linkplan.proximity_edges(
+            inp,
+            self.default_days,
+            self.max_hops,
+            self.max_device_accounts,
+            self.max_ip_accounts,
+            self.max_partners,
+        )
 
     def links(self, ctx: ScanContext) -> pl.DataFrame | None:
         """Account -- defaulter (one link away) and account -- neighbour of a defaulter."""

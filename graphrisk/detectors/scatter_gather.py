@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import polars as pl
 
@@ -89,9 +89,26 @@ class ScatterGather(Detector):
     )
     severity: int = severity_param(2)
 
+    def link_plan(self, inp: Any) -> Any:
+        """Possible legs (:func:`graphrisk.linkplan.scatter_edges`)."""
+        from graphrisk import linkplan
+
+        return linkplan.scatter_edges(
+            inp,
+            self.scatter_hours,
+            self.gather_days,
+            self.min_intermediaries,
+            self.min_forward_share,
+        )
+
     def links(self, ctx: ScanContext) -> pl.DataFrame | None:
-        """Source -- intermediary -- sink of every leg (before the counts are checked)."""
+        """Source -- intermediary -- sink of every leg of a source and sink with
+        ``min_intermediaries`` intermediaries (legs of any other pair raise nothing)."""
         legs = self._legs(ctx)
+        many = legs.group_by("source", "sink").agg(pl.col("mid").n_unique().alias("n"))
+        legs = legs.join(
+            many.filter(pl.col("n") >= self.min_intermediaries), on=["source", "sink"], how="semi"
+        )
         return pl.concat(
             [
                 legs.select(pl.col("source").alias("u"), pl.col("mid").alias("v")),

@@ -42,7 +42,7 @@ Every member of a cycle is flagged; the account that sent the earliest transfer 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import polars as pl
@@ -234,6 +234,14 @@ class TransferCycle(Detector):
         idx = np.flatnonzero(search)
         keep[idx] = window_scc_edges(src[idx], dst[idx], t[idx], g.nodes.height, self.window_days)
         return tr, src, dst, t, fresh, keep, max_old
+
+    def link_plan(self, inp: Any) -> Any:
+        """Fresh transfers and their bridges, trimmed (:func:`graphrisk.linkplan.cycle_edges`)."""
+        from graphrisk import linkplan
+
+        return linkplan.cycle_edges(
+            inp, self.window_days, self.max_relation_days, self.min_history_days
+        )
 
     def links(self, ctx: ScanContext) -> pl.DataFrame | None:
         """The transfers the loop search may follow: a loop never leaves them."""

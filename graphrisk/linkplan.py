@@ -1,0 +1,474 @@
+"""The link graph of a sharded scan, written once for both engines (narwhals).
+
+A sharded scan (:mod:`graphrisk.shards`) cuts the book along the connected components of a
+*link graph*: accounts joined by a shared device or a rare address, and by the transfers one
+finding may follow. This module says which edges that graph has, as narwhals expressions over
+lazy frames, so the same code runs on polars (in this process, lazily) and on Spark
+DataFrames (on a cluster, nothing collected): the Splink lesson of ``../shared/STYLE.md``, a
+pipeline of relational steps handed to an engine, with narwhals as the dialect.
+
+Every step is **star-local**: it reads one node's rows (its logins, loans, transfers) or one
+pair's transfers, joined with small per-node facts ("has a fresh transfer in this window
+bucket", "is in default") by equi-joins. Nothing needs the whole graph in one place: the one
+whole-graph algorithm, connected components, is the engine's (scipy in process,
+large-star/small-star on Spark, :mod:`graphrisk.engines.spark_graph`).
+
+Each detector that links accounts through money declares its edges with
+:meth:`~graphrisk.detectors.base.Detector.link_plan`. They are **supersets** of what the
+detector's own prefilter keeps (:meth:`~graphrisk.detectors.base.Detector.links`, exact, on
+one process's whole graph): a superset only makes shards larger, a pair left out would make a
+sharded scan miss a finding. ``tests/test_linkplan.py`` checks on generated worlds that every
+pair of every detector's ``links`` lies inside one component of this graph, and that the
+components stay small. The one place where a superset is more than "the same filter": the
+loop search keeps transfers inside a strongly connected part of a time window (a whole-graph
+algorithm); here the transfers are *trimmed* instead, a fixed number of rounds of dropping
+those whose sender received nothing, or whose receiver sent nothing, within the same
+three-window span (an edge of a strongly connected part is never dropped; the three windows
+cover any two-window span the detector's grid can start at). On a generated 100,000-account
+world this keeps 13,249 of 99,741 searchable transfers where strong connection keeps 13,080,
+and the largest component grows from 6,885 to 7,006 accounts.
+
+Node ids are the book's own strings: account ids, outside counterparties' ids, and devices and
+addresses prefixed with :data:`DEVICE` / :data:`IP` (control characters no id of the SPEC
+contains).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import narwhals as nw
+
+#: Microseconds per day (times are integer microseconds since the epoch in every frame here).
+DAY_US = 86_400_000_000
+#: Prefixes of device and address nodes.
+DEVICE, IP = "\x1fD", "\x1fI"
+
+
+class Materialise(Protocol):
+    """Compute a lazy frame once and return it as a lazy frame (cuts the plan)."""
+
+    def __call__(self, lf: nw.LazyFrame) -> nw.LazyFrame: ...
+
+
+@dataclass(frozen=True)
+class LinkInputs:
+    """The book's window as narwhals lazy frames (polars or Spark), times in microseconds.
+
+    Attributes
+    ----------
+    transfers
+        ``src, dst, amount, us, internal`` (``internal``: both ends are accounts).
+    logins
+        ``account_id, device_id, ip, us``.
+    loans
+        ``account_id, amount, issued_us, repaid_us, due_us, overdue_days`` (every loan of the
+        book issued by ``as_of``; ``repaid_us`` null while open).
+    as_of_us, start_us
+        The window's end and start.
+    origin_us
+        The first transfer between two accounts in the window (``None``: none).
+    materialise
+        The engine's way to compute an intermediate result once.
+    """
+
+    transfers: nw.LazyFrame
+    logins: nw.LazyFrame
+    loans: nw.LazyFrame
+    as_of_us: int
+    start_us: int
+    origin_us: int | None
+    materialise: Materialise
+
+
+def edges(u: Any, v: Any) -> list[nw.Expr]:
+    """The two columns of an edge frame (``u``, ``v``: strings)."""
+    return [nw.col(u).cast(nw.String).alias("u"), nw.col(v).cast(nw.String).alias("v")]
+
+
+def hub_degree(inp: LinkInputs, hub: str) -> nw.LazyFrame:
+    """``hub, deg``: distinct accounts that logged in on each device or address."""
+    return (
+        inp.logins.filter(~nw.col(hub).is_null())
+        .group_by(hub)
+        .agg(nw.col("account_id").n_unique().alias("deg"))
+    )
+
+
+def hub_accounts(inp: LinkInputs, hub: str, max_accounts: int) -> nw.LazyFrame:
+    """``account_id, hub``: accounts on a device or address used by 2..``max_accounts``."""
+    ok = hub_degree(inp, hub).filter((nw.col("deg") >= 2) & (nw.col("deg") <= max_accounts))
+    return (
+        inp.logins.select("account_id", hub)
+        .filter(~nw.col(hub).is_null())
+        .unique()
+        .join(ok.select(hub), on=hub, how="semi")
+    )
+
+
+def identity_edges(inp: LinkInputs, max_device_accounts: int, max_ip_accounts: int) -> nw.LazyFrame:
+    """Account -- device and account -- address edges (hubs of 2..max accounts)."""
+    parts = []
+    for hub, cap, prefix in (
+        ("device_id", max_device_accounts, DEVICE),
+        ("ip", max_ip_accounts, IP),
+    ):
+        ha = hub_accounts(inp, hub, cap)
+        parts.append(
+            ha.select(*edges("account_id", hub)).with_columns(
+                nw.concat_str([nw.lit(prefix), nw.col("v")]).alias("v")
+            )
+        )
+    return nw.concat(parts, how="vertical")
+
+
+def tied_accounts(inp: LinkInputs, max_device_accounts: int, max_ip_accounts: int) -> nw.LazyFrame:
+    """``account_id`` of every account sharing a device or an address with another."""
+    return nw.concat(
+        [
+            hub_accounts(inp, "device_id", max_device_accounts).select("account_id"),
+            hub_accounts(inp, "ip", max_ip_accounts).select("account_id"),
+        ],
+        how="vertical",
+    ).unique()
+
+
+def ordered(a: str = "src", b: str = "dst") -> list[nw.Expr]:
+    """The two ends of a transfer as an unordered pair ``lo < hi``."""
+    lo = nw.when(nw.col(a) < nw.col(b)).then(nw.col(a)).otherwise(nw.col(b))
+    hi = nw.when(nw.col(a) < nw.col(b)).then(nw.col(b)).otherwise(nw.col(a))
+    return [lo.alias("lo"), hi.alias("hi")]
+
+
+def transfer_pairs(inp: LinkInputs) -> nw.LazyFrame:
+    """``lo, hi``: pairs of accounts with money between them (either way)."""
+    return (
+        inp.transfers.filter(nw.col("internal") & (nw.col("src") != nw.col("dst")))
+        .select(*ordered())
+        .unique()
+    )
+
+
+def partner_counts(inp: LinkInputs) -> nw.LazyFrame:
+    """``account_id, partners``: distinct accounts each account exchanged money with."""
+    pairs = transfer_pairs(inp)
+    ends = nw.concat(
+        [
+            pairs.select(nw.col("lo").alias("account_id")),
+            pairs.select(nw.col("hi").alias("account_id")),
+        ],
+        how="vertical",
+    )
+    return ends.group_by("account_id").agg(nw.len().alias("partners"))
+
+
+def bursty(transfers: nw.LazyFrame, who: str, other: str, seconds: float, k: int) -> nw.LazyFrame:
+    """Transfers of ``who`` with ``k``+ distinct ``other`` ends in two adjacent time buckets
+    (``bucket`` kept), as :func:`graphrisk.detectors.scatter_gather._bursty`."""
+    size = max(int(seconds * 1_000_000), 1)
+    df = transfers.with_columns((nw.col("us") // size).alias("bucket"))
+    cnt = df.group_by(who, "bucket").agg(nw.col(other).n_unique().alias("c"))
+    nxt = cnt.select(who, (nw.col("bucket") - 1).alias("bucket"), nw.col("c").alias("c_next"))
+    prv = cnt.select(who, (nw.col("bucket") + 1).alias("bucket"), nw.col("c").alias("c_prev"))
+    ok = (
+        cnt.join(nxt, on=[who, "bucket"], how="left")
+        .join(prv, on=[who, "bucket"], how="left")
+        .filter(
+            (nw.col("c") + nw.col("c_next").fill_null(0) >= k)
+            | (nw.col("c") + nw.col("c_prev").fill_null(0) >= k)
+        )
+        .select(who, "bucket")
+    )
+    return df.join(ok, on=[who, "bucket"], how="semi")
+
+
+def trim(
+    tr: nw.LazyFrame, span_us: int, origin_us: int, rounds: int, materialise: Materialise
+) -> nw.LazyFrame:
+    """``src, dst`` of the transfers left after ``rounds`` rounds of trimming (see the module
+    docstring): each transfer sits in the three spans of ``span_us`` that cover its time; a
+    round drops, per span, the transfers whose sender received nothing in it or whose receiver
+    sent nothing in it. A transfer of a cycle that lies within one span is never dropped."""
+    layer = (nw.col("us") - origin_us) // span_us
+    copies = nw.concat(
+        [tr.select("src", "dst", (layer - i).alias("layer")) for i in range(3)], how="vertical"
+    ).unique()
+    cur = materialise(copies)
+    for _ in range(rounds):
+        into = cur.select(nw.col("dst").alias("src"), "layer").unique()
+        out_of = cur.select(nw.col("src").alias("dst"), "layer").unique()
+        cur = materialise(
+            cur.join(into, on=["src", "layer"], how="semi").join(
+                out_of, on=["dst", "layer"], how="semi"
+            )
+        )
+    return cur.select("src", "dst").unique()
+
+
+def defaulters(inp: LinkInputs, default_days: int) -> nw.LazyFrame:
+    """``account_id`` of every account with a loan ``default_days`` or more past due at
+    ``as_of`` (a superset of the scan's rule: the table's own days, or an open loan's days
+    since its due date)."""
+    late_us = inp.as_of_us - default_days * DAY_US
+    still_open = nw.col("repaid_us").is_null() | (nw.col("repaid_us") > inp.as_of_us)
+    bad = (nw.col("overdue_days") >= default_days) | (
+        still_open & ~nw.col("due_us").is_null() & (nw.col("due_us") <= late_us)
+    )
+    return inp.loans.filter(bad).select("account_id").unique()
+
+
+#: Rounds of trimming of the loop search's transfers (each round only drops transfers, so
+#: stopping early keeps a superset; 6 rounds reach the fixed point on generated worlds).
+TRIM_ROUNDS = 8
+
+
+def cycle_edges(
+    inp: LinkInputs,
+    window_days: float,
+    max_relation_days: float,
+    min_history_days: float,
+    rounds: int = TRIM_ROUNDS,
+) -> nw.LazyFrame | None:
+    """Transfers a loop search may follow (a superset of TRANSFER_CYCLE's ``links``): fresh
+    transfers and the non-fresh ones between two accounts with fresh transfers nearby in
+    time, trimmed (see the module docstring)."""
+    if inp.origin_us is None:
+        return None
+    t = ((nw.col("us") - inp.origin_us) / DAY_US).alias("t")
+    tr = inp.transfers.filter(nw.col("internal")).select("src", "dst", "us", *ordered(), t)
+    span = tr.group_by("lo", "hi").agg(
+        nw.col("t").min().alias("first"), nw.col("t").max().alias("last")
+    )
+    w = window_days
+    seen = (nw.col("t") >= min_history_days) | (nw.col("last") <= nw.col("t") + w)
+    fresh = (
+        (nw.col("first") >= nw.col("t") - w)
+        & (nw.col("last") - nw.col("first") <= max_relation_days)
+        & seen
+    )
+    window_us = max(int(w * DAY_US), 1)
+    tr = inp.materialise(
+        tr.join(span, on=["lo", "hi"], how="left").select(
+            "src",
+            "dst",
+            "us",
+            fresh.alias("fresh"),
+            ((nw.col("us") - inp.origin_us) // window_us).alias("bucket"),
+        )
+    )
+    # a node with a fresh transfer within w days of t has one in t's bucket or a neighbour
+    ends = nw.concat(
+        [
+            tr.filter(nw.col("fresh")).select(nw.col(c).alias("node"), "bucket")
+            for c in ("src", "dst")
+        ],
+        how="vertical",
+    ).unique()
+    near = nw.concat(
+        [ends.with_columns(nw.col("bucket") + d) for d in (-1, 0, 1)], how="vertical"
+    ).unique()
+    stale = tr.filter(~nw.col("fresh"))
+    bridges = stale.join(
+        near.select(nw.col("node").alias("src"), "bucket"), on=["src", "bucket"], how="semi"
+    ).join(near.select(nw.col("node").alias("dst"), "bucket"), on=["dst", "bucket"], how="semi")
+    search = nw.concat(
+        [tr.filter(nw.col("fresh")).select("src", "dst", "us"), bridges.select("src", "dst", "us")],
+        how="vertical",
+    )
+    return trim(search, window_us, inp.origin_us, rounds, inp.materialise).select(
+        *edges("src", "dst")
+    )
+
+
+def scatter_edges(
+    inp: LinkInputs, scatter_hours: float, gather_days: float, k: int, min_forward_share: float
+) -> nw.LazyFrame:
+    """Source -- intermediary -- sink legs of a possible scatter-gather (a superset of
+    SCATTER_GATHER's ``links``: its bursty senders and receivers, time order, forwarded share
+    and ``k`` intermediaries per source and sink)."""
+    tr = inp.transfers.select("src", "dst", "us", "amount")
+    src_ok = bursty(tr, "src", "dst", scatter_hours * 3600, k)
+    sink_ok = bursty(tr, "dst", "src", scatter_hours * 3600 + gather_days * 86400, k)
+    scatter = src_ok.select(
+        nw.col("src").alias("source"),
+        nw.col("dst").alias("mid"),
+        nw.col("us").alias("sent"),
+        nw.col("amount").alias("sent_amount"),
+    )
+    forward = sink_ok.select(
+        nw.col("src").alias("mid"),
+        nw.col("dst").alias("sink"),
+        nw.col("us").alias("fwd"),
+        nw.col("amount").alias("fwd_amount"),
+    )
+    scatter = scatter.join(forward.select("mid").unique(), on="mid", how="semi")
+    forward = forward.join(scatter.select("mid").unique(), on="mid", how="semi")
+    gather_us = int(gather_days * DAY_US)
+    legs = inp.materialise(
+        scatter.join(forward, on="mid", how="inner")
+        .filter(
+            (nw.col("sink") != nw.col("source"))
+            & (nw.col("fwd") >= nw.col("sent"))
+            & (nw.col("fwd") <= nw.col("sent") + gather_us)
+        )
+        .group_by("source", "mid", "sent", "sent_amount", "sink")
+        .agg(nw.col("fwd_amount").sum())
+        .filter(nw.col("fwd_amount") >= min_forward_share * nw.col("sent_amount"))
+        .select("source", "mid", "sink")
+        .unique()
+    )
+    many = (
+        legs.group_by("source", "sink")
+        .agg(nw.col("mid").n_unique().alias("n"))
+        .filter(nw.col("n") >= k)
+        .select("source", "sink")
+    )
+    legs = legs.join(many, on=["source", "sink"], how="semi")
+    return nw.concat(
+        [legs.select(*edges("source", "mid")), legs.select(*edges("mid", "sink"))],
+        how="vertical",
+    )
+
+
+def feed_edges(
+    inp: LinkInputs, max_lag_days: float, min_share: float, min_feeders: int
+) -> nw.LazyFrame:
+    """Feeder -- collector of loan money passed on within the lag to a collector fed by
+    ``min_feeders`` borrowers (FAN_IN_COLLECTOR's ``links``)."""
+    loans = inp.loans.filter(nw.col("issued_us") >= inp.start_us).select(
+        nw.col("account_id").alias("feeder"),
+        "loan_id",
+        nw.col("amount").alias("loan_amount"),
+        "issued_us",
+    )
+    tr = inp.transfers.select(
+        nw.col("src").alias("feeder"), nw.col("dst").alias("collector"), "amount", "us"
+    )
+    lag_us = int(max_lag_days * DAY_US)
+    feeds = (
+        loans.join(tr, on="feeder", how="inner")
+        .filter(
+            (nw.col("us") >= nw.col("issued_us")) & (nw.col("us") <= nw.col("issued_us") + lag_us)
+        )
+        .group_by("collector", "feeder", "loan_id")
+        .agg(nw.col("loan_amount").max(), nw.col("amount").sum().alias("fed"))
+        .filter(nw.col("fed") >= min_share * nw.col("loan_amount"))
+        .select("collector", "feeder")
+        .unique()
+    )
+    feeds = inp.materialise(feeds)
+    many = (
+        feeds.group_by("collector")
+        .agg(nw.col("feeder").n_unique().alias("n"))
+        .filter(nw.col("n") >= min_feeders)
+    )
+    return feeds.join(many.select("collector"), on="collector", how="semi").select(
+        *edges("feeder", "collector")
+    )
+
+
+def pass_on_edges(inp: LinkInputs, transfer_days: float, min_share: float) -> nw.LazyFrame:
+    """Sender -- receiver of ``min_share`` of one of the sender's loans, sent within
+    ``transfer_days`` of its payout to an account that repays a loan in the window (a
+    superset of LOAN_RECYCLING's ``links``; its sums are rounded to cents, hence half a cent
+    of slack)."""
+    tw_us = int(transfer_days * DAY_US)
+    x_loans = inp.loans.filter(nw.col("issued_us") >= inp.start_us - tw_us).select(
+        nw.col("account_id").alias("x"),
+        "loan_id",
+        nw.col("amount").alias("x_amount"),
+        "issued_us",
+    )
+    repayers = (
+        inp.loans.filter(nw.col("repaid_us") >= inp.start_us)
+        .select(nw.col("account_id").alias("y"))
+        .unique()
+    )
+    tr = (
+        inp.transfers.filter(nw.col("src") != nw.col("dst"))
+        .select(nw.col("src").alias("x"), nw.col("dst").alias("y"), "us", "amount")
+        .join(repayers, on="y", how="semi")
+    )
+    after = (nw.col("us") >= nw.col("issued_us")) & (nw.col("us") <= nw.col("issued_us") + tw_us)
+    return (
+        tr.join(x_loans, on="x", how="inner")
+        .filter(after)
+        .group_by("x", "loan_id", "y")
+        .agg(nw.col("x_amount").max(), nw.col("amount").sum().alias("moved"))
+        .filter(nw.col("moved") >= min_share * nw.col("x_amount") - 0.005)
+        .select(*edges("x", "y"))
+        .unique()
+    )
+
+
+def proximity_edges(
+    inp: LinkInputs,
+    default_days: int,
+    max_hops: int,
+    max_device_accounts: int,
+    max_ip_accounts: int,
+    max_partners: int,
+) -> nw.LazyFrame:
+    """Transfers on a path of at most ``max_hops`` links to an account in default (a superset
+    of RISK_PROXIMITY's ``links``; its device and address links are identity edges already):
+    money between non-hub accounts with one end in default or next to one."""
+    bad = inp.materialise(defaulters(inp, default_days))
+    hubs = partner_counts(inp).filter(nw.col("partners") > max_partners).select("account_id")
+    pairs = (
+        transfer_pairs(inp)
+        .join(hubs.select(nw.col("account_id").alias("lo")), on="lo", how="anti")
+        .join(hubs.select(nw.col("account_id").alias("hi")), on="hi", how="anti")
+    )
+    pairs = inp.materialise(pairs)
+
+    def touching(nodes: nw.LazyFrame) -> nw.LazyFrame:
+        return nw.concat(
+            [
+                pairs.join(nodes.select(nw.col("account_id").alias(c)), on=c, how="semi")
+                for c in ("lo", "hi")
+            ],
+            how="vertical",
+        ).unique()
+
+    near = bad
+    if max_hops >= 2:
+        one = [bad]
+        for hub, cap in (("device_id", max_device_accounts), ("ip", max_ip_accounts)):
+            ha = hub_accounts(inp, hub, cap)
+            bad_hubs = ha.join(bad, on="account_id", how="semi").select(hub).unique()
+            one.append(ha.join(bad_hubs, on=hub, how="semi").select("account_id"))
+        ends = touching(bad)
+        one += [ends.select(nw.col(c).alias("account_id")) for c in ("lo", "hi")]
+        near = inp.materialise(nw.concat(one, how="vertical").unique())
+    return touching(near).select(*edges("lo", "hi"))
+
+
+def tied_transfer_edges(
+    inp: LinkInputs, max_device_accounts: int, max_ip_accounts: int
+) -> nw.LazyFrame:
+    """Money between two accounts that both share a device or an address with someone
+    (GROUP_MULTI_LENDER's money links; its device and address links are identity edges)."""
+    tied = inp.materialise(tied_accounts(inp, max_device_accounts, max_ip_accounts))
+    return (
+        transfer_pairs(inp)
+        .join(tied.select(nw.col("account_id").alias("lo")), on="lo", how="semi")
+        .join(tied.select(nw.col("account_id").alias("hi")), on="hi", how="semi")
+        .select(*edges("lo", "hi"))
+    )
+
+
+def link_edges(
+    inp: LinkInputs,
+    detectors: list[Any],
+    max_device_accounts: int,
+    max_ip_accounts: int,
+) -> nw.LazyFrame:
+    """Every edge of the link graph: identity edges and each detector's
+    :meth:`~graphrisk.detectors.base.Detector.link_plan`."""
+    parts = [identity_edges(inp, max_device_accounts, max_ip_accounts)]
+    for det in detectors:
+        found = det.link_plan(inp)
+        if found is not None:
+            parts.append(found)
+    return nw.concat(parts, how="vertical")
