@@ -63,7 +63,6 @@ from scipy.sparse.csgraph import connected_components
 
 from graphrisk.context import (
     DEFAULT_LOOKBACK_DAYS,
-    IDX,
 )
 from graphrisk.io import Tables
 
