@@ -108,6 +108,13 @@ def cli() -> None:
 @click.option("--policy", "policy", type=click.Path(dir_okay=False, path_type=Path), default=None)
 @click.option("--ledger", "ledger", type=click.Path(file_okay=False, path_type=Path), default=None)
 @click.option("--engine", type=click.Choice(["local", "spark"]), default="local", show_default=True)
+@click.option(
+    "--spark-master",
+    "spark_master",
+    default=None,
+    envvar="SPARK_MASTER",
+    help="with --engine spark: the cluster to run on (default local mode)",
+)
 @click.option("--quarantine", is_flag=True, help="set bad rows aside instead of failing")
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
 @click.option(
@@ -130,9 +137,13 @@ def scan(
     lang: str,
     shard_accounts: int | None,
     as_json: bool,
+    spark_master: str | None,
 ) -> None:
     """Scan DATA (a directory of Parquet tables) and write the run directory OUT."""
     from graphrisk.scan import scan as run_scan
+
+    if spark_master:
+        os.environ["SPARK_MASTER"] = spark_master
 
     _check_out(out, data, ledger)
     _check_as_of(as_of, lookback, policy)

@@ -388,7 +388,10 @@ def scan(
     lang
         Language of the customer explanation: ``"zh"`` (default) or ``"en"``.
     engine
-        ``"local"`` (polars + compiled graph kernels) or ``"spark"``.
+        ``"local"`` (polars + compiled graph kernels) or ``"spark"``: the whole scan on
+        Spark (:func:`graphrisk.engines.spark_scan.scan_on_spark`; it returns a
+        :class:`~graphrisk.engines.spark_scan.SparkScanResult`, whose outputs stay Spark
+        DataFrames until asked for). With loaded ``Tables`` the engine has nothing to do.
     shard_accounts
         Scan the book in shards of whole linked groups of at most this many accounts (see
         :mod:`graphrisk.shards`): the context, graph and detectors then hold one shard at a
@@ -413,6 +416,19 @@ def scan(
         raise UsageError(f"--lang must be zh or en, got {lang!r}")
     if not isinstance(policy, Policy):
         policy = Policy.from_dict(policy) if isinstance(policy, dict) else Policy.load(policy)
+    if engine == "spark" and not isinstance(data, Tables) and ledger is None:
+        from graphrisk.engines.spark_scan import scan_on_spark
+
+        return scan_on_spark(  # type: ignore[return-value]
+            data,
+            as_of=as_of,
+            policy=policy,
+            lookback_days=lookback_days,
+            quarantine=quarantine,
+            lang=lang,
+            shard_accounts=shard_accounts,
+            progress=progress,
+        )
     with stages.timed("load", progress):
         if isinstance(data, Tables):
             tables = data

@@ -29,10 +29,12 @@ How the work is split
   against the referenced table's kept keys. Spark computes one flag per rule and row, and
   one per string column for text that is not UTF-8 (a table-level problem, reported by
   :mod:`graphrisk.io`'s reader as above).
-* **Hand-over**: one Spark job per table collects its rows with their flags (``toArrow()``);
-  counts, examples (the first rows in file order) and the quarantine split (the same
-  ``reason`` text) are taken from the flags in polars, after sorting back into file order and
-  casting to :data:`graphrisk.schema.DTYPES`.
+* **Counts and examples** (:func:`graphrisk.engines.spark_scan.load_book`, which the whole
+  Spark scan uses without collecting anything else): one Spark aggregation per table counts
+  the rows breaking each rule; the first rows in file order of each broken rule are
+  collected as examples; the quarantine split (the same ``reason`` text) stays on Spark.
+* **Hand-over** (:func:`load_with_spark` only): one Spark job per table collects its clean
+  rows, sorted back into file order and cast to :data:`graphrisk.schema.DTYPES`.
 
 As in :mod:`graphrisk.io`, every problem is reported in one pass: row rules run on every table
 that could be read even when another is broken, and references into a broken table are not
@@ -60,21 +62,19 @@ from urllib.parse import unquote, urlparse
 
 import polars as pl
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from graphrisk.errors import DataError, Problem, UsageError
 from graphrisk.io import (
     Tables,
     _arrow_kind_ok,
-    _examples,
     _find_files,
     _normalise,
     _read_table,
     finish_load,
 )
 from graphrisk.io import _row_rules as _local_rules
-from graphrisk.schema import DTYPES, TABLE_ORDER, TABLES, Column, Table, empty_frame
+from graphrisk.schema import DTYPES, TABLES, Column, Table, empty_frame
 
 if TYPE_CHECKING:
     from pyspark.sql import Column as SparkColumn
@@ -151,11 +151,14 @@ def _require_pyspark() -> None:
         ) from exc
 
 
-def spark_session(spark: SparkSession | None = None) -> SparkSession:
-    """A session for the engine: a ``newSession()`` of ``spark`` or of a local default one.
+def spark_session(spark: SparkSession | None = None, master: str | None = None) -> SparkSession:
+    """A session for the engine: a ``newSession()`` of ``spark`` or of a default one.
 
-    The default session (``local[2]``, settings :data:`SPARK_CONF`) is started on first use
-    and kept for the life of the process. The returned session has :data:`SESSION_CONF`.
+    The default session is started on first use and kept for the life of the process:
+    on ``master`` (a URL such as ``spark://127.0.0.1:7077``), else on the master named by
+    the ``SPARK_MASTER`` environment variable, else in local mode (``local[2]``); with the
+    settings :data:`SPARK_CONF` and this Python for the executors' Python workers. The
+    returned session has :data:`SESSION_CONF`.
 
     Raises
     ------
@@ -169,8 +172,12 @@ def spark_session(spark: SparkSession | None = None) -> SparkSession:
     with _LOCK:
         if spark is None:
             alive = _DEFAULT is not None and _DEFAULT.sparkContext._jsc is not None
+            want = master or os.environ.get("SPARK_MASTER") or "local[2]"
+            if alive and _DEFAULT is not None and _DEFAULT.sparkContext.master != want:
+                _DEFAULT.stop()
+                alive = False
             if not alive:
-                _DEFAULT = _start_local(SparkSession)
+                _DEFAULT = _start_local(SparkSession, want)
             spark = _DEFAULT
         assert spark is not None
         session = spark.newSession()
@@ -179,13 +186,19 @@ def spark_session(spark: SparkSession | None = None) -> SparkSession:
     return session
 
 
-def _start_local(session_class: Any) -> SparkSession:
+def _start_local(session_class: Any, master: str = "local[2]") -> SparkSession:
+    import sys
+
     fd, log_conf = tempfile.mkstemp(prefix="graphrisk-log4j2-", suffix=".properties")
     with os.fdopen(fd, "w") as fh:
         fh.write(_LOG4J2)
-    builder = session_class.builder.master("local[2]").appName("graphrisk")
+    builder = session_class.builder.master(master).appName("graphrisk")
     for key, value in SPARK_CONF.items():
         builder = builder.config(key, value)
+    # the shard kernel runs graphrisk in the executors' Python workers: this Python has it
+    # (pyspark reads the workers' Python from the environment when the context starts)
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    builder = builder.config("spark.pyspark.python", os.environ["PYSPARK_PYTHON"])
     builder = builder.config(
         "spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile=file:{log_conf}"
     )
@@ -633,47 +646,6 @@ def _flagged(
     return flagged, [(rule, column, message) for rule, column, message, _ in rules]
 
 
-def _bad_text(rows: pa.Table) -> bool:
-    """Whether a flagged table (see :func:`_flagged`) holds text that is not UTF-8."""
-    texts = [n for n in rows.column_names if n.startswith("__gr_text")]
-    return any(pc.any(rows.column(n)).as_py() for n in texts)
-
-
-def _split(
-    spec: Table,
-    rules: list[tuple[str, str, str]],
-    rows: pa.Table,
-    quarantine: bool,
-    problems: list[Problem],
-) -> tuple[pl.DataFrame, pl.DataFrame | None, list[str]]:
-    """(rows kept, rows quarantined, flags of the rules broken) of a flagged table.
-
-    Problems (with the first rows in file order as examples) are added unless ``quarantine``;
-    with it the rows breaking a rule are set aside with :mod:`graphrisk.io`'s ``reason``.
-    """
-    df = _polars(
-        rows.drop_columns([n for n in rows.column_names if n.startswith("__gr_text")]), spec
-    )
-    columns = [c.name for c in spec.columns]
-    flags = [f"__gr_bad{i}" for i in range(len(rules))]
-    counts = df.select(pl.col(flags).sum()).row(0) if flags else ()
-    hit = [(f, int(n), r) for f, n, r in zip(flags, counts, rules, strict=True) if n]
-    if not quarantine:
-        for f, n, (rule, column, message) in hit:
-            examples = _examples(df.filter(pl.col(f)), spec, [column])
-            problems.append(Problem(spec.name, column, rule, n, message, examples))
-    if not quarantine or not hit:
-        return df.select(columns), None, [f for f, _, _ in hit]
-    bad_any = pl.any_horizontal([f for f, _, _ in hit])
-    reason = pl.concat_str(
-        [pl.when(pl.col(f)).then(pl.lit(f"{rule}: {message}")) for f, _, (rule, _, message) in hit],
-        separator="; ",
-        ignore_nulls=True,
-    )
-    bad = df.filter(bad_any).with_columns(reason.alias("reason")).select([*columns, "reason"])
-    return df.filter(~bad_any).select(columns), bad, [f for f, _, _ in hit]
-
-
 # ---------------------------------------------------------------------------------------
 # hand-over to polars
 
@@ -746,67 +718,16 @@ def load_with_spark(
     UsageError
         If ``path`` is not a directory, pyspark is not installed, or Spark cannot start.
     """
-    root = Path(path)
-    if not root.is_dir():
-        raise UsageError(f"data directory not found: {root}")
-    _require_pyspark()
-    from py4j.protocol import Py4JError
-    from pyspark.errors import PySparkException
+    from graphrisk.engines.spark_scan import load_book
 
-    spark_errors = (PySparkException, Py4JError)
-    problems: list[Problem] = []
-    parts: dict[str, list[_Part] | None] = {}
-    for name in TABLE_ORDER:
-        parts[name] = _inspect(root, TABLES[name])
-        if parts[name] is None:  # absent, or broken: graphrisk.io says what is wrong
-            readable, found = _local_problems(root, TABLES[name])
-            if readable:
-                raise RuntimeError(f"graphrisk.io reads {name}, the Spark engine does not")
-            problems.extend(found)
-    # Row rules run on every table that could be read, even when another one is broken (one
-    # pass reports every problem, as graphrisk.io does); a table that is broken at a deeper
-    # level (text that is not UTF-8, data pages Spark cannot read) gives graphrisk.io's
-    # problems instead of its row problems, and references into it are not checked.
-    session: SparkSession | None = None  # no JVM when no table can be read
-    clean: dict[str, DataFrame] = {}  # what references are checked against, in Spark
+    book = load_book(path, quarantine=quarantine, spark=spark)
     out: dict[str, pl.DataFrame] = {}
+    for name, df in book.frames.items():  # one Spark job per table collects its rows
+        out[name] = _polars(_to_arrow(df), TABLES[name])
     quarantined: dict[str, pl.DataFrame] = {}
-    for name in TABLE_ORDER:
-        table_parts = parts[name]
-        if table_parts is None:
-            continue
-        spec = TABLES[name]
-        if session is None:
-            session = spark_session(spark)
-        try:
-            df = _read(session, spec, table_parts)
-            if name == "loans":
-                from pyspark.sql import functions as F
-
-                df = df.withColumn(
-                    "overdue_days", F.coalesce(F.col("overdue_days"), F.lit(0).cast("bigint"))
-                )
-            flagged, rules = _flagged(spec, df, clean)
-            rows = _to_arrow(flagged)  # the table's one Spark job: rules checked, rows collected
-        except DataError as exc:  # Spark lists other files than graphrisk.io
-            problems.extend(exc.problems)
-            continue
-        except spark_errors as exc:  # e.g. data pages that cannot be read
-            _, local = _local_problems(root, spec)
-            problems.extend(local or [_spark_failure(name, exc)])
-            continue
-        if _bad_text(rows):
-            _, local = _local_problems(root, spec)
-            if local:
-                problems.extend(local)
-                continue
-            # else Spark's UTF-8 check disagrees with pyarrow's: pyarrow decides, as locally
-        kept, rejected, hit = _split(spec, rules, rows, quarantine, problems)
-        del rows
-        out[name] = kept
-        if rejected is not None and rejected.height:
-            quarantined[name] = rejected
-        if quarantine and hit:  # references are checked against the rows kept
-            flagged = flagged.where(f"NOT ({' OR '.join(hit)})")
-        clean[name] = flagged
-    return finish_load(out, problems, root, quarantined)
+    for name, df in book.quarantine.items():
+        rows = pl.from_arrow(_to_arrow(df))
+        assert isinstance(rows, pl.DataFrame)
+        dtypes = {c.name: DTYPES[c.kind] for c in TABLES[name].columns}
+        quarantined[name] = rows.sort(_FILE, _ROW).drop(_FILE, _ROW).cast(dtypes)
+    return finish_load(out, [], Path(path), quarantined)

@@ -88,8 +88,12 @@ def _spark_split(
     flagged: DataFrame,
     quarantine: bool,
     problems: list[Problem],
+    text_problems: Callable[[], bool] | None = None,
 ) -> tuple[DataFrame, DataFrame | None, list[str], int, int, bool]:
-    """(rows kept, rows quarantined, rule flags hit, rows read, rows set aside, bad text)."""
+    """(rows kept, rows quarantined, rule flags hit, rows read, rows set aside, bad text).
+
+    ``text_problems`` is asked when a string is not UTF-8: true when the table-level
+    problems say so (then no row problem is added)."""
     from pyspark.sql import functions as F
 
     from graphrisk.engines.spark import _polars
@@ -106,6 +110,9 @@ def _spark_split(
     hit = [(f, int(row[f] or 0), r) for f, r in zip(flags, rules, strict=True) if row[f]]
     columns = [c.name for c in spec.columns]
     keep_cols = [*columns, _FILE, _ROW]
+    if bad_text and text_problems is not None and text_problems():
+        # text that is not UTF-8 is a table-level problem (graphrisk.io's reader says which)
+        return flagged.select(*keep_cols), None, [], total, 0, True
     if not quarantine:
         for f, n, (rule, column, message) in hit:
             first = flagged.where(F.col(f)).orderBy(_FILE, _ROW).limit(N_EXAMPLES)
@@ -188,8 +195,14 @@ def load_book(
                 )
             flagged, rules = _flagged(spec, df, clean)
             flagged = flagged.persist()
+            local: list[Problem] = []
+
+            def text_problems(spec: Table = spec, local: list[Problem] = local) -> bool:
+                local.extend(_local_problems(root, spec)[1])
+                return bool(local)
+
             kept, rejected, _hit, total, n_bad, bad_text = _spark_split(
-                spec, rules, flagged, quarantine, problems
+                spec, rules, flagged, quarantine, problems, text_problems
             )
         except DataError as exc:
             problems.extend(exc.problems)
@@ -198,11 +211,9 @@ def load_book(
             _, local = _local_problems(root, spec)
             problems.extend(local or [_spark_failure(name, exc)])
             continue
-        if bad_text:
-            _, local = _local_problems(root, spec)
-            if local:
-                problems.extend(local)
-                continue
+        if bad_text and local:
+            problems.extend(local)
+            continue
         out[name] = kept
         read[name] = total
         if rejected is not None and quarantine:
@@ -402,26 +413,37 @@ def _from_blobs(blobs: list[bytes]) -> pa.Table:
     return pa.concat_tables(tables) if len(tables) > 1 else tables[0]
 
 
-def _packer(name: str) -> Callable[[pa.Table], pa.Table]:
-    def pack(tbl: pa.Table) -> pa.Table:
-        shard = tbl.column("shard")[0].as_py()
-        blobs = _to_blobs(tbl.drop_columns(["shard"]))
-        k = len(blobs)
-        return pa.table(
-            {
-                "shard": pa.array([shard] * k, pa.int64()),
-                "name": pa.array([name] * k, pa.string()),
-                "part": pa.array(range(k), pa.int32()),
-                "data": pa.array(blobs, pa.binary()),
-            }
-        )
+def _packer(name: str) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
+    """Arrow batches of a frame with a ``shard`` column -> envelope rows (one blob per shard
+    and batch; no shuffle: the kernel's ``groupBy(shard)`` brings a shard's blobs together)."""
+
+    def pack(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            if not batch.num_rows:
+                continue
+            df = pl.from_arrow(batch)
+            assert isinstance(df, pl.DataFrame)
+            shards, parts, blobs = [], [], []
+            for (shard,), piece in df.group_by("shard"):
+                for i, blob in enumerate(_to_blobs(piece.drop("shard").to_arrow())):
+                    shards.append(shard)
+                    parts.append(i)
+                    blobs.append(blob)
+            yield pa.RecordBatch.from_pydict(
+                {
+                    "shard": pa.array(shards, pa.int64()),
+                    "name": pa.array([name] * len(blobs), pa.string()),
+                    "part": pa.array(parts, pa.int32()),
+                    "data": pa.array(blobs, pa.binary()),
+                }
+            )
 
     return pack
 
 
 def _packed(df: DataFrame, name: str) -> DataFrame:
     """``shard, name, part, data`` of a frame with a ``shard`` column."""
-    return df.groupBy("shard").applyInArrow(_packer(name), ENVELOPE)
+    return df.mapInArrow(_packer(name), ENVELOPE)
 
 
 def _spark_type(t: pa.DataType) -> pa.DataType:
@@ -772,7 +794,7 @@ def _kernel(job: _Job) -> Callable[[pa.Table], pa.Table]:
         rows = pl.from_arrow(tbl.select(["name", "part", "data"]))
         assert isinstance(rows, pl.DataFrame)
         frames: dict[str, pl.DataFrame] = {}
-        for (name,), part in rows.sort("name", "part").group_by("name", maintain_order=True):
+        for (name,), part in rows.group_by("name", maintain_order=True):
             df = pl.from_arrow(_from_blobs(part["data"].to_list()))
             assert isinstance(df, pl.DataFrame)
             frames[str(name)] = df
@@ -964,6 +986,8 @@ def scan_on_spark(
     return result
 
 
+#: Accounts the analyst page of a Spark scan lists (decisions.parquet has them all).
+REPORT_ACCOUNTS = 1_000
 #: Default most accounts per shard on Spark (a task holds one shard).
 DEFAULT_SPARK_SHARD_ACCOUNTS = 100_000
 
@@ -1111,5 +1135,106 @@ class SparkScanResult:
             )
         return out
 
+    def report_view(self, max_accounts: int = REPORT_ACCOUNTS) -> Any:
+        """A small :class:`~graphrisk.scan.ScanResult` for the analyst page: the first
+        ``max_accounts`` accounts the page lists (worst action, then severity and score, as
+        :func:`graphrisk.report.render_report` orders them), the largest groups of every
+        kind, and those accounts' own rows; the summary is the whole scan's."""
+        from pyspark.sql import Window
+        from pyspark.sql import functions as F
+
+        from graphrisk.context import ScanContext
+        from graphrisk.io import Tables
+        from graphrisk.report import ACTIONS, MAX_GROUPS
+        from graphrisk.scan import ScanResult
+
+        dec = self.outputs["decisions"]
+        flags = self.outputs["flags"]
+        groups = self.outputs["groups"]
+        rank = F.create_map(*[x for i, a in enumerate(ACTIONS) for x in (F.lit(a), F.lit(i))])
+        per = flags.groupBy("account_id").agg(
+            F.max("severity").alias("severity"), F.max("score").alias("score")
+        )
+        listed = [
+            r[0]
+            for r in dec.where(F.col("action") != "keep")
+            .join(per, "account_id", "left")
+            .orderBy(
+                F.coalesce(rank[F.col("action")], F.lit(len(ACTIONS))),
+                F.col("severity").desc_nulls_last(),
+                F.col("score").desc_nulls_last(),
+                "account_id",
+            )
+            .select("account_id")
+            .limit(max_accounts)
+            .collect()
+        ]
+        sizes = groups.groupBy("group_id", "kind").agg(F.countDistinct("account_id").alias("n"))
+        w = Window.partitionBy("kind").orderBy(F.col("n").desc(), "group_id")
+        top = sizes.withColumn("_r", F.row_number().over(w)).where(F.col("_r") <= MAX_GROUPS)
+        ids = self.book.spark.createDataFrame([(a,) for a in listed], "account_id string")
+        chosen = groups.join(top.select("group_id"), "group_id").unionByName(
+            groups.join(ids, "account_id")
+        )
+        group_rows = pl.from_arrow(chosen.distinct().toArrow())
+        assert isinstance(group_rows, pl.DataFrame)
+        group_rows = group_rows.select(list(self.schemas["groups"])).cast(self.schemas["groups"])
+        wanted = sorted(set(listed) | set(group_rows["account_id"].to_list()))
+        keep = self.book.spark.createDataFrame([(a,) for a in wanted], "account_id string")
+
+        def rows(name: str, df: DataFrame) -> pl.DataFrame:
+            out = pl.from_arrow(df.toArrow())
+            assert isinstance(out, pl.DataFrame)
+            schema = self.schemas[name]
+            return out.select(list(schema)).cast(schema).sort(list(OUTPUTS[name]), nulls_last=True)
+
+        def table(name: str) -> pl.DataFrame | None:
+            df = self.book.get(name)
+            if df is None:
+                return None
+            if name == "transfers":
+                df = (
+                    df.join(
+                        keep.select(F.col("account_id").alias("src_account")),
+                        "src_account",
+                        "left_semi",
+                    )
+                    .unionByName(
+                        df.join(
+                            keep.select(F.col("account_id").alias("dst_account")),
+                            "dst_account",
+                            "left_semi",
+                        )
+                    )
+                    .distinct()
+                )
+            else:
+                df = df.join(keep, "account_id", "left_semi")
+            from graphrisk.engines.spark import _polars
+
+            return _polars(df.toArrow(), TABLES[name])
+
+        sub = Tables(
+            accounts=table("accounts"),  # type: ignore[arg-type]
+            loans=table("loans"),  # type: ignore[arg-type]
+            transfers=table("transfers"),  # type: ignore[arg-type]
+            devices=table("devices"),  # type: ignore[arg-type]
+            applications=table("applications"),
+            source=self.book.source,
+        )
+        return ScanResult(
+            flags=rows("flags", flags.join(keep, "account_id", "left_semi")),
+            decisions=rows("decisions", dec.join(keep, "account_id", "left_semi")),
+            groups=group_rows.sort(list(OUTPUTS["groups"])),
+            summary=self.summary,
+            context=ScanContext(sub, self.as_of, self.lookback_days),
+            policy=self.policy,
+            run_id=self.run_id,
+            stages=self.stages,
+            trace=rows("trace", self.outputs["trace"].join(keep, "account_id", "left_semi")),
+        )
+
     def _report(self) -> str:
-        return "<!doctype html><title>graphrisk</title><p>report: see summary.json</p>"
+        from graphrisk.report import render_report
+
+        return render_report(self.report_view())
