@@ -121,7 +121,7 @@ def write_data(path: Path, tables: dict[str, pa.Table | None]) -> Path:
     return path
 
 
-def run_cli(*args: str | os.PathLike, env: dict | None = None, **kw) -> Ran:
+def run_cli(*args: str | os.PathLike, env: dict | None = None, timeout: float = 300, **kw) -> Ran:
     """Run ``python -m graphrisk ARGS`` in a subprocess with piped stdout/stderr."""
     full_env = {k: v for k, v in os.environ.items() if k != "GRAPHRISK_DEBUG"}
     full_env.update(env or {})
@@ -130,7 +130,7 @@ def run_cli(*args: str | os.PathLike, env: dict | None = None, **kw) -> Ran:
         capture_output=True,
         text=True,
         env=full_env,
-        timeout=300,
+        timeout=timeout,
         **kw,
     )
     return Ran(p.returncode, p.stdout, p.stderr)

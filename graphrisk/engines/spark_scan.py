@@ -60,6 +60,13 @@ _FILE, _ROW = "__gr_file", "__gr_row"
 #: The rows of one shard's table travel as Arrow IPC blobs of at most this many rows.
 BLOB_ROWS = 500_000
 ENVELOPE = "shard long, name string, part int, data binary"
+#: Options of every Spark write: no ``.crc`` file beside each part and no ``_SUCCESS`` marker
+#: (a run's tables are then folders of part files that polars and pyarrow read as one table).
+WRITE_OPTIONS: dict[str, str] = {
+    "fs.file.impl": "org.apache.hadoop.fs.RawLocalFileSystem",
+    "fs.file.impl.disable.cache": "true",
+    "mapreduce.fileoutputcommitter.marksuccessfuljobs": "false",
+}
 
 
 # ---------------------------------------------------------------------------------------
@@ -113,12 +120,23 @@ def _spark_split(
     if bad_text and text_problems is not None and text_problems():
         # text that is not UTF-8 is a table-level problem (graphrisk.io's reader says which)
         return flagged.select(*keep_cols), None, [], total, 0, True
-    if not quarantine:
+    if not quarantine and hit:
+        # the first rows in file order of every broken rule, in one Spark job
+        from pyspark.sql import Window
+
+        picked = flagged.where(functools.reduce(lambda a, b: a | b, [F.col(f) for f, _, _ in hit]))
+        firsts = []
+        for i, (f, _, _) in enumerate(hit):
+            w = Window.partitionBy(F.col(f)).orderBy(_FILE, _ROW)
+            picked = picked.withColumn(f"__gr_rank{i}", F.row_number().over(w))
+            firsts.append(F.col(f) & (F.col(f"__gr_rank{i}") <= N_EXAMPLES))
+        first = picked.where(functools.reduce(lambda a, b: a | b, firsts))
+        rows = pl.from_arrow(first.select(*keep_cols, *[f for f, _, _ in hit]).toArrow())
+        assert isinstance(rows, pl.DataFrame)
         for f, n, (rule, column, message) in hit:
-            first = flagged.where(F.col(f)).orderBy(_FILE, _ROW).limit(N_EXAMPLES)
-            rows = _polars(first.select(*keep_cols).toArrow(), spec)
+            mine = _polars(rows.filter(pl.col(f)).drop([h for h, _, _ in hit]).to_arrow(), spec)
             problems.append(
-                Problem(spec.name, column, rule, n, message, _examples(rows, spec, [column]))
+                Problem(spec.name, column, rule, n, message, _examples(mine, spec, [column]))
             )
     if not hit:
         return flagged.select(*keep_cols), None, [], total, 0, bad_text
@@ -958,8 +976,8 @@ def scan_on_spark(
         lookback_days: int
 
     run_id = run_id_for(_Window(resolved, lookback), policy, None, lang, fingerprint)  # type: ignore[arg-type]
-    outputs = {
-        name: _unpacked(out, name, pl.DataFrame(schema=schemas[name]).to_arrow().schema)
+    outputs = {  # decoded once: the summary, the page and the write all read them
+        name: _unpacked(out, name, pl.DataFrame(schema=schemas[name]).to_arrow().schema).persist()
         for name in OUTPUTS
     }
     outputs["decisions"] = outputs["decisions"].withColumn("run_id", F.lit(run_id))
@@ -1120,13 +1138,15 @@ class SparkScanResult:
         out = Path(out)
         with atomic_dir(out) as tmp, self.stages.timed("write", progress):
             for name, keys in OUTPUTS.items():
-                self.outputs[name].orderBy(*keys).write.parquet(str(tmp / f"{name}.parquet"))
+                self.outputs[name].orderBy(*keys).write.options(**WRITE_OPTIONS).parquet(
+                    str(tmp / f"{name}.parquet")
+                )
             if self.quarantine:
                 (tmp / "quarantine").mkdir()
                 for name, df in sorted(self.quarantine.items()):
-                    df.orderBy(_FILE, _ROW).drop(_FILE, _ROW).write.parquet(
-                        str(tmp / "quarantine" / f"{name}.parquet")
-                    )
+                    df.orderBy(_FILE, _ROW).drop(_FILE, _ROW).write.options(
+                        **WRITE_OPTIONS
+                    ).parquet(str(tmp / "quarantine" / f"{name}.parquet"))
             self.summary["timings"] = self.stages.merged()
             (tmp / "report.html").write_text(self._report(), encoding="utf-8")
             (tmp / "summary.json").write_text(
