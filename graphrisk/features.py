@@ -24,6 +24,7 @@ Examples
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -301,31 +302,54 @@ def features(
     policy
         The scan's policy (RISK_PROXIMITY's links and default days); default the default.
     """
-    from graphrisk.detectors import _links
+    parts: list[pl.DataFrame] = []
+    for _, make in steps(ctx, flags, groups, policy):
+        parts += make()
+    return assemble(ctx, parts)
+
+
+Step = Callable[[], list[pl.DataFrame]]
+
+
+def steps(
+    ctx: ScanContext,
+    flags: pl.DataFrame | None = None,
+    groups: pl.DataFrame | None = None,
+    policy: Policy | None = None,
+) -> list[tuple[str, Step]]:
+    """The parts of :func:`features`, by name, each computed when called (the benchmark's
+    feature profile times them one by one); :func:`assemble` puts them together."""
     from graphrisk.detectors.base import empty_flags, empty_groups
 
     flags = empty_flags() if flags is None else flags
     groups = empty_groups() if groups is None else groups
-    as_of = ctx.as_of
-    acc = ctx.accounts.select("account_id")
-    parts: list[pl.DataFrame] = []
+    return [
+        ("bureau", lambda: _bureau(ctx)),
+        ("per_kind", lambda: _kinds(ctx)),
+        ("identity", lambda: _identity(ctx, _ids(ctx))),
+        ("flows", lambda: _flows(ctx, _ids(ctx))),
+        ("cash", lambda: _cash(ctx, _ids(ctx), policy)),
+        ("defaulters", lambda: _near(ctx, _ids(ctx), policy)),
+        ("flags", lambda: _flagged(flags, groups)),
+    ]
 
+
+def _ids(ctx: ScanContext) -> pl.DataFrame:
+    return ctx.graph.nodes.select(pl.col("idx").alias("acc"), pl.col("id").alias("account_id"))
+
+
+def _bureau(ctx: ScanContext) -> list[pl.DataFrame]:
+    """Window counts of applications and loans, days since the last loan, outstanding."""
+    as_of = ctx.as_of
+    parts = []
     apps = ctx.applications
     if apps is not None and apps.height:
         a = apps.group_by("account_id").agg(
             _counts(apps, "applied_at", "apps", "lender_id", None, as_of)
         )
         parts.append(a.rename({f"lender_id_{w}d": f"app_lenders_{w}d" for w in WINDOWS}))
-
-    kinds = kinds_of(ctx)
-    if apps is not None and apps.height:
-        parts.append(_per_kind(apps, kinds, "applied_at", "apps", "app_lenders", None, as_of))
     loans = ctx.loans
     issued = loans.filter(pl.col("issued_at") >= ctx.start)
-    if issued.height:
-        parts.append(
-            _per_kind(issued, kinds, "issued_at", "loans", "loan_lenders", "amount", as_of)
-        )
     if issued.height:
         lo = issued.group_by("account_id").agg(
             *_counts(issued, "issued_at", "loans", "lender_id", "amount", as_of),
@@ -345,34 +369,55 @@ def features(
                 pl.col("overdue_days").max().alias("max_overdue_days"),
             )
         )  # fmt: skip
+    return parts
 
-    g = ctx.graph
-    ids = g.nodes.select(pl.col("idx").alias("acc"), pl.col("id").alias("account_id"))
-    parts += _identity(ctx, ids)
-    parts += _flows(ctx, ids)
 
-    parts += _cash(ctx, ids, policy)
+def _kinds(ctx: ScanContext) -> list[pl.DataFrame]:
+    """The window counts of applications and loans per lender kind."""
+    as_of = ctx.as_of
+    kinds = kinds_of(ctx)
+    parts = []
+    apps = ctx.applications
+    if apps is not None and apps.height:
+        parts.append(_per_kind(apps, kinds, "applied_at", "apps", "app_lenders", None, as_of))
+    issued = ctx.loans.filter(pl.col("issued_at") >= ctx.start)
+    if issued.height:
+        parts.append(
+            _per_kind(issued, kinds, "issued_at", "loans", "loan_lenders", "amount", as_of)
+        )
+    return parts
+
+
+def _near(ctx: ScanContext, ids: pl.DataFrame, policy: Policy | None) -> list[pl.DataFrame]:
+    """Hops to the nearest defaulter, defaulters near, tie strength."""
+    from graphrisk.detectors import _links
+
     near_by = proximity(policy)
     bad = _links.defaulters(ctx, near_by.default_days)
-    if bad.height:
-        hop1, hop2 = near_by._hops(ctx, bad)
-        paths = pl.concat(
-            [hop1.select("acc", "d", "hops", "kinds"), hop2.select("acc", "d", "hops", "kinds")]
-        ).filter(pl.col("acc") != pl.col("d"))
-        nearest = pl.col("hops") == pl.col("hops").min()
-        near = paths.group_by("acc").agg(
-            pl.col("hops").min().cast(pl.Int32).alias("defaulter_hops"),
-            pl.col("d").n_unique().cast(pl.UInt32).alias("defaulters_near"),
-            pl.col("kinds").filter(nearest).list.len().max().cast(pl.UInt32).alias("defaulter_tie"),
-        )
-        own = bad.select("acc", pl.lit(0, pl.Int32).alias("_self"))
-        near = near.join(own, on="acc", how="full", coalesce=True).with_columns(
-            pl.coalesce("_self", "defaulter_hops").alias("defaulter_hops"),
-            pl.col("defaulters_near").fill_null(0),
-            pl.col("defaulter_tie").fill_null(0),
-        )
-        parts.append(near.join(ids, on="acc").drop("acc", "_self"))
+    if not bad.height:
+        return []
+    hop1, hop2 = near_by._hops(ctx, bad)
+    paths = pl.concat(
+        [hop1.select("acc", "d", "hops", "kinds"), hop2.select("acc", "d", "hops", "kinds")]
+    ).filter(pl.col("acc") != pl.col("d"))
+    nearest = pl.col("hops") == pl.col("hops").min()
+    near = paths.group_by("acc").agg(
+        pl.col("hops").min().cast(pl.Int32).alias("defaulter_hops"),
+        pl.col("d").n_unique().cast(pl.UInt32).alias("defaulters_near"),
+        pl.col("kinds").filter(nearest).list.len().max().cast(pl.UInt32).alias("defaulter_tie"),
+    )
+    own = bad.select("acc", pl.lit(0, pl.Int32).alias("_self"))
+    near = near.join(own, on="acc", how="full", coalesce=True).with_columns(
+        pl.coalesce("_self", "defaulter_hops").alias("defaulter_hops"),
+        pl.col("defaulters_near").fill_null(0),
+        pl.col("defaulter_tie").fill_null(0),
+    )
+    return [near.join(ids, on="acc").drop("acc", "_self")]
 
+
+def _flagged(flags: pl.DataFrame, groups: pl.DataFrame) -> list[pl.DataFrame]:
+    """Loops through the account, flags per code, the highest severity."""
+    parts = []
     loops = groups.filter(pl.col("kind") == "transfer_cycle")
     if loops.height:
         parts.append(
@@ -390,7 +435,13 @@ def features(
             pl.col("severity").max().cast(pl.Int8).alias("max_severity"),
         )
         parts.append(per)
+    return parts
 
+
+def assemble(ctx: ScanContext, parts: list[pl.DataFrame]) -> pl.DataFrame:
+    """The parts (``account_id`` and their columns) side by side, one row per account, every
+    dictionary column in order."""
+    acc = ctx.accounts.select("account_id")
     # each part aligned to the accounts on its own, then side by side: joining the parts one
     # after another would copy the growing table (hundreds of columns) once per part
     aligned = [
