@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.compare is not None:
         from polars.testing import assert_frame_equal
 
-        assert_frame_equal(feats, pl.read_parquet(args.compare))
+        assert_frame_equal(feats, pl.read_parquet(args.compare), check_exact=True)
         print("features equal to", args.compare, file=sys.stderr)
     return 0
 
