@@ -237,19 +237,6 @@ def _dictionary() -> list[Feature]:
 DICTIONARY: list[Feature] = _dictionary()
 
 
-def _counts(ts: str, prefix: str, lenders: str, as_of: object) -> list[pl.Expr]:
-    """Per group, each window: rows (``PREFIX_{w}d``) and distinct lenders (``LENDERS_{w}d``,
-    of the lender index ``_l``)."""
-    exprs = []
-    for w in WINDOWS:
-        inside = pl.col(ts) > pl.lit(as_of) - timedelta(days=w)
-        exprs.append(inside.sum().cast(pl.UInt32).alias(f"{prefix}_{w}d"))
-        exprs.append(
-            pl.col("_l").filter(inside).n_unique().cast(pl.UInt32).alias(f"{lenders}_{w}d")
-        )
-    return exprs
-
-
 def _amounts(ts: str, amount: str, as_of: object) -> list[pl.Expr]:
     """Per group, each window: the amount (``borrowed_{w}d``)."""
     return [
@@ -355,7 +342,7 @@ def _lending(ctx: ScanContext) -> list[pl.DataFrame]:
         parts.append(
             loans.group_by("acc").agg(
                 open_.sum().cast(pl.UInt32).alias("loans_outstanding"),
-                pl.col("lender_id").filter(open_).n_unique().cast(pl.UInt32)
+                pl.col("lender").filter(open_).n_unique().cast(pl.UInt32)
                 .alias("lenders_outstanding"),
                 pl.col("amount").filter(open_).sum().alias("amount_outstanding"),
                 pl.col("overdue_days").max().alias("max_overdue_days"),
@@ -373,24 +360,33 @@ def _windows(
     amount: str | None,
     as_of: object,
 ) -> list[pl.DataFrame]:
-    """Per account: the window counts of ``df`` (``acc, lender_id, TS[, AMOUNT]``) per lender
-    kind (``NAME_{w}d_{kind}``, one frame per kind) and in all.
+    """Per account: the window counts of ``df`` (``acc, lender_id, TS[, AMOUNT]``, each
+    account's rows in time order) per lender kind (``NAME_{w}d_{kind}``, one frame per kind)
+    and in all.
 
-    The counts in all are the sums over the kinds (a lender has one kind, so its distinct
-    lenders add up too); the amounts in all are summed from the rows (see :func:`_lending`),
-    so that they are added in the same order as the rows, not kind by kind.
+    A lender counts in a window when its newest row with the account does (the windows all
+    end at ``as_of``), so every count is a sum of flags. The counts in all are the sums over
+    the kinds (a lender has one kind); the amounts in all are summed from the rows (see
+    :func:`_lending`), in the rows' order rather than kind by kind.
     """
-    exprs = _counts(ts, count, lenders, as_of)
+    key = pl.col("acc").cast(pl.UInt64) * (1 << 32) + pl.col("_l").cast(pl.UInt64)
+    flags = []
+    for w in WINDOWS:
+        inside = pl.col(ts) > pl.lit(as_of) - timedelta(days=w)
+        flags += [inside.alias(f"{count}_{w}d"), (inside & pl.col("_new")).alias(f"{lenders}_{w}d")]
+    counts = [f.meta.output_name() for f in flags]
+    rows = (
+        df.join(kinds, on="lender_id", how="left", maintain_order="left")
+        .with_columns(
+            pl.col("_k").fill_null(KINDS.index("unknown")), key.is_last_distinct().alias("_new")
+        )
+        .select("acc", "_k", *flags, *([ts, amount] if amount is not None else []))
+    )
+    exprs = [pl.col(c).sum().cast(pl.UInt32) for c in counts]
     if amount is not None:
         exprs += _amounts(ts, amount, as_of)
-    per = (
-        df.join(kinds, on="lender_id", how="left", maintain_order="left")
-        .with_columns(pl.col("_k").fill_null(KINDS.index("unknown")))
-        .group_by("acc", "_k")
-        .agg(exprs)
-    )
+    per = rows.group_by("acc", "_k").agg(exprs)
     values = [c for c in per.columns if c not in ("acc", "_k")]
-    counts = [c for c in values if not c.startswith("borrowed_")]
     out = [per.group_by("acc").agg(pl.col(c).sum().cast(pl.UInt32) for c in counts)]
     for i, k in enumerate(KINDS):
         one = per.filter(pl.col("_k") == i)
