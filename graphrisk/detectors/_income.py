@@ -102,7 +102,8 @@ def _sides(
             ),
         ]
     )
-    sides = sort_rows(sides, "ts", "acc", "other", "incoming")
+    # stably: rows equal on all four keep the transfers' order (ts, transfer_id)
+    sides = sort_rows(sides, "ts", "acc", "other", "incoming", maintain_order=True)
     pair = pl.col("acc").cast(pl.UInt64) * (1 << 32) + pl.col("other").cast(pl.UInt64)
     links = _links.both_ways(
         _links.links(ctx, max_device_accounts, max_ip_accounts, transfers=False)
@@ -213,18 +214,16 @@ def monthly_income(
         inc = income_flows(ctx, max_device_accounts, max_ip_accounts, round_trip_days)
         first = months[0].year * 12 + months[0].month - 1
         pos = (pl.col("ts").dt.year().cast(pl.Int32) * 12 + pl.col("ts").dt.month() - 1) - first
-        per = (
-            inc.select("acc", pos.cast(pl.Int32).alias("pos"), "amount")
-            .filter(pl.col("pos").is_between(0, len(months) - 1))
-            .group_by("acc", "pos")
-            .agg(pl.col("amount").sum().alias("income"))
+        rows = inc.select("acc", pos.cast(pl.Int32).alias("pos"), "amount").filter(
+            pl.col("pos").is_between(0, len(months) - 1)
         )
-        # one row per (account with income, month), zero where nothing came in
-        accs = per["acc"].unique().sort()
+        # one row per (account with income, month), zero where nothing came in; each sum
+        # added up in the rows' order (by account and time) whatever the frame's size, so a
+        # shard of the book adds exactly as the whole book does
+        accs = rows["acc"].unique().sort()
         k = len(months)
-        cell = (accs.search_sorted(per["acc"]).cast(pl.Int64) * k + per["pos"]).to_numpy()
-        income = np.zeros(accs.len() * k)
-        income[cell] = per["income"].to_numpy()
+        cell = (accs.search_sorted(rows["acc"]).cast(pl.Int64) * k + rows["pos"]).to_numpy()
+        income = np.bincount(cell, weights=rows["amount"].to_numpy(), minlength=accs.len() * k)
         cal = pl.DataFrame({"month": months}, schema={"month": pl.Datetime("us")})["month"]
         return pl.DataFrame(
             {
