@@ -516,14 +516,18 @@ def _cash(ctx: ScanContext, policy: Policy | None) -> list[pl.DataFrame]:
         pl.col("income").alias("income_used"),
         pl.col("source").alias("income_source"),
     )
+    import numpy as np
+
     since = pl.lit(ctx.as_of) - timedelta(days=30)
-    out = (
-        _income.outflows(ctx, *args)
-        .filter(pl.col("ts") > since)
-        .group_by("acc")
-        .agg(pl.col("amount").sum().alias("outflow_outside_30d"))
+    out = _income.outflows(ctx, *args).filter(pl.col("ts") > since)
+    n = ctx.graph.n_accounts
+    # added in the rows' order (by account and time), whatever the frame's size or layout
+    # (a group-by sum splits its rows by both, and a shard must add as the whole book does)
+    total = np.bincount(out["acc"].to_numpy(), weights=out["amount"].to_numpy(), minlength=n)
+    dense = pl.DataFrame(
+        {"acc": pl.arange(0, n, dtype=IDX, eager=True), "outflow_outside_30d": total[:n]}
     )
-    return [usual, out]
+    return [usual, dense]
 
 
 def _identity(ctx: ScanContext) -> list[pl.DataFrame]:
