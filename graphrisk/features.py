@@ -24,13 +24,14 @@ Examples
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import polars as pl
 
-from graphrisk.context import ScanContext
+from graphrisk.context import IDX, ScanContext, positions
 from graphrisk.detectors._kinds import KINDS as _KINDS
 from graphrisk.detectors._kinds import kinds_of
 
@@ -236,18 +237,13 @@ def _dictionary() -> list[Feature]:
 DICTIONARY: list[Feature] = _dictionary()
 
 
-def _counts(df: pl.DataFrame, ts: str, prefix: str, lender: str, amount: str | None,
-            as_of: object) -> list[pl.Expr]:  # fmt: skip
-    exprs = []
-    for w in WINDOWS:
-        inside = pl.col(ts) > pl.lit(as_of) - timedelta(days=w)
-        exprs.append(inside.sum().cast(pl.UInt32).alias(f"{prefix}_{w}d"))
-        exprs.append(
-            pl.col(lender).filter(inside).n_unique().cast(pl.UInt32).alias(f"{lender}_{w}d")
-        )
-        if amount is not None:
-            exprs.append(pl.col(amount).filter(inside).sum().alias(f"borrowed_{w}d"))
-    return exprs
+def _amounts(ts: str, amount: str, as_of: object) -> list[pl.Expr]:
+    """Per group, each window: the amount (``borrowed_{w}d``)."""
+    return [
+        pl.col(amount).filter(pl.col(ts) > pl.lit(as_of) - timedelta(days=w)).sum()
+        .alias(f"borrowed_{w}d")
+        for w in WINDOWS
+    ]  # fmt: skip
 
 
 def proximity(policy: Policy | None = None) -> RiskProximity:
@@ -256,32 +252,6 @@ def proximity(policy: Policy | None = None) -> RiskProximity:
     from graphrisk.detectors.risk_proximity import RiskProximity
 
     return RiskProximity() if policy is None else policy.detector("risk_proximity")
-
-
-def _per_kind(
-    df: pl.DataFrame,
-    kinds: pl.DataFrame,
-    ts: str,
-    count: str,
-    lenders: str,
-    amount: str | None,
-    as_of: object,
-) -> pl.DataFrame:
-    """Per account: the window counts of ``df`` split by lender kind (``NAME_{w}d_{kind}``)."""
-    exprs = []
-    for w in WINDOWS:
-        inside = pl.col(ts) > pl.lit(as_of) - timedelta(days=w)
-        exprs.append(inside.sum().cast(pl.UInt32).alias(f"{count}_{w}d"))
-        exprs.append(pl.col("lender_id").filter(inside).n_unique().cast(pl.UInt32)
-                     .alias(f"{lenders}_{w}d"))  # fmt: skip
-        if amount is not None:
-            exprs.append(pl.col(amount).filter(inside).sum().alias(f"borrowed_{w}d"))
-    per = (
-        df.join(kinds, on="lender_id", how="left").group_by("account_id", "lender_kind").agg(exprs)
-    )
-    values = [c for c in per.columns if c not in ("account_id", "lender_kind")]
-    wide = per.pivot(on="lender_kind", index="account_id", values=values, separator="|")
-    return wide.rename({c: "_".join(c.split("|")) for c in wide.columns if "|" in c})
 
 
 def features(
@@ -301,84 +271,166 @@ def features(
     policy
         The scan's policy (RISK_PROXIMITY's links and default days); default the default.
     """
-    from graphrisk.detectors import _links
+    parts: list[pl.DataFrame] = []
+    for _, make in steps(ctx, flags, groups, policy):
+        parts += make()
+    return assemble(ctx, parts)
+
+
+#: One step of the table: frames of ``acc`` (the account's graph index, unique in each frame)
+#: and feature columns; an account a frame does not list has 0 (null where nullable) there.
+Step = Callable[[], list[pl.DataFrame]]
+
+
+def steps(
+    ctx: ScanContext,
+    flags: pl.DataFrame | None = None,
+    groups: pl.DataFrame | None = None,
+    policy: Policy | None = None,
+) -> list[tuple[str, Step]]:
+    """The parts of :func:`features`, by name, each computed when called (the benchmark's
+    feature profile times them one by one); :func:`assemble` puts them together."""
     from graphrisk.detectors.base import empty_flags, empty_groups
 
     flags = empty_flags() if flags is None else flags
     groups = empty_groups() if groups is None else groups
-    as_of = ctx.as_of
-    acc = ctx.accounts.select("account_id")
-    parts: list[pl.DataFrame] = []
+    return [
+        ("lending", lambda: _lending(ctx)),
+        ("identity", lambda: _identity(ctx)),
+        ("flows", lambda: _flows(ctx)),
+        ("cash", lambda: _cash(ctx, policy)),
+        ("defaulters", lambda: _near(ctx, policy)),
+        ("flags", lambda: _flagged(ctx, flags, groups)),
+    ]
 
+
+def _acc(ctx: ScanContext, account_id: pl.Series) -> pl.Series:
+    """Graph indices of account ids (null for an id outside ``ctx.accounts``)."""
+    return positions(account_id, ctx.accounts["account_id"]).alias("acc")
+
+
+def _lending(ctx: ScanContext) -> list[pl.DataFrame]:
+    """Window counts of applications and loans, in all and per lender kind; days since the
+    last loan; what is outstanding at ``as_of``."""
+    as_of = ctx.as_of
+    # every lender of the book's loans and applications, with its kind (_k) and index (_l)
+    kinds = kinds_of(ctx).select(
+        "lender_id",
+        pl.col("lender_kind").replace_strict({k: i for i, k in enumerate(KINDS)},
+                                             return_dtype=pl.UInt8).alias("_k"),
+        pl.int_range(pl.len(), dtype=IDX).alias("_l"),
+    )  # fmt: skip
+    parts = []
     apps = ctx.applications
     if apps is not None and apps.height:
-        a = apps.group_by("account_id").agg(
-            _counts(apps, "applied_at", "apps", "lender_id", None, as_of)
-        )
-        parts.append(a.rename({f"lender_id_{w}d": f"app_lenders_{w}d" for w in WINDOWS}))
-
-    kinds = kinds_of(ctx)
-    if apps is not None and apps.height:
-        parts.append(_per_kind(apps, kinds, "applied_at", "apps", "app_lenders", None, as_of))
-    loans = ctx.loans
+        a = apps.select("lender_id", "applied_at", _acc(ctx, apps["account_id"])).drop_nulls("acc")
+        parts += _windows(a, kinds, "applied_at", "apps", "app_lenders", None, as_of)
+    loans = ctx.graph.loans.filter(pl.col("acc") < ctx.graph.n_accounts)
     issued = loans.filter(pl.col("issued_at") >= ctx.start)
     if issued.height:
+        parts += _windows(issued, kinds, "issued_at", "loans", "loan_lenders", "amount", as_of)
         parts.append(
-            _per_kind(issued, kinds, "issued_at", "loans", "loan_lenders", "amount", as_of)
+            issued.group_by("acc").agg(
+                *_amounts("issued_at", "amount", as_of),
+                ((pl.lit(as_of) - pl.col("issued_at").max()).dt.total_seconds() / 86400)
+                .round(3)
+                .alias("days_since_last_loan"),
+            )
         )
-    if issued.height:
-        lo = issued.group_by("account_id").agg(
-            *_counts(issued, "issued_at", "loans", "lender_id", "amount", as_of),
-            ((pl.lit(as_of) - pl.col("issued_at").max()).dt.total_seconds() / 86400)
-            .round(3)
-            .alias("days_since_last_loan"),
-        )
-        parts.append(lo.rename({f"lender_id_{w}d": f"loan_lenders_{w}d" for w in WINDOWS}))
     if loans.height:
         open_ = pl.col("repaid_at").is_null()
         parts.append(
-            loans.group_by("account_id").agg(
+            loans.group_by("acc").agg(
                 open_.sum().cast(pl.UInt32).alias("loans_outstanding"),
-                pl.col("lender_id").filter(open_).n_unique().cast(pl.UInt32)
+                pl.col("lender").filter(open_).n_unique().cast(pl.UInt32)
                 .alias("lenders_outstanding"),
                 pl.col("amount").filter(open_).sum().alias("amount_outstanding"),
                 pl.col("overdue_days").max().alias("max_overdue_days"),
             )
         )  # fmt: skip
+    return parts
 
-    g = ctx.graph
-    ids = g.nodes.select(pl.col("idx").alias("acc"), pl.col("id").alias("account_id"))
-    parts += _identity(ctx, ids)
-    parts += _flows(ctx, ids)
 
-    parts += _cash(ctx, ids, policy)
+def _windows(
+    df: pl.DataFrame,
+    kinds: pl.DataFrame,
+    ts: str,
+    count: str,
+    lenders: str,
+    amount: str | None,
+    as_of: object,
+) -> list[pl.DataFrame]:
+    """Per account: the window counts of ``df`` (``acc, lender_id, TS[, AMOUNT]``, each
+    account's rows in time order) per lender kind (``NAME_{w}d_{kind}``, one frame per kind)
+    and in all.
+
+    A lender counts in a window when its newest row with the account does (the windows all
+    end at ``as_of``), so every count is a sum of flags. The counts in all are the sums over
+    the kinds (a lender has one kind); the amounts in all are summed from the rows (see
+    :func:`_lending`), in the rows' order rather than kind by kind.
+    """
+    key = pl.col("acc").cast(pl.UInt64) * (1 << 32) + pl.col("_l").cast(pl.UInt64)
+    flags = []
+    for w in WINDOWS:
+        inside = pl.col(ts) > pl.lit(as_of) - timedelta(days=w)
+        flags += [inside.alias(f"{count}_{w}d"), (inside & pl.col("_new")).alias(f"{lenders}_{w}d")]
+    counts = [f.meta.output_name() for f in flags]
+    rows = (
+        df.join(kinds, on="lender_id", how="left", maintain_order="left")
+        .with_columns(
+            pl.col("_k").fill_null(KINDS.index("unknown")), key.is_last_distinct().alias("_new")
+        )
+        .select("acc", "_k", *flags, *([ts, amount] if amount is not None else []))
+    )
+    exprs = [pl.col(c).sum().cast(pl.UInt32) for c in counts]
+    if amount is not None:
+        exprs += _amounts(ts, amount, as_of)
+    per = rows.group_by("acc", "_k").agg(exprs)
+    values = [c for c in per.columns if c not in ("acc", "_k")]
+    out = [per.group_by("acc").agg(pl.col(c).sum().cast(pl.UInt32) for c in counts)]
+    for i, k in enumerate(KINDS):
+        one = per.filter(pl.col("_k") == i)
+        if one.height:
+            out.append(one.select("acc", *[pl.col(c).alias(f"{c}_{k}") for c in values]))
+    return out
+
+
+def _near(ctx: ScanContext, policy: Policy | None) -> list[pl.DataFrame]:
+    """Hops to the nearest defaulter, defaulters near, tie strength."""
+    from graphrisk.detectors import _links
+
     near_by = proximity(policy)
     bad = _links.defaulters(ctx, near_by.default_days)
-    if bad.height:
-        hop1, hop2 = near_by._hops(ctx, bad)
-        paths = pl.concat(
-            [hop1.select("acc", "d", "hops", "kinds"), hop2.select("acc", "d", "hops", "kinds")]
-        ).filter(pl.col("acc") != pl.col("d"))
-        nearest = pl.col("hops") == pl.col("hops").min()
-        near = paths.group_by("acc").agg(
-            pl.col("hops").min().cast(pl.Int32).alias("defaulter_hops"),
-            pl.col("d").n_unique().cast(pl.UInt32).alias("defaulters_near"),
-            pl.col("kinds").filter(nearest).list.len().max().cast(pl.UInt32).alias("defaulter_tie"),
-        )
-        own = bad.select("acc", pl.lit(0, pl.Int32).alias("_self"))
-        near = near.join(own, on="acc", how="full", coalesce=True).with_columns(
-            pl.coalesce("_self", "defaulter_hops").alias("defaulter_hops"),
-            pl.col("defaulters_near").fill_null(0),
-            pl.col("defaulter_tie").fill_null(0),
-        )
-        parts.append(near.join(ids, on="acc").drop("acc", "_self"))
+    if not bad.height:
+        return []
+    hop1, hop2 = near_by._hops(ctx, bad)
+    paths = pl.concat(
+        [hop1.select("acc", "d", "hops", "kinds"), hop2.select("acc", "d", "hops", "kinds")]
+    ).filter(pl.col("acc") != pl.col("d"))
+    nearest = pl.col("hops") == pl.col("hops").min()
+    near = paths.group_by("acc").agg(
+        pl.col("hops").min().cast(pl.Int32).alias("defaulter_hops"),
+        pl.col("d").n_unique().cast(pl.UInt32).alias("defaulters_near"),
+        pl.col("kinds").filter(nearest).list.len().max().cast(pl.UInt32).alias("defaulter_tie"),
+    )
+    own = bad.select("acc", pl.lit(0, pl.Int32).alias("_self"))
+    near = near.join(own, on="acc", how="full", coalesce=True).with_columns(
+        pl.coalesce("_self", "defaulter_hops").alias("defaulter_hops"),
+        pl.col("defaulters_near").fill_null(0),
+        pl.col("defaulter_tie").fill_null(0),
+    )
+    return [near.drop("_self")]
 
+
+def _flagged(ctx: ScanContext, flags: pl.DataFrame, groups: pl.DataFrame) -> list[pl.DataFrame]:
+    """Loops through the account, flags per code, the highest severity."""
+    parts = []
     loops = groups.filter(pl.col("kind") == "transfer_cycle")
     if loops.height:
-        parts.append(
-            loops.group_by("account_id").agg(pl.col("group_id").n_unique().cast(pl.UInt32)
-                                             .alias("loops"))
-        )  # fmt: skip
+        per = loops.group_by("account_id").agg(
+            pl.col("group_id").n_unique().cast(pl.UInt32).alias("loops")
+        )
+        parts.append(per.with_columns(_acc(ctx, per["account_id"])).drop("account_id"))
     if flags.height:
         from graphrisk.codes import CODES
 
@@ -389,29 +441,67 @@ def features(
             ],
             pl.col("severity").max().cast(pl.Int8).alias("max_severity"),
         )
-        parts.append(per)
-
-    # each part aligned to the accounts on its own, then side by side: joining the parts one
-    # after another would copy the growing table (hundreds of columns) once per part
-    aligned = [
-        acc.join(p, on="account_id", how="left", maintain_order="left").drop("account_id")
-        for p in parts
-    ]
-    out = pl.concat([acc, *aligned], how="horizontal")
-    for c in ("amount_outstanding", "borrowed_30d", "income_used"):
-        if c not in out.columns:  # a book without loans, or without transfers
-            out = out.with_columns(pl.lit(None, pl.Float64).alias(c))
-    for name, num in (
-        ("debt_months", "amount_outstanding"),
-        ("borrowed_30d_months", "borrowed_30d"),
-    ):
-        out = out.with_columns(
-            (pl.col(num).fill_null(0) / pl.col("income_used")).round(3).alias(name)
-        )
-    return _complete(out)
+        parts.append(per.with_columns(_acc(ctx, per["account_id"])).drop("account_id"))
+    return parts
 
 
-def _cash(ctx: ScanContext, ids: pl.DataFrame, policy: Policy | None) -> list[pl.DataFrame]:
+def assemble(ctx: ScanContext, parts: list[pl.DataFrame]) -> pl.DataFrame:
+    """The parts (frames of ``acc`` and feature columns, see :data:`Step`) side by side,
+    one row per account of ``ctx.accounts``, every dictionary column in order.
+
+    Each column is written once, in its final type, straight from its part (no join, no
+    wide intermediate frame): a count or amount is scattered into zeros at its accounts'
+    rows, a nullable figure gathered by each account's row in its part.
+    """
+    import numpy as np
+
+    n = ctx.accounts.height
+    frames: list[pl.DataFrame] = []
+    where: dict[str, int] = {}  # column -> its frame
+    for p in parts:
+        p = p.filter(pl.col("acc").is_not_null() & (pl.col("acc") < n))
+        where.update({c: len(frames) for c in p.columns if c != "acc"})
+        frames.append(p)
+    accs: dict[int, np.ndarray] = {}
+    rows: dict[int, pl.Series] = {}  # per frame: each account's row in it (null: none)
+    dtypes = {f.name: _dtype(f) for f in DICTIONARY}
+
+    def column(name: str) -> pl.Series:
+        dtype = dtypes[name]
+        i = where.get(name)
+        if name in _NULLABLE:
+            if i is None:
+                return pl.repeat(None, n, dtype=dtype, eager=True).alias(name)
+            if i not in rows:
+                rows[i] = pl.repeat(None, n, dtype=IDX, eager=True).scatter(
+                    frames[i]["acc"], pl.arange(0, frames[i].height, dtype=IDX, eager=True)
+                )
+            return frames[i][name].cast(dtype).gather(rows[i]).alias(name)
+        if i is None:
+            return pl.zeros(n, dtype=dtype, eager=True).alias(name)
+        if i not in accs:
+            accs[i] = frames[i]["acc"].to_numpy()
+        values = frames[i][name].cast(dtype).fill_null(0).to_numpy()
+        out = np.zeros(n, dtype=values.dtype)
+        out[accs[i]] = values
+        return pl.Series(name, out, dtype=dtype)
+
+    cols: dict[str, pl.Series] = {"account_id": ctx.accounts["account_id"]}
+    income = column("income_used")
+    for f in DICTIONARY[1:]:
+        if f.name == "debt_months":
+            s = (column("amount_outstanding") / income).round(3)
+        elif f.name == "borrowed_30d_months":
+            s = (column("borrowed_30d") / income).round(3)
+        elif f.name == "income_used":
+            s = income
+        else:
+            s = column(f.name)
+        cols[f.name] = s.cast(dtypes[f.name]).alias(f.name)
+    return pl.DataFrame(cols)
+
+
+def _cash(ctx: ScanContext, policy: Policy | None) -> list[pl.DataFrame]:
     """Income as the book sees it and what leaves the account's circle (HIGH_DEBT_RATIO's
     circle and income rules, with the policy's parameters)."""
     from graphrisk.detectors import _income
@@ -426,17 +516,21 @@ def _cash(ctx: ScanContext, ids: pl.DataFrame, policy: Policy | None) -> list[pl
         pl.col("income").alias("income_used"),
         pl.col("source").alias("income_source"),
     )
+    import numpy as np
+
     since = pl.lit(ctx.as_of) - timedelta(days=30)
-    out = (
-        _income.outflows(ctx, *args)
-        .filter(pl.col("ts") > since)
-        .group_by("acc")
-        .agg(pl.col("amount").sum().alias("outflow_outside_30d"))
+    out = _income.outflows(ctx, *args).filter(pl.col("ts") > since)
+    n = ctx.graph.n_accounts
+    # added in the rows' order (by account and time), whatever the frame's size or layout
+    # (a group-by sum splits its rows by both, and a shard must add as the whole book does)
+    total = np.bincount(out["acc"].to_numpy(), weights=out["amount"].to_numpy(), minlength=n)
+    dense = pl.DataFrame(
+        {"acc": pl.arange(0, n, dtype=IDX, eager=True), "outflow_outside_30d": total[:n]}
     )
-    return [usual.join(out, on="acc", how="left").join(ids, on="acc").drop("acc")]
+    return [usual, dense]
 
 
-def _identity(ctx: ScanContext, ids: pl.DataFrame) -> list[pl.DataFrame]:
+def _identity(ctx: ScanContext) -> list[pl.DataFrame]:
     """Accounts on the same devices and addresses, the busiest device, the linked group."""
     import numpy as np
     import scipy.sparse as sp
@@ -450,16 +544,16 @@ def _identity(ctx: ScanContext, ids: pl.DataFrame) -> list[pl.DataFrame]:
     ip = _links.hub_pairs(ctx, "ip", MAX_IP_ACCOUNTS)
     for pairs, name in ((dev, "device_accounts"), (ip, "ip_accounts")):
         both = _links.both_ways(pairs.select("a", "b"))
-        per = both.group_by(pl.col("src").alias("acc")).agg(
-            pl.col("dst").n_unique().cast(pl.UInt32).alias(name)
+        out.append(
+            both.group_by(pl.col("src").alias("acc")).agg(
+                pl.col("dst").n_unique().cast(pl.UInt32).alias(name)
+            )
         )
-        out.append(per.join(ids, on="acc").drop("acc"))
-    busiest = (
+    out.append(
         _links.hub_accounts(ctx, "dev")
         .group_by("acc")
         .agg(pl.col("deg").max().cast(pl.UInt32).alias("max_device_accounts"))
     )
-    out.append(busiest.join(ids, on="acc").drop("acc"))
     n = g.n_accounts
     edges = pl.concat([dev.select("a", "b"), ip.select("a", "b")])
     m = sp.csr_matrix(
@@ -471,7 +565,7 @@ def _identity(ctx: ScanContext, ids: pl.DataFrame) -> list[pl.DataFrame]:
     out.append(
         pl.DataFrame(
             {
-                "account_id": g.nodes["id"].head(n),
+                "acc": pl.arange(0, n, dtype=IDX, eager=True),
                 "linked_group_size": pl.Series(size, dtype=pl.UInt32),
             }
         )
@@ -479,33 +573,37 @@ def _identity(ctx: ScanContext, ids: pl.DataFrame) -> list[pl.DataFrame]:
     return out
 
 
-def _flows(ctx: ScanContext, ids: pl.DataFrame) -> list[pl.DataFrame]:
-    """Money in and out, fan-in and fan-out, new counterparties, pass-through."""
+def _flows(ctx: ScanContext) -> list[pl.DataFrame]:
+    """Money in and out, fan-in and fan-out, new counterparties, pass-through.
+
+    Only the transfers of the last ``max(FLOW_WINDOWS)`` days are seen from both ends; the
+    new counterparties come from each pair's first transfer (the transfers are in time
+    order, so a pair's first row is its first contact) when that falls inside the windows.
+    """
     g = ctx.graph
     n = g.n_accounts
     tr = g.transfers.select("src", "dst", "amount", "ts")
     if not tr.height:
         return []
     as_of = ctx.as_of
+    since_all = as_of - timedelta(days=max(FLOW_WINDOWS))
+    recent = tr.filter(pl.col("ts") > since_all)
     legs = pl.concat(
         [
-            tr.filter(pl.col("src") < n).select(
+            recent.filter(pl.col("src") < n).select(
                 pl.col("src").alias("acc"), pl.col("dst").alias("other"), "amount", "ts",
-                pl.lit("out").alias("dir"),
+                pl.lit(False).alias("incoming"),
             ),
-            tr.filter(pl.col("dst") < n).select(
+            recent.filter(pl.col("dst") < n).select(
                 pl.col("dst").alias("acc"), pl.col("src").alias("other"), "amount", "ts",
-                pl.lit("in").alias("dir"),
+                pl.lit(True).alias("incoming"),
             ),
         ]
     )  # fmt: skip
-    first = legs.group_by("acc", "other").agg(pl.col("ts").min().alias("first"))
-    legs = legs.join(first, on=["acc", "other"], how="left")
     exprs = []
+    is_in, is_out = pl.col("incoming"), ~pl.col("incoming")
     for w in FLOW_WINDOWS:
-        since = pl.lit(as_of) - timedelta(days=w)
-        inside = pl.col("ts") > since
-        is_in, is_out = pl.col("dir") == "in", pl.col("dir") == "out"
+        inside = pl.col("ts") > pl.lit(as_of) - timedelta(days=w)
         exprs += [
             pl.col("amount").filter(inside & is_in).sum().alias(f"money_in_{w}d"),
             pl.col("amount").filter(inside & is_out).sum().alias(f"money_out_{w}d"),
@@ -513,18 +611,35 @@ def _flows(ctx: ScanContext, ids: pl.DataFrame) -> list[pl.DataFrame]:
             .alias(f"senders_{w}d"),
             pl.col("other").filter(inside & is_out).n_unique().cast(pl.UInt32)
             .alias(f"recipients_{w}d"),
-            pl.col("other").filter(pl.col("first") > since).n_unique().cast(pl.UInt32)
-            .alias(f"new_counterparties_{w}d"),
         ]  # fmt: skip
     per = legs.group_by("acc").agg(exprs)
+    # new counterparties: a pair's first transfer (either way) inside the windows
+    lo, hi = pl.min_horizontal("src", "dst"), pl.max_horizontal("src", "dst")
+    pair = lo.cast(pl.UInt64) * (1 << 32) + hi.cast(pl.UInt64)
+    first = tr.filter(pair.is_first_distinct() & (pl.col("ts") > since_all)).select(
+        lo.alias("lo"), hi.alias("hi"), "ts"
+    )
+    ends = pl.concat(
+        [
+            first.filter(pl.col("lo") < n).select(pl.col("lo").alias("acc"), "ts"),
+            first.filter((pl.col("hi") < n) & (pl.col("hi") != pl.col("lo"))).select(
+                pl.col("hi").alias("acc"), "ts"
+            ),
+        ]
+    )
+    new = ends.group_by("acc").agg(
+        (pl.col("ts") > pl.lit(as_of) - timedelta(days=w)).sum().cast(pl.UInt32)
+        .alias(f"new_counterparties_{w}d")
+        for w in FLOW_WINDOWS
+    )  # fmt: skip
     # pass-through: each payment out within PASS_DAYS after a payment in, over 30 days
     since30 = as_of - timedelta(days=30)
     ins = (
-        legs.filter((pl.col("dir") == "in") & (pl.col("ts") > since30))
+        legs.filter(is_in & (pl.col("ts") > since30))
         .select("acc", pl.col("ts").alias("in_ts"))
         .sort("in_ts")
     )
-    outs = legs.filter((pl.col("dir") == "out") & (pl.col("ts") > since30)).sort("ts")
+    outs = legs.filter(is_out & (pl.col("ts") > since30)).sort("ts")
     passed = (
         outs.join_asof(
             ins, left_on="ts", right_on="in_ts", by="acc", strategy="backward",
@@ -540,31 +655,20 @@ def _flows(ctx: ScanContext, ids: pl.DataFrame) -> list[pl.DataFrame]:
         .round(6)
         .alias("pass_through_share_30d")
     )
-    return [per.join(ids, on="acc").drop("acc", "_passed")]
+    return [per.drop("_passed"), new]
 
 
-def _complete(df: pl.DataFrame) -> pl.DataFrame:
-    """Every dictionary column, in order, counts and amounts without nulls (0)."""
-    nullable = {
-        "days_since_last_loan",
-        "defaulter_hops",
-        "pass_through_share_30d",
-        "income_declared",
-        "income_observed",
-        "income_used",
-        "income_source",
-        "debt_months",
-        "borrowed_30d_months",
-    }
-    cols = []
-    for f in DICTIONARY:
-        col = pl.col(f.name) if f.name in df.columns else pl.lit(None)
-        dtype = _dtype(f)
-        col = col.cast(dtype)
-        if f.name not in nullable and f.name != "account_id":
-            col = col.fill_null(0)
-        cols.append(col.alias(f.name))
-    return df.select(cols)
+_NULLABLE = {
+    "days_since_last_loan",
+    "defaulter_hops",
+    "pass_through_share_30d",
+    "income_declared",
+    "income_observed",
+    "income_used",
+    "income_source",
+    "debt_months",
+    "borrowed_30d_months",
+}
 
 
 def _dtype(f: Feature) -> pl.DataType:

@@ -241,3 +241,27 @@ def test_a_book_with_transfers_only_has_every_column() -> None:
     a = row(f, "a")
     assert (a["loans_180d"], a["amount_outstanding"], a["money_out_30d"]) == (0, 0.0, 100.0)
     assert a["debt_months"] is None
+
+
+def test_a_lender_seen_before_and_inside_a_window_and_counterparties_both_ways() -> None:
+    """A lender applied to 100 and 5 days ago counts once in 7 days; a counterparty paid and
+    paying back, and the account itself (a transfer to its own account), are new once each;
+    one seen 40 days ago is not new."""
+    applications = [("e", "L1", _day(100)), ("e", "L2", _day(20)), ("e", "L1", _day(5))]
+    transfers = [
+        ("X1", "e", 70, _day(40), "u1"),  # an old counterparty of e
+        ("e", "f", 100, _day(3), "u2"),
+        ("f", "e", 40, _day(2), "u3"),  # f pays back: still one new counterparty
+        ("e", "e", 10, _day(1), "u4"),  # e to itself
+        ("e", "X1", 20, _day(1, 15), "u5"),
+    ]
+    f = features(ScanContext.build(tables(transfers=transfers, applications=applications),
+                                   as_of=AS_OF))  # fmt: skip
+    e = row(f, "e")
+    assert (e["apps_7d"], e["app_lenders_7d"], e["app_lenders_7d_unknown"]) == (1, 1, 1)
+    assert (e["apps_30d"], e["app_lenders_30d"], e["app_lenders_30d_unknown"]) == (2, 2, 2)
+    assert (e["apps_180d"], e["app_lenders_180d"]) == (3, 2)
+    assert (e["new_counterparties_7d"], e["new_counterparties_30d"]) == (2, 2)  # f, e
+    assert (e["senders_7d"], e["recipients_7d"]) == (2, 3)  # f, e; f, e, X1
+    assert (e["money_in_7d"], e["money_out_7d"]) == (50.0, 130.0)
+    assert row(f, "f")["new_counterparties_7d"] == 1

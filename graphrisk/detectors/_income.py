@@ -22,9 +22,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import numpy as np
 import polars as pl
 
-from graphrisk.context import ScanContext
+from graphrisk.context import ScanContext, sort_rows
 from graphrisk.detectors import _links
 from graphrisk.detectors.base import Detector, param
 from graphrisk.graph import IDX
@@ -65,98 +66,116 @@ def flows(
     account by a device or address, or has the same ``customer_id``), ``lender`` (the
     counterparty is a lender: a loan payout or a repayment) and ``round_trip`` (an incoming
     transfer from a counterparty the account paid at least half as much within
-    ``round_trip_days`` before).
+    ``round_trip_days`` before). Sorted by ``acc, ts, other``.
     """
+    sides = _sides(ctx, max_device_accounts, max_ip_accounts, round_trip_days)
+    # by account, stably: rows in (ts, acc, other) order end up in (acc, ts, other) order
+    return sort_rows(sides, "acc", maintain_order=True)
 
-    def make() -> pl.DataFrame:
-        g = ctx.graph
-        n = g.n_accounts
-        t = g.transfers
-        sides = pl.concat(
+
+def _sides(
+    ctx: ScanContext, max_device_accounts: int, max_ip_accounts: int, round_trip_days: float
+) -> pl.DataFrame:
+    """:func:`flows`' rows in time order (``ts, acc, other, incoming``).
+
+    Every pair test runs on integer keys: a (account, counterparty) pair is one ``UInt64``,
+    a customer one code per graph node (externals have none).
+    """
+    g = ctx.graph
+    n = g.n_accounts
+    t = g.transfers
+    sides = pl.concat(
+        [
+            t.filter(pl.col("dst") < n).select(
+                pl.col("dst").alias("acc"),
+                pl.col("src").alias("other"),
+                pl.lit(True).alias("incoming"),
+                "amount",
+                "ts",
+            ),
+            t.filter(pl.col("src") < n).select(
+                pl.col("src").alias("acc"),
+                pl.col("dst").alias("other"),
+                pl.lit(False).alias("incoming"),
+                "amount",
+                "ts",
+            ),
+        ]
+    )
+    # stably: rows equal on all four keep the transfers' order (ts, transfer_id)
+    sides = sort_rows(sides, "ts", "acc", "other", "incoming", maintain_order=True)
+    pair = pl.col("acc").cast(pl.UInt64) * (1 << 32) + pl.col("other").cast(pl.UInt64)
+    links = _links.both_ways(
+        _links.links(ctx, max_device_accounts, max_ip_accounts, transfers=False)
+    )
+    linked = links.select(
+        (pl.col("src").cast(pl.UInt64) * (1 << 32) + pl.col("dst").cast(pl.UInt64)).alias("k")
+    )["k"]
+    circle = pair.is_in(linked.implode())
+    cust = ctx.accounts.get_column("customer_id") if "customer_id" in ctx.accounts else None
+    if cust is not None and cust.null_count() < cust.len():
+        code = pl.concat(
             [
-                t.filter(pl.col("dst") < n).select(
-                    pl.col("dst").alias("acc"),
-                    pl.col("src").alias("other"),
-                    pl.lit(True).alias("incoming"),
-                    "amount",
-                    "ts",
-                ),
-                t.filter(pl.col("src") < n).select(
-                    pl.col("src").alias("acc"),
-                    pl.col("dst").alias("other"),
-                    pl.lit(False).alias("incoming"),
-                    "amount",
-                    "ts",
-                ),
+                cust.cast(pl.Categorical).to_physical().cast(IDX),
+                pl.repeat(None, g.nodes.height - n, dtype=IDX, eager=True),
             ]
         )
-        pairs = _links.both_ways(
-            _links.links(ctx, max_device_accounts, max_ip_accounts, transfers=False)
+        same = code.gather(sides["acc"]) == code.gather(sides["other"])
+        circle = circle | pl.lit(same.fill_null(False))
+    lender_ids = ctx.lender_ids()
+    lenders = getattr(ctx.tables, "lenders", None)
+    if isinstance(lenders, pl.DataFrame) and "lender_id" in lenders.columns:
+        lender_ids = pl.concat([lender_ids, lenders["lender_id"].cast(pl.String)])
+    lender_nodes = g.nodes.filter((pl.col("idx") >= n) & pl.col("id").is_in(lender_ids.implode()))[
+        "idx"
+    ]
+    sides = sides.with_columns(
+        circle.alias("circle"),
+        pl.col("other").is_in(lender_nodes.implode()).alias("lender"),
+        pair.alias("_pair"),
+    )
+    paid = sides.filter(~pl.col("incoming")).select(
+        "_pair", pl.col("ts").alias("_paid_at"), pl.col("amount").alias("_paid")
+    )
+    back = (
+        sides.select("_pair", "incoming", "amount", "ts")
+        .with_row_index("_i")
+        .filter(pl.col("incoming"))
+        .join_asof(
+            paid,
+            left_on="ts",
+            right_on="_paid_at",
+            by="_pair",
+            strategy="backward",
+            tolerance=timedelta(days=round_trip_days),
+            check_sortedness=False,  # sorted by ts, so sorted inside every group
         )
-        linked = pairs.select(pl.col("src").alias("acc"), pl.col("dst").alias("other")).unique()
-        linked = linked.with_columns(pl.lit(True).alias("_linked"))
-        sides = sides.join(linked, on=["acc", "other"], how="left")
-        cust = ctx.accounts.get_column("customer_id") if "customer_id" in ctx.accounts else None
-        same = pl.lit(False)
-        if cust is not None and cust.null_count() < cust.len():
-            c = pl.DataFrame({"idx": pl.arange(0, n, dtype=IDX, eager=True), "cust": cust})
-            sides = sides.join(c.rename({"idx": "acc", "cust": "_c1"}), on="acc", how="left").join(
-                c.rename({"idx": "other", "cust": "_c2"}), on="other", how="left"
-            )
-            same = (pl.col("_c1") == pl.col("_c2")).fill_null(False)
-        lender_ids = ctx.lender_ids()
-        lenders = getattr(ctx.tables, "lenders", None)
-        if isinstance(lenders, pl.DataFrame) and "lender_id" in lenders.columns:
-            lender_ids = pl.concat([lender_ids, lenders["lender_id"].cast(pl.String)])
-        lender_nodes = g.nodes.filter(
-            (pl.col("idx") >= n) & pl.col("id").is_in(lender_ids.implode())
-        )["idx"]
-        sides = sides.with_columns(
-            (pl.col("_linked").fill_null(False) | same).alias("circle"),
-            pl.col("other").is_in(lender_nodes.implode()).alias("lender"),
-        ).select("acc", "other", "incoming", "amount", "ts", "circle", "lender")
-        sides = sides.sort("ts", "acc", "other", "incoming")
-        paid = sides.filter(~pl.col("incoming")).select(
-            "acc", "other", pl.col("ts").alias("_paid_at"), pl.col("amount").alias("_paid")
-        )
-        back = (
-            sides.with_row_index("_i")
-            .filter(pl.col("incoming"))
-            .join_asof(
-                paid,
-                left_on="ts",
-                right_on="_paid_at",
-                by=["acc", "other"],
-                strategy="backward",
-                tolerance=timedelta(days=round_trip_days),
-                check_sortedness=False,  # sorted by ts, so sorted inside every group
-            )
-            .filter(pl.col("_paid") >= 0.5 * pl.col("amount"))
-            .select("_i")
-        )
-        sides = sides.with_row_index("_i").with_columns(
-            pl.col("_i").is_in(back["_i"].implode()).alias("round_trip")
-        )
-        return sides.drop("_i").sort("acc", "ts", "other")
-
-    return make()
+        .filter(pl.col("_paid") >= 0.5 * pl.col("amount"))["_i"]
+    )
+    trip = np.zeros(sides.height, dtype=bool)
+    trip[back.to_numpy()] = True
+    return sides.drop("_pair").with_columns(pl.Series("round_trip", trip))
 
 
 def _split(
     ctx: ScanContext, max_device_accounts: int, max_ip_accounts: int, round_trip_days: float
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The two parts of :func:`flows` the detectors read, cached (the full frame is not
-    kept: on a large book it is twice the transfers table)."""
+    kept: on a large book it is twice the transfers table; each part is sorted on its own)."""
 
     def make() -> tuple[pl.DataFrame, pl.DataFrame]:
-        f = flows(ctx, max_device_accounts, max_ip_accounts, round_trip_days)
+        f = _sides(ctx, max_device_accounts, max_ip_accounts, round_trip_days)
         inc = f.filter(
             pl.col("incoming") & ~pl.col("circle") & ~pl.col("lender") & ~pl.col("round_trip")
         ).select("acc", "other", "amount", "ts")
         out = f.filter(~pl.col("incoming") & ~pl.col("circle") & ~pl.col("lender")).select(
             "acc", "other", "amount", "ts"
         )
-        return inc, out
+        del f
+        # by account, stably: rows already in (ts, acc, other) order end up in (acc, ts, other)
+        return sort_rows(inc, "acc", maintain_order=True), sort_rows(
+            out, "acc", maintain_order=True
+        )
 
     key = f"_income.split.{max_device_accounts}.{max_ip_accounts}.{round_trip_days}"
     return ctx.cached(key, make)
@@ -193,21 +212,28 @@ def monthly_income(
         if not months:
             return pl.DataFrame(schema=schema)
         inc = income_flows(ctx, max_device_accounts, max_ip_accounts, round_trip_days)
-        cal = pl.DataFrame(
-            {"month": months, "pos": list(range(len(months)))},
-            schema={"month": pl.Datetime("us"), "pos": pl.Int32},
+        first = months[0].year * 12 + months[0].month - 1
+        pos = (pl.col("ts").dt.year().cast(pl.Int32) * 12 + pl.col("ts").dt.month() - 1) - first
+        rows = inc.select("acc", pos.cast(pl.Int32).alias("pos"), "amount").filter(
+            pl.col("pos").is_between(0, len(months) - 1)
         )
-        per = (
-            inc.with_columns(pl.col("ts").dt.truncate("1mo").cast(pl.Datetime("us")).alias("month"))
-            .join(cal, on="month", how="inner")
-            .group_by("acc", "pos")
-            .agg(pl.col("amount").sum().alias("income"))
+        # one row per (account with income, month), zero where nothing came in; each sum
+        # added up in the rows' order (by account and time) whatever the frame's size, so a
+        # shard of the book adds exactly as the whole book does
+        accs = rows["acc"].unique().sort()
+        k = len(months)
+        cell = (accs.search_sorted(rows["acc"]).cast(pl.Int64) * k + rows["pos"]).to_numpy()
+        income = np.bincount(cell, weights=rows["amount"].to_numpy(), minlength=accs.len() * k)
+        cal = pl.DataFrame({"month": months}, schema={"month": pl.Datetime("us")})["month"]
+        return pl.DataFrame(
+            {
+                "acc": accs.cast(IDX).gather(np.repeat(np.arange(accs.len()), k)),
+                "pos": pl.Series(np.tile(np.arange(k, dtype=np.int32), accs.len())),
+                "month": cal.gather(np.tile(np.arange(k), accs.len())),
+                "income": income,
+            },
+            schema=schema,
         )
-        grid = per.select("acc").unique().join(cal, how="cross")
-        out = grid.join(per, on=["acc", "pos"], how="left").with_columns(
-            pl.col("income").fill_null(0.0)
-        )
-        return out.select(list(schema)).cast(schema).sort("acc", "pos")  # type: ignore[arg-type]
 
     key = f"_income.monthly.{max_device_accounts}.{max_ip_accounts}.{round_trip_days}"
     return ctx.cached(key, make)
