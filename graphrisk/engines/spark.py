@@ -186,6 +186,21 @@ def spark_session(spark: SparkSession | None = None, master: str | None = None) 
     return session
 
 
+def extra_conf() -> dict[str, str]:
+    """Spark settings from ``GRAPHRISK_SPARK_CONF`` (``key=value`` pairs separated by ``;``,
+    e.g. ``spark.executor.memory=512m;spark.executor.pyspark.memory=600m``), applied when the
+    engine starts its session."""
+    text = os.environ.get("GRAPHRISK_SPARK_CONF", "")
+    out = {}
+    for item in text.split(";"):
+        if item.strip():
+            key, sep, value = item.partition("=")
+            if not sep:
+                raise UsageError(f"GRAPHRISK_SPARK_CONF: {item!r} is not key=value")
+            out[key.strip()] = value.strip()
+    return out
+
+
 def _start_local(session_class: Any, master: str = "local[2]") -> SparkSession:
     import sys
 
@@ -193,7 +208,7 @@ def _start_local(session_class: Any, master: str = "local[2]") -> SparkSession:
     with os.fdopen(fd, "w") as fh:
         fh.write(_LOG4J2)
     builder = session_class.builder.master(master).appName("graphrisk")
-    for key, value in SPARK_CONF.items():
+    for key, value in {**SPARK_CONF, **extra_conf()}.items():
         builder = builder.config(key, value)
     # the shard kernel runs graphrisk in the executors' Python workers: this Python has it
     # (pyspark reads the workers' Python from the environment when the context starts)
