@@ -103,6 +103,10 @@ SESSION_CONF: dict[str, str] = {
     "spark.sql.caseSensitive": "true",
     "spark.sql.parquet.inferTimestampNTZ.enabled": "true",
     "spark.sql.legacy.parquet.nanosAsLong": "true",
+    # no join is broadcast on Spark's own estimate: after a Python step (the shard kernel's
+    # blobs) the estimates are guesses, and a wrong one fills the driver; the few small sides
+    # known to be small (ids, the oversized components) are broadcast explicitly
+    "spark.sql.autoBroadcastJoinThreshold": "-1",
 }
 
 #: Options of every Spark read. Hadoop's default local file system checks each file against a
