@@ -18,6 +18,7 @@ from polars.testing import assert_frame_equal
 from spark_cluster import standalone_cluster
 
 from graphrisk.engines.spark_scan import OUTPUTS
+from graphrisk.explain import TRACE_FILE
 
 SAMPLE = Path(__file__).resolve().parents[1] / "datasets" / "sample"
 pytest.importorskip("pyspark")
@@ -47,8 +48,9 @@ def test_scan_on_a_standalone_cluster(cluster, tmp_path: Path) -> None:
     assert summary["versions"]["spark_master"] == cluster.master_url
     assert summary["run_id"] == json.loads((local / "summary.json").read_text())["run_id"]
     for name, keys in OUTPUTS.items():
-        mine = pl.read_parquet(out / f"{name}.parquet")
-        theirs = pl.read_parquet(local / f"{name}.parquet")
+        file = TRACE_FILE if name == "trace" else f"{name}.parquet"
+        mine = pl.read_parquet(out / file)
+        theirs = pl.read_parquet(local / file)
         mine = mine.select(theirs.columns).cast(theirs.schema)
         assert_frame_equal(mine, theirs.sort(list(keys), nulls_last=True), check_exact=False)
     # the work ran on the workers' executors, not in the driver

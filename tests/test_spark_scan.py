@@ -21,6 +21,7 @@ import graphrisk
 from graphrisk.engines.spark import spark_session
 from graphrisk.engines.spark_scan import OUTPUTS, load_book, scan_on_spark
 from graphrisk.errors import DataError
+from graphrisk.explain import TRACE_FILE
 from graphrisk.generate import generate_world
 
 SAMPLE = Path(__file__).resolve().parents[1] / "datasets" / "sample"
@@ -84,8 +85,9 @@ def test_sample_run_on_spark_equals_local(sample_runs) -> None:
     assert (out_spark / "flags.parquet").is_dir()  # a folder of part files, written by Spark
     rows = 0
     for name, keys in OUTPUTS.items():
-        mine = pl.read_parquet(out_spark / f"{name}.parquet")
-        local = pl.read_parquet(out_local / f"{name}.parquet")
+        file = TRACE_FILE if name == "trace" else f"{name}.parquet"
+        mine = pl.read_parquet(out_spark / file)
+        local = pl.read_parquet(out_local / file)
         mine = mine.select(local.columns).cast(local.schema)
         assert_frame_equal(mine, local.sort(list(keys), nulls_last=True), check_exact=False)
         rows += mine.height

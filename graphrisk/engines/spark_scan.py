@@ -1217,9 +1217,12 @@ class SparkScanResult:
                     return tmp_entry
 
                 pending.append(self.ledger.prepare_with(write_entry, self.as_of, self.run_id))
+            from graphrisk.explain import TRACE_FILE
+
             for name, keys in OUTPUTS.items():
+                file = TRACE_FILE if name == "trace" else f"{name}.parquet"
                 self.outputs[name].orderBy(*keys).write.options(**WRITE_OPTIONS).parquet(
-                    str(tmp / f"{name}.parquet")
+                    str(tmp / file)
                 )
             if self.quarantine:
                 (tmp / "quarantine").mkdir()
