@@ -18,6 +18,7 @@ from typing import Any
 
 from benchmarks import dense as dense_case
 from benchmarks import sharded as sharded_case
+from benchmarks import spark as spark_case
 from benchmarks.machine import load_average, machine, replace_section, source_state
 from benchmarks.worlds import existing, world_dir
 
@@ -394,6 +395,18 @@ def main(argv: list[str] | None = None) -> int:
         metavar="N",
         help="only whole vs sharded scans (shards of N accounts) at --sizes; other results kept",
     )
+    ap.add_argument(
+        "--engine",
+        choices=["local", "spark"],
+        default="local",
+        help="spark: only local vs Spark local mode vs standalone clusters at --sizes",
+    )
+    ap.add_argument(
+        "--spark-shards", type=int, default=20_000, help="accounts per shard of the Spark scans"
+    )
+    ap.add_argument(
+        "--spark-workers", default="1,2", help="standalone clusters to run on ('' for none)"
+    )
     ap.add_argument("--dense-sizes", default="200,1000,5000", help="accounts per dense world")
     ap.add_argument("--dense-per-account", default="5,10,20", help="transfers sent per account")
     ap.add_argument("--dense-timeout", type=float, default=300.0, help="seconds per detector run")
@@ -411,6 +424,8 @@ def main(argv: list[str] | None = None) -> int:
         return run_dense_only(args)
     if args.sharded is not None:
         return run_sharded_only(args)
+    if args.engine == "spark":
+        return run_spark_only(args)
     if args.report_only:
         results = json.loads(args.out.read_text(encoding="utf-8"))
         report(results, args)
@@ -527,6 +542,27 @@ def run_sharded_only(args: argparse.Namespace) -> int:
     if args.readme and Path(args.readme).is_file():
         sharded_case.update_readme(results, Path(args.readme))
     print(sharded_case.table(out))
+    print(f"results: {args.out} and {args.out.with_suffix('.csv')}")
+    return 0
+
+
+def run_spark_only(args: argparse.Namespace) -> int:
+    """``--engine spark``: local, Spark local mode and standalone clusters, merged into ``--out``."""
+    results, out = _side_run(args)
+    out |= {"seed": args.seed, "shard_accounts": args.spark_shards, "sizes": {}}
+    workdir = args.workdir.resolve()
+    workers = [int(x) for x in args.spark_workers.split(",") if x.strip()]
+    for n in sorted({parse_size(s) for s in args.sizes.split(",") if s.strip()}):
+        lab = label(n)
+        world, _ = ensure_world(workdir, n, args.seed)
+        out["sizes"][lab] = spark_case.run(workdir, world, lab, args.spark_shards, workers)
+    out["loadavg_after"] = load_average()
+    out["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
+    results["spark"] = out
+    save_results(results, args.out)
+    if args.readme and Path(args.readme).is_file():
+        spark_case.update_readme(results, Path(args.readme))
+    print(spark_case.table(out))
     print(f"results: {args.out} and {args.out.with_suffix('.csv')}")
     return 0
 

@@ -38,6 +38,7 @@ Examples
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -106,6 +107,16 @@ def _write_tmp(df: pl.DataFrame, final: Path) -> Path:
     return tmp
 
 
+def _remove(path: Path) -> None:
+    """Remove a file or a folder (an entry written by Spark is a folder of part files)."""
+    if path.is_dir() and not path.is_symlink():
+        import shutil
+
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
 def _fsync_dir(folder: Path) -> None:
     dirfd = os.open(folder, os.O_RDONLY)
     try:
@@ -156,8 +167,8 @@ class PendingEntry:
         return self.final
 
     def abort(self) -> None:
-        """Remove the temporary file: the ledger stays as it was."""
-        self.tmp.unlink(missing_ok=True)
+        """Remove the temporary file (or folder): the ledger stays as it was."""
+        _remove(self.tmp)
 
 
 class Ledger:
@@ -317,21 +328,28 @@ class Ledger:
                     pid = int(p.name.rsplit(".", 2)[-2])
                     os.kill(pid, 0)
                 except ProcessLookupError:
-                    p.unlink(missing_ok=True)
+                    _remove(p)
                 except (ValueError, PermissionError, IndexError):
                     continue
 
     def prepare(self, entry: pl.DataFrame, run_id: str) -> PendingEntry | None:
         """Write one scan's entry (:func:`entry`) to a temporary file; ``None`` if ``run_id``
         is in the ledger already. :meth:`PendingEntry.commit` makes it part of the ledger."""
+        as_of = entry["as_of"][0] if entry.height else datetime.min
+        return self.prepare_with(lambda final: _write_tmp(entry, final), as_of, run_id)
+
+    def prepare_with(
+        self, write: Callable[[Path], Path], as_of: datetime, run_id: str
+    ) -> PendingEntry | None:
+        """:meth:`prepare` with the writing left to ``write(final) -> temporary path``: the
+        Spark scan writes its entry as a folder of part files (read like one file)."""
         if self.has_run(run_id):
             return None
-        as_of = entry["as_of"][0] if entry.height else datetime.min
         self.entries.mkdir(parents=True, exist_ok=True)
         self._clean_stale()
         seq = len(self.files())
         final = self.entries / f"{as_of:{_NAME_AS_OF}}--{seq:06d}--{run_id}.parquet"
-        return PendingEntry(self, _write_tmp(entry, final), final)
+        return PendingEntry(self, write(final), final)
 
     def append(self, entry: pl.DataFrame, run_id: str) -> Path | None:
         """Append one scan's entry (:func:`entry`) atomically; nothing if ``run_id`` is there.

@@ -71,6 +71,8 @@ class LinkInputs:
         The first transfer between two accounts in the window (``None``: none).
     materialise
         The engine's way to compute an intermediate result once.
+    hub_offsets
+        With integer codes (the local engine), where device and address nodes start.
     """
 
     transfers: nw.LazyFrame
@@ -80,11 +82,14 @@ class LinkInputs:
     start_us: int
     origin_us: int | None
     materialise: Materialise
+    #: ``None``: ids are the book's strings (hubs prefixed); else every id is an integer
+    #: code and ``device_id`` / ``ip`` codes are offset by these to be nodes of their own
+    hub_offsets: dict[str, int] | None = None
 
 
 def edges(u: Any, v: Any) -> list[nw.Expr]:
-    """The two columns of an edge frame (``u``, ``v``: strings)."""
-    return [nw.col(u).cast(nw.String).alias("u"), nw.col(v).cast(nw.String).alias("v")]
+    """The two columns of an edge frame (``u``, ``v``: node ids, strings or integer codes)."""
+    return [nw.col(u).alias("u"), nw.col(v).alias("v")]
 
 
 def hub_degree(inp: LinkInputs, hub: str) -> nw.LazyFrame:
@@ -115,11 +120,11 @@ def identity_edges(inp: LinkInputs, max_device_accounts: int, max_ip_accounts: i
         ("ip", max_ip_accounts, IP),
     ):
         ha = hub_accounts(inp, hub, cap)
-        parts.append(
-            ha.select(*edges("account_id", hub)).with_columns(
-                nw.concat_str([nw.lit(prefix), nw.col("v")]).alias("v")
-            )
-        )
+        if inp.hub_offsets is not None:  # integer codes: hubs numbered after the accounts
+            node = (nw.col("v") + inp.hub_offsets[hub]).cast(nw.UInt32)
+        else:
+            node = nw.concat_str([nw.lit(prefix), nw.col("v")])
+        parts.append(ha.select(*edges("account_id", hub)).with_columns(node.alias("v")))
     return nw.concat(parts, how="vertical")
 
 

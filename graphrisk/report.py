@@ -47,6 +47,10 @@ if TYPE_CHECKING:
 #: How many groups are drawn (at least one per kind), the most accounts drawn per group.
 MAX_GROUPS = 8
 MAX_GROUP_MEMBERS = 60
+#: Most accounts the page lists with their texts (the queue's top; decisions.parquet has all).
+#: A page of a million-account book listed 125,811 accounts: 45 MB of HTML at 100,000
+#: accounts, the scan's peak memory at 1M.
+MAX_ACCOUNTS = 2_000
 #: Above this many nodes, lenders used by a single member are left out of a drawing.
 MAX_DRAWN_NODES = 70
 
@@ -491,12 +495,17 @@ def _analyst_texts(result: ScanResult, listed: pl.DataFrame) -> dict[str, str]:
 NUMERIC = ' class="n"'
 
 
-def _accounts_section(result: ScanResult, anchors: dict[str, str]) -> str:
-    """Every account with an action, with its analyst text, and filters by code, action, id.
+def _accounts_section(
+    result: ScanResult, anchors: dict[str, str], max_accounts: int = MAX_ACCOUNTS
+) -> str:
+    """The accounts with an action (the first ``max_accounts`` of the queue), with their
+    analyst texts, and filters by code, action, id.
 
     ``anchors`` maps the group ids that are drawn to their drawing's anchor.
     """
-    listed = _listed_accounts(result)
+    everyone = _listed_accounts(result)
+    listed = everyone.head(max_accounts)
+    more = everyone.height - listed.height
     analyst = _analyst_texts(result, listed)
     rows = []
     codes_seen: set[str] = set()
@@ -570,10 +579,18 @@ def _accounts_section(result: ScanResult, anchors: dict[str, str]) -> str:
         "</form>"
     )
     return (
-        f'<section id="accounts"><h2>Accounts with an action ({len(rows):,})</h2>{filters}'
+        f'<section id="accounts"><h2>Accounts with an action ({everyone.height:,})</h2>{filters}'
         f'<table id="accounts-table"><thead><tr>{ths}</tr></thead><tbody>'
         + "".join(rows)
-        + '</tbody></table><p class="note">Every account whose action is not keep, ordered by '
+        + "</tbody></table>"
+        + (
+            f'<p class="note" id="accounts-cut">The first {listed.height:,} of '
+            f"{everyone.height:,} accounts with an action are listed ({more:,} more in "
+            "<span class='mono'>decisions.parquet</span>).</p>"
+            if more
+            else ""
+        )
+        + '<p class="note">Every account whose action is not keep, ordered by '
         "action (suspend first), then the highest flag severity and score. The customer text "
         "is what the customer reads; the analyst text (as <span class='mono'>graphrisk explain "
         "ID --run RUN --audience analyst</span>) shows the evidence and the policy rule. Filters "
@@ -1159,6 +1176,7 @@ def render_report(
     result: ScanResult,
     max_groups: int = MAX_GROUPS,
     max_group_members: int = MAX_GROUP_MEMBERS,
+    max_accounts: int = MAX_ACCOUNTS,
 ) -> str:
     """The analyst page of a scan as one self-contained HTML document.
 
@@ -1170,6 +1188,8 @@ def render_report(
         How many groups are drawn: the largest of every kind first, then the largest.
     max_group_members
         The most accounts drawn for one group (key roles first, then by id).
+    max_accounts
+        The most accounts listed with their texts (the top of the queue).
 
     Returns
     -------
@@ -1207,7 +1227,7 @@ def render_report(
         "</div>",
         _flags_section(result),
         groups_html,
-        _accounts_section(result, anchors),
+        _accounts_section(result, anchors, max_accounts),
         '<div class="grid2">',
         _timings_section(result),
         _run_section(result),

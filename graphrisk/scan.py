@@ -416,7 +416,7 @@ def scan(
         raise UsageError(f"--lang must be zh or en, got {lang!r}")
     if not isinstance(policy, Policy):
         policy = Policy.from_dict(policy) if isinstance(policy, dict) else Policy.load(policy)
-    if engine == "spark" and not isinstance(data, Tables) and ledger is None:
+    if engine == "spark" and not isinstance(data, Tables):
         from graphrisk.engines.spark_scan import scan_on_spark
 
         return scan_on_spark(  # type: ignore[return-value]
@@ -428,6 +428,7 @@ def scan(
             lang=lang,
             shard_accounts=shard_accounts,
             progress=progress,
+            ledger=ledger,
         )
     with stages.timed("load", progress):
         if isinstance(data, Tables):

@@ -63,6 +63,7 @@ from scipy.sparse.csgraph import connected_components
 
 from graphrisk.context import (
     DEFAULT_LOOKBACK_DAYS,
+    IDX,
 )
 from graphrisk.io import Tables
 
@@ -291,6 +292,66 @@ def polars_inputs(ctx: Any) -> Any:
     )
 
 
+def encoded_inputs(ctx: Any, inp: Any) -> tuple[Any, pl.Series, int]:
+    """``inp`` with every id an integer code (``UInt32``), the node name of each code of an
+    account or outside counterparty, and the number of nodes.
+
+    Accounts are codes ``0..n-1`` (in ``ctx.accounts`` order), the other ends of transfers
+    follow; devices and addresses are coded apart and offset after them
+    (``LinkInputs.hub_offsets``). The link plan's joins then run on integers.
+    """
+    import narwhals as nw
+
+    from graphrisk.linkplan import LinkInputs
+
+    tr = nw.to_native(inp.transfers).collect()
+    accounts = ctx.accounts["account_id"]
+    others = (
+        pl.concat([tr["src"], tr["dst"]])
+        .unique()
+        .sort()
+        .to_frame("name")
+        .join(accounts.to_frame("name"), on="name", how="anti")["name"]
+    )
+    names = pl.concat([accounts, others])
+
+    def enc(df: pl.LazyFrame, col: str, table: pl.DataFrame) -> pl.LazyFrame:
+        return (
+            df.join(table.lazy().rename({"_name": col}), on=col, how="left")
+            .drop(col)
+            .rename({"_i": col})
+        )
+
+    code = pl.DataFrame({"_name": names}).with_row_index("_i")
+    offsets: dict[str, int] = {}
+    start = names.len()
+    logins = nw.to_native(inp.logins)
+    for hub in ("device_id", "ip"):
+        uniq = logins.select(pl.col(hub).alias("_name")).drop_nulls().unique().sort("_name")
+        table = uniq.collect().with_row_index("_i")
+        logins = enc(logins, hub, table)
+        offsets[hub] = start
+        start += table.height
+    transfers = enc(enc(tr.lazy(), "src", code), "dst", code)
+    logins = enc(logins, "account_id", code)
+    loans = enc(nw.to_native(inp.loans), "account_id", code)
+
+    def materialise(lf: Any) -> Any:
+        return nw.from_native(nw.to_native(lf).collect().lazy())
+
+    out = LinkInputs(
+        nw.from_native(transfers.collect().lazy()),
+        nw.from_native(logins.collect().lazy()),
+        nw.from_native(loans.collect().lazy()),
+        inp.as_of_us,
+        inp.start_us,
+        inp.origin_us,
+        materialise,
+        offsets,
+    )
+    return out, names, start
+
+
 def linkers(policy: Policy) -> list[Any]:
     """The detectors whose money links cut the book: the enabled ones, and the feature
     table's paths to defaulters when RISK_PROXIMITY itself is off."""
@@ -342,16 +403,15 @@ def plan_shards(
     policy = policy if policy is not None else _Policy.load(None)
     ctx = ScanContext.build(tables, as_of=as_of, lookback_days=lookback_days)
     inp = polars_inputs(ctx)
+    coded, names, n_nodes = encoded_inputs(ctx, inp)
     dets = [d for d in linkers(policy) if all(ctx.tables.get(t) is not None for t in d.tables)]
-    edges = nw.to_native(linkplan.link_edges(inp, dets, max_hub_accounts, ip_cap(policy))).collect()
+    edges = nw.to_native(
+        linkplan.link_edges(coded, dets, max_hub_accounts, ip_cap(policy))
+    ).collect()
     accounts = ctx.accounts["account_id"]
     n = accounts.len()
-    names = pl.concat([accounts, edges["u"], edges["v"]]).unique(maintain_order=True)
-    index = pl.DataFrame({"name": names}).with_row_index("i")
-    ends = edges.join(index.rename({"name": "u", "i": "a"}), on="u").join(
-        index.rename({"name": "v", "i": "b"}), on="v"
-    )
-    label = components(ends.select(pl.col("a").alias("u"), pl.col("b").alias("v")), names.len())
+    label = components(edges.select(pl.col("u").cast(IDX), pl.col("v").cast(IDX)), n_nodes)
+    label = label[: names.len()]  # accounts and outside counterparties (hubs dropped)
     comp = pl.Series("c", label[:n], dtype=pl.Int64)
     shard = pack(comp, shard_accounts)
     assignment = pl.DataFrame({"account_id": accounts, "shard": shard, "component": comp})
@@ -360,11 +420,7 @@ def plan_shards(
     others = pl.DataFrame({"id": names.slice(n), "component": label[n:]}).cast(
         {"component": pl.Int64}
     )
-    external = (
-        others.filter(~pl.col("id").str.starts_with(linkplan.DEVICE[0]))
-        .join(by_comp, on="component", how="inner")
-        .select("id", "shard")
-    )
+    external = others.join(by_comp, on="component", how="inner").select("id", "shard")
     sizes = np.bincount(label[:n]) if n else np.zeros(0, dtype=np.int64)
     sizes = sizes[sizes > 0]
     per_shard = shard.value_counts().sort(shard.name)

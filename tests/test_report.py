@@ -409,3 +409,18 @@ def test_the_vendored_library_is_package_data() -> None:
     for name in ("templates/cytoscape.min.js", "templates/cytoscape.LICENSE"):
         assert (root / "graphrisk" / name).is_file()
         assert any(fnmatch.fnmatch(name, p) for p in patterns), name
+
+
+def test_the_page_lists_the_top_of_the_queue_only(run) -> None:
+    """A book with more accounts to act on than the page lists: the first ones of the queue,
+    and a line saying how many more decisions.parquet holds."""
+    from graphrisk.report import render_report
+
+    result, _ = run
+    acted = result.decisions.filter(pl.col("action") != "keep").height
+    html = render_report(result, max_accounts=10)
+    assert html.count('<tr data-id="') == 10
+    assert f"The first 10 of {acted:,} accounts with an action are listed" in html
+    assert f"Accounts with an action ({acted:,})" in html
+    full = render_report(result)
+    assert full.count('<tr data-id="') == acted and 'id="accounts-cut"' not in full

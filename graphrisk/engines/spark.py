@@ -103,6 +103,10 @@ SESSION_CONF: dict[str, str] = {
     "spark.sql.caseSensitive": "true",
     "spark.sql.parquet.inferTimestampNTZ.enabled": "true",
     "spark.sql.legacy.parquet.nanosAsLong": "true",
+    # no join is broadcast on Spark's own estimate: after a Python step (the shard kernel's
+    # blobs) the estimates are guesses, and a wrong one fills the driver; the few small sides
+    # known to be small (ids, the oversized components) are broadcast explicitly
+    "spark.sql.autoBroadcastJoinThreshold": "-1",
 }
 
 #: Options of every Spark read. Hadoop's default local file system checks each file against a
@@ -186,6 +190,21 @@ def spark_session(spark: SparkSession | None = None, master: str | None = None) 
     return session
 
 
+def extra_conf() -> dict[str, str]:
+    """Spark settings from ``GRAPHRISK_SPARK_CONF`` (``key=value`` pairs separated by ``;``,
+    e.g. ``spark.executor.memory=512m;spark.executor.pyspark.memory=600m``), applied when the
+    engine starts its session."""
+    text = os.environ.get("GRAPHRISK_SPARK_CONF", "")
+    out = {}
+    for item in text.split(";"):
+        if item.strip():
+            key, sep, value = item.partition("=")
+            if not sep:
+                raise UsageError(f"GRAPHRISK_SPARK_CONF: {item!r} is not key=value")
+            out[key.strip()] = value.strip()
+    return out
+
+
 def _start_local(session_class: Any, master: str = "local[2]") -> SparkSession:
     import sys
 
@@ -193,7 +212,7 @@ def _start_local(session_class: Any, master: str = "local[2]") -> SparkSession:
     with os.fdopen(fd, "w") as fh:
         fh.write(_LOG4J2)
     builder = session_class.builder.master(master).appName("graphrisk")
-    for key, value in SPARK_CONF.items():
+    for key, value in {**SPARK_CONF, **extra_conf()}.items():
         builder = builder.config(key, value)
     # the shard kernel runs graphrisk in the executors' Python workers: this Python has it
     # (pyspark reads the workers' Python from the environment when the context starts)

@@ -690,6 +690,7 @@ class _Job:
     lender_ids: list[str]
     lenders: bytes | None  # the lenders table as one Arrow blob
     present: tuple[str, ...]  # the input tables the book has
+    has_ledger: bool = False  # decisions read a ledger's prior state (the shard's rows)
     schemas: dict[str, dict[str, Any]] = field(default_factory=dict)  # outputs' dtypes
 
 
@@ -766,13 +767,23 @@ def shard_outputs(frames: dict[str, pl.DataFrame], job: _Job) -> dict[str, pl.Da
     flags = flags.filter(pl.col("account_id").is_in(keep))
     groups = groups.filter(pl.col("account_id").is_in(keep))
     feats = account_features(ctx, flags, groups, policy).filter(pl.col("account_id").is_in(keep))
+    prior = None
+    if job.has_ledger:
+        from graphrisk.decisions import PRIOR_SCHEMA
+
+        rows = frames.get("prior")
+        prior = (
+            pl.DataFrame(schema=PRIOR_SCHEMA)
+            if rows is None or not rows.height
+            else rows.select(list(PRIOR_SCHEMA)).cast(PRIOR_SCHEMA)  # type: ignore[arg-type]
+        )
     decisions, trace = decide_with_trace(
         ctx.accounts.filter(pl.col("account_id").is_in(keep)),
         flags,
         policy,
         job.as_of,
         "",
-        None,
+        prior,
         job.lang,
         job.lookback,
     )
@@ -796,12 +807,15 @@ def shard_outputs(frames: dict[str, pl.DataFrame], job: _Job) -> dict[str, pl.Da
         schema={"table": pl.String, "rows": pl.Int64, "hash": pl.String},
         orient="row",
     )
+    from graphrisk.ledger import entry
+
     return {
         "flags": flags,
         "decisions": decisions,
         "groups": groups,
         "features": feats,
         "trace": trace,
+        "entry": entry(decisions, trace),
         "fp": fp,
     }
 
@@ -884,6 +898,7 @@ def scan_on_spark(
     shard_accounts: int | None = None,
     progress: Callable[[str], None] | None = None,
     max_hub_accounts: int | None = None,
+    ledger: str | os.PathLike | None = None,
 ) -> SparkScanResult:
     """The whole scan of a data directory on Spark (see the module docstring).
 
@@ -918,6 +933,18 @@ def scan_on_spark(
         inp = _link_inputs(book, start_us, as_of_us)
         assignment, external, plan_stats = _plan(book, inp, policy, shard_accounts, hub_cap)
         routed = _routed(book, assignment, external, inp)
+        led = prior = None
+        if ledger is not None:
+            from graphrisk.ledger import Ledger
+
+            # the ledger's state before as_of: one row per account with a cut or a watch
+            # (read in this process; the ledger is a local folder of Parquet files)
+            led = Ledger(ledger)
+            prior = led.prior(resolved)
+            if prior.height:
+                routed["prior"] = book.spark.createDataFrame(prior.to_arrow()).join(
+                    assignment, "account_id"
+                )
         loans = book.frames["loans"]
         in_window = loans.where(
             (_us("issued_at") <= as_of_us)
@@ -943,6 +970,7 @@ def scan_on_spark(
             lender_ids=lender_ids,
             lenders=blob,
             present=tuple(n for n in TABLE_ORDER if book.get(n) is not None),
+            has_ledger=ledger is not None,
         )
         probe = shard_outputs({}, job)
         schemas = {k: dict(v.schema) for k, v in probe.items() if k != "fp"}
@@ -952,7 +980,15 @@ def scan_on_spark(
             [_packed(df, name) for name, df in routed.items()],
         )
     with stages.timed("shards", progress):
-        out = envelope.groupBy("shard").applyInArrow(_kernel(job), ENVELOPE).persist()
+        from pyspark import StorageLevel
+
+        # the blobs on disk, not in the (driver's, in local mode) heap: each is read once
+        # per output table
+        out = (
+            envelope.groupBy("shard")
+            .applyInArrow(_kernel(job), ENVELOPE)
+            .persist(StorageLevel.DISK_ONLY)
+        )
         n_blobs = out.count()
         fp_rows = _unpacked(out, "fp", FP_SCHEMA).toArrow().to_pylist()
     fingerprint: dict[str, tuple[int, int] | None] = {}
@@ -975,12 +1011,17 @@ def scan_on_spark(
         as_of: datetime
         lookback_days: int
 
-    run_id = run_id_for(_Window(resolved, lookback), policy, None, lang, fingerprint)  # type: ignore[arg-type]
+    run_id = run_id_for(_Window(resolved, lookback), policy, prior, lang, fingerprint)  # type: ignore[arg-type]
     outputs = {  # decoded once: the summary, the page and the write all read them
         name: _unpacked(out, name, pl.DataFrame(schema=schemas[name]).to_arrow().schema).persist()
         for name in OUTPUTS
     }
     outputs["decisions"] = outputs["decisions"].withColumn("run_id", F.lit(run_id))
+    entries = None
+    if led is not None:
+        entries = _unpacked(
+            out, "entry", pl.DataFrame(schema=schemas["entry"]).to_arrow().schema
+        ).withColumn("run_id", F.lit(run_id))
     in_window_rows = {n: v[0] for n, v in fingerprint.items() if v is not None and n != "lenders"}
     result = SparkScanResult(
         outputs=outputs,
@@ -997,6 +1038,8 @@ def scan_on_spark(
         blobs=n_blobs,
         in_window=in_window_rows,
         schemas=schemas,
+        ledger=led,
+        entries=entries,
         _envelope=out,
     )
     with stages.timed("summary", progress):
@@ -1041,6 +1084,8 @@ class SparkScanResult:
     blobs: int
     in_window: dict[str, int]
     schemas: dict[str, dict[str, Any]] = field(default_factory=dict)
+    ledger: Any = None
+    entries: Any = None  # the ledger entry's rows (a Spark frame), with a ledger
     summary: dict[str, Any] = field(default_factory=dict)
     _envelope: Any = None
 
@@ -1133,13 +1178,51 @@ class SparkScanResult:
         """Write the run directory: every output table written by Spark (a folder of part
         files, sorted), the quarantined rows, ``summary.json`` and ``report.html``, into a
         temporary directory beside ``out`` that replaces it when complete."""
-        from graphrisk.io import atomic_dir
 
         out = Path(out)
-        with atomic_dir(out) as tmp, self.stages.timed("write", progress):
+        pending: list[Any] = []
+
+        def commit() -> None:
+            for p in pending:
+                if p is not None:
+                    p.commit()
+
+        try:
+            self._write(out, progress, pending, commit)
+        except BaseException:
+            for p in pending:
+                if p is not None:
+                    p.abort()
+            raise
+        return out
+
+    def _write(
+        self,
+        out: Path,
+        progress: Callable[[str], None] | None,
+        pending: list[Any],
+        commit: Callable[[], None],
+    ) -> None:
+        from graphrisk.io import atomic_dir
+
+        with atomic_dir(out, then=commit) as tmp, self.stages.timed("write", progress):
+            if self.ledger is not None and self.entries is not None:
+                entries = self.entries
+
+                def write_entry(final: Path) -> Path:
+                    tmp_entry = final.parent / f".{final.name}.{os.getpid()}.tmp"
+                    entries.orderBy("account_id").write.options(**WRITE_OPTIONS).parquet(
+                        str(tmp_entry)
+                    )
+                    return tmp_entry
+
+                pending.append(self.ledger.prepare_with(write_entry, self.as_of, self.run_id))
+            from graphrisk.explain import TRACE_FILE
+
             for name, keys in OUTPUTS.items():
+                file = TRACE_FILE if name == "trace" else f"{name}.parquet"
                 self.outputs[name].orderBy(*keys).write.options(**WRITE_OPTIONS).parquet(
-                    str(tmp / f"{name}.parquet")
+                    str(tmp / file)
                 )
             if self.quarantine:
                 (tmp / "quarantine").mkdir()
@@ -1153,7 +1236,6 @@ class SparkScanResult:
                 json.dumps(self.summary, indent=2, ensure_ascii=False, default=str) + "\n",
                 encoding="utf-8",
             )
-        return out
 
     def report_view(self, max_accounts: int = REPORT_ACCOUNTS) -> Any:
         """A small :class:`~graphrisk.scan.ScanResult` for the analyst page: the first
@@ -1194,13 +1276,15 @@ class SparkScanResult:
         top = sizes.withColumn("_r", F.row_number().over(w)).where(F.col("_r") <= MAX_GROUPS)
         ids = self.book.spark.createDataFrame([(a,) for a in listed], "account_id string")
         chosen = groups.join(top.select("group_id"), "group_id").unionByName(
-            groups.join(ids, "account_id")
+            groups.join(F.broadcast(ids), "account_id")
         )
         group_rows = pl.from_arrow(chosen.distinct().toArrow())
         assert isinstance(group_rows, pl.DataFrame)
         group_rows = group_rows.select(list(self.schemas["groups"])).cast(self.schemas["groups"])
         wanted = sorted(set(listed) | set(group_rows["account_id"].to_list()))
-        keep = self.book.spark.createDataFrame([(a,) for a in wanted], "account_id string")
+        keep = F.broadcast(
+            self.book.spark.createDataFrame([(a,) for a in wanted], "account_id string")
+        )
 
         def rows(name: str, df: DataFrame) -> pl.DataFrame:
             out = pl.from_arrow(df.toArrow())

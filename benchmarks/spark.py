@@ -1,0 +1,206 @@
+"""The scan on the local engine, on Spark in local mode and on a standalone cluster.
+
+    python -m benchmarks --engine spark --sizes 100k [--spark-shards N] [--spark-workers 1,2]
+
+For each size: one local scan, one Spark scan in local mode (``local[2]``) and one per count of
+workers of a standalone cluster started on 127.0.0.1 (one core and ``--spark-worker-memory``
+each; the daemons are ``tests/spark_cluster.py``'s), each in a fresh subprocess that runs the
+CLI. While a scan runs, every process of its tree is sampled twice a second from ``/proc``
+(resident memory) and the peak is kept per role: the driver's Python, the driver's JVM, the
+executors' JVMs (on a cluster, the workers' children) and the Python workers. The table goes
+between the ``spark`` markers of ``benchmarks/README.md``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks.machine import replace_section
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _children() -> dict[int, list[int]]:
+    kids: dict[int, list[int]] = {}
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            stat = (d / "stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        kids.setdefault(ppid, []).append(int(d.name))
+    return kids
+
+
+def _rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return 0.0
+
+
+def _role(pid: int) -> str:
+    try:
+        cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return "gone"
+    if "CoarseGrainedExecutorBackend" in cmd:
+        return "executor_jvm"
+    if "java" in cmd.split(" ")[0] or "/java " in cmd:
+        return "driver_jvm" if "SparkSubmit" in cmd else "other_jvm"
+    if "pyspark.daemon" in cmd or "pyspark.worker" in cmd or "pyspark/daemon" in cmd:
+        return "python_workers"
+    if "graphrisk" in cmd:
+        return "driver_python"
+    return "other"
+
+
+class Sampler:
+    """Peak resident memory (MB) per role over the process trees of ``roots``."""
+
+    def __init__(self, roots: list[int], every: float = 0.5) -> None:
+        self.roots, self.every = roots, every
+        self.peak: dict[str, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            kids = _children()
+            seen, todo = set(), list(self.roots)
+            while todo:
+                p = todo.pop()
+                if p in seen:
+                    continue
+                seen.add(p)
+                todo += kids.get(p, [])
+            now: dict[str, float] = {}
+            for p in seen:
+                role = _role(p)
+                if role in ("gone", "other"):
+                    continue
+                # several Python workers (or executors) at once: their sum is what they hold
+                now[role] = now.get(role, 0.0) + _rss_mb(p)
+            for role, mb in now.items():
+                self.peak[role] = max(self.peak.get(role, 0.0), mb)
+            self._stop.wait(self.every)
+
+    def __enter__(self) -> Sampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def run_cli_scan(
+    world: Path, run: Path, args: list[str], env: dict[str, str], watch: list[int]
+) -> dict[str, Any]:
+    """``graphrisk scan WORLD --out RUN ARGS --json`` in a fresh process: wall seconds, the
+    summary's stage timings, peak memory per role (``watch``: more roots, e.g. a cluster's
+    workers)."""
+    cmd = [sys.executable, "-m", "graphrisk", "scan", str(world), "--out", str(run), "--json"]
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(
+        [*cmd, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        cwd=REPO,
+    )  # fmt: skip
+    with Sampler([proc.pid, *watch]) as s:
+        out, err = proc.communicate()
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise SystemExit(f"scan {args} of {world} failed ({proc.returncode}): {err[-2000:]}")
+    summary = json.loads(out.strip().splitlines()[-1])
+    return {
+        "wall_seconds": round(wall, 2),
+        "stages": summary["timings"],
+        "run_id": summary["run_id"],
+        "flags": summary["flags"],
+        "actions": summary["actions"],
+        "peak_mb": {k: round(v) for k, v in sorted(s.peak.items())},
+    }
+
+
+def run(workdir: Path, world: Path, label: str, shards: int, workers: list[int]) -> dict[str, Any]:
+    """Local, Spark local mode, and a cluster of each size in ``workers``, for one world."""
+    sys.path.insert(0, str(REPO / "tests"))
+    from spark_cluster import standalone_cluster
+
+    env = {k: v for k, v in os.environ.items() if k not in ("SPARK_MASTER", "GRAPHRISK_DEBUG")}
+    env["PYSPARK_PYTHON"] = sys.executable
+    rows: dict[str, Any] = {}
+    print(f"[{label}] local scan", file=sys.stderr)
+    rows["local"] = run_cli_scan(world, workdir / "runs" / f"spark_local_{label}", [], env, [])
+    spark_args = ["--engine", "spark", "--shard-accounts", str(shards)]
+    print(f"[{label}] spark local[2]", file=sys.stderr)
+    rows["spark local[2]"] = run_cli_scan(
+        world, workdir / "runs" / f"spark_lm_{label}", spark_args, env, []
+    )
+    for n in workers:
+        print(f"[{label}] spark standalone, {n} worker(s)", file=sys.stderr)
+        root = workdir / "spark_cluster" / f"{label}_{n}"
+        with standalone_cluster(root, workers=n, cores=1, memory="2g") as c:
+            cenv = {**env, **c.client_env()}
+            cenv["GRAPHRISK_SPARK_CONF"] = (
+                "spark.executor.memory=1g;spark.executor.cores=1;spark.driver.memory=1g"
+            )
+            pids = [d.process.pid for d in c.daemons]
+            rows[f"cluster, {n} worker{'s' if n > 1 else ''}"] = run_cli_scan(
+                world,
+                workdir / "runs" / f"spark_c{n}_{label}",
+                [*spark_args, "--spark-master", c.master_url],
+                cenv,
+                pids,
+            )
+    base = rows["local"]
+    for r in rows.values():
+        r["time_x"] = round(r["wall_seconds"] / base["wall_seconds"], 2)
+        r["same"] = "yes" if (r["run_id"], r["flags"]) == (base["run_id"], base["flags"]) else "NO"
+    return rows
+
+
+def table(spark: dict[str, Any]) -> str:
+    head = (
+        "| accounts | engine | **wall s** | x local | driver Python MB | driver JVM MB "
+        "| executors MB | Python workers MB | same run id, flags |\n"
+        "|---:|---|---:|---:|---:|---:|---:|---:|---|\n"
+    )
+    lines = []
+    for lab, rows in spark["sizes"].items():
+        for name, r in rows.items():
+            p = r["peak_mb"]
+            lines.append(
+                f"| {lab} | {name} | **{r['wall_seconds']:.1f}** | {r['time_x']:.2f} | "
+                f"{p.get('driver_python', 0):,} | {p.get('driver_jvm', 0):,} | "
+                f"{p.get('executor_jvm', 0):,} | {p.get('python_workers', 0):,} | {r['same']} |"
+            )
+    return head + "\n".join(lines) + "\n"
+
+
+def update_readme(results: dict[str, Any], readme: Path) -> None:
+    spark = results.get("spark")
+    if not spark:
+        return
+    m = spark["machine"]
+    la = spark["loadavg_before"][:1] + spark["loadavg_after"][:1]
+    body = (
+        f"Measured {spark['finished']} on {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB; "
+        f"graphrisk checkout `{spark['source'].get('commit', '?')[:12]}`, shards of "
+        f"{spark['shard_accounts']:,} accounts. Load average (1 min) before → after: "
+        f"{' → '.join(f'{x:.1f}' for x in la)}. Memory: peak resident set per role, summed "
+        "over the processes of a role alive at once.\n\n" + table(spark)
+    )
+    replace_section(readme, "spark", body)
