@@ -537,7 +537,7 @@ class Baseline:
         return [
             (a[2:], "RISK_PROXIMITY", p["severity"])
             for a, s in score.items()
-            if s >= p["min_defaulters"] and a not in bad and rank.get(a, 0.0) >= 0.0
+            if s >= 2.0 and a not in bad and rank.get(a, 0.0) >= 0.0  # two defaulters (the old rule)
         ]
 
     def det_loan_recycling(self) -> list[Flag]:
