@@ -424,7 +424,7 @@ def test_cash_flow_patterns_variants_and_declared_income(world):
     from graphrisk.generate._cashflow import VARIANTS as CASH
     from graphrisk.generate._linkage import VARIANTS as LINKAGE
 
-    VARIANTS = {**CASH, **LINKAGE}  # noqa: N806
+    VARIANTS = {**CASH, **LINKAGE}
     _, _, t = world
     lab, acc = t["labels"], t["accounts"]
     got = (

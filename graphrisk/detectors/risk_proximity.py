@@ -33,8 +33,11 @@ when the weights of its defaulters add up to ``min_score``. So:
 The old rule (every link weighs 1, two links away a half, two defaulters needed) is
 ``base_weight = 1, decay = 0.5, min_score = 2``.
 
-The evidence lists each defaulter with its path, the link kinds, the parts of the tie and
-their weights. The score is the sum of the weights (>= ``min_score``). Linkage only:
+The evidence lists each defaulter (heaviest first) with its path, the link kinds, the parts
+of the tie and their weights, and ``weight_sum`` (>= ``min_score``). ``score`` (0..1, the
+scale shared by the transfer and linkage codes) is the mean of two signs: the weights
+(``weight_sum / (2 * min_score)``, capped at 1) and the strongest tie; so one close tie
+(0.75) ranks above two weak ones (0.55), and four close ones reach 1. Linkage only:
 severity 1.
 
 Work is proportional to the defaulters' neighbourhoods: two joins of the tie list.
@@ -73,7 +76,7 @@ class RiskProximity(Detector):
     ...                        ("y", "x", 100, "2026-01-10")])
     >>> flags = RiskProximity().detect(ctx).flags
     >>> flags.select("account_id", "code", "severity", "score").rows()
-    [('x', 'RISK_PROXIMITY', 1, 1.4)]
+    [('x', 'RISK_PROXIMITY', 1, 0.7)]
     """
 
     name: ClassVar[str] = "risk_proximity"
@@ -263,7 +266,7 @@ class RiskProximity(Detector):
         per = (
             reach.group_by("acc", maintain_order=True)
             .agg(
-                pl.col("w").sum().round(6).alias("score"),
+                pl.col("w").sum().round(6).alias("weight_sum"),
                 (pl.col("hops") == 1).sum().alias("n_direct"),
                 (pl.col("hops") == 2).sum().alias("n_two_hops"),
                 pl.col("kinds")
@@ -284,7 +287,18 @@ class RiskProximity(Detector):
                 pl.col("w").max().alias("strongest"),
                 pl.col("first_issued").min().alias("window_start"),
             )
-            .filter(pl.col("score") >= self.min_score - 1e-9)
+            .filter(pl.col("weight_sum") >= self.min_score - 1e-9)
+            .with_columns(
+                (
+                    (
+                        (pl.col("weight_sum") / (2 * self.min_score)).clip(upper_bound=1.0)
+                        + pl.col("strongest")
+                    )
+                    / 2
+                )
+                .round(6)
+                .alias("score")
+            )
         )
         flags = per.select(
             _links.ids(ctx, "acc").alias("account_id"),
@@ -298,7 +312,7 @@ class RiskProximity(Detector):
                 links=pl.col("links"),
                 strongest_tie=pl.col("strongest").round(3),
                 defaulters=pl.col("defaulters").list.head(self.max_listed),
-                score=pl.col("score").round(3),
+                weight_sum=pl.col("weight_sum").round(3),
                 window=window_json(pl.col("window_start"), pl.lit(ctx.as_of)),
                 threshold=self.threshold(
                     "min_score", "base_weight", "max_hops", "decay", "default_days"

@@ -25,7 +25,10 @@ def test_linked_to_two_defaulters_by_device_and_transfer():
     assert ev["threshold"]["min_score"] == 1.0
     # two weak links (one login each on a shared device / one transfer): 0.5 + a bit each
     assert all(0.5 <= d["weight"] < 1.0 for d in ev["defaulters"])
-    assert flags["score"][0] == sum(d["weight"] for d in ev["defaulters"])
+    assert ev["weight_sum"] == sum(d["weight"] for d in ev["defaulters"])
+    # score (0..1): the mean of weight_sum / 2 and the strongest tie
+    top = max(d["weight"] for d in ev["defaulters"])
+    assert abs(flags["score"][0] - (min(1, ev["weight_sum"] / 2) + top) / 2) < 1e-6
 
 
 def test_friend_of_the_linked_account_stays_clean():
@@ -96,7 +99,7 @@ def _prox(devices=(), transfers=(), **params):
     ctx = world(as_of=AS_OF, loans=bad("d"), devices=list(devices), transfers=list(transfers))
     flags = RiskProximity(**params).detect(ctx).flags
     return {
-        r["account_id"]: (r["score"], json.loads(r["evidence"]))
+        r["account_id"]: (json.loads(r["evidence"])["weight_sum"], json.loads(r["evidence"]))
         for r in flags.iter_rows(named=True)
     }
 
@@ -138,7 +141,7 @@ def test_relative_on_the_defaulters_phone_without_money_is_a_lookalike():
     )
     flags = RiskProximity().detect(ctx).flags
     assert flags["account_id"].to_list() == ["t"]
-    assert abs(flags["score"][0] - (0.8 + 0.7)) < 1e-9
+    assert json.loads(flags["evidence"][0])["weight_sum"] == 0.8 + 0.7
 
 
 def test_an_old_shared_address_is_a_weak_tie():
@@ -175,5 +178,18 @@ def test_two_hops_weigh_by_both_ties():
     out = _prox(HOME, BOTH_WAYS + tu, min_score=0.25)
     score, ev = out["u"]
     assert score == 0.25 and ev["n_two_hops"] == 1
-    assert _prox(HOME, BOTH_WAYS + tu, min_score=0.25, decay=0.5)["u"][0] == 0.5
     assert ev["defaulters"][0]["via"] == "t" and ev["defaulters"][0]["ties"] == [1.0, 1.0]
+    assert _prox(HOME, BOTH_WAYS + tu, min_score=0.25, decay=0.5)["u"][0] == 0.5
+
+
+def test_scores_rank_a_close_tie_above_two_weak_ones():
+    weak = world(
+        as_of=AS_OF,
+        loans=bad("d", "d2"),
+        transfers=[("w", "d", 300, "2026-02-01"), ("w", "d2", 300, "2026-02-02")],
+    )
+    close = world(as_of=AS_OF, loans=bad("d"), devices=HOME, transfers=BOTH_WAYS)
+    s_weak = RiskProximity().detect(weak).flags["score"][0]
+    s_close = RiskProximity().detect(close).flags["score"][0]
+    assert 0 < s_weak < s_close <= 1
+    assert s_close == 0.75 and s_weak == (min(1, 1.4 / 2) + 0.7) / 2
