@@ -116,9 +116,16 @@ class ScatterGather(Detector):
         return out
 
     def links(self, ctx: ScanContext) -> pl.DataFrame | None:
-        """Source -- intermediary -- sink of every leg at every tempo (before the counts are
-        checked)."""
+        """Source -- intermediary -- sink of the legs at every tempo whose (source, sink) has
+        ``min_intermediaries`` of them (before the windows and shares are checked)."""
         legs = pl.concat(list(self._tempo_legs(ctx).values()))
+        # a finding needs min_intermediaries legs of one (source, sink)
+        many = (
+            legs.group_by("source", "sink")
+            .agg(pl.col("mid").n_unique().alias("n"))
+            .filter(pl.col("n") >= self.min_intermediaries)
+        )
+        legs = legs.join(many, on=["source", "sink"], how="semi")
         return pl.concat(
             [
                 legs.select(pl.col("source").alias("u"), pl.col("mid").alias("v")),
