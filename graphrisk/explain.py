@@ -84,7 +84,7 @@ REASONS: dict[str, dict[str, str]] = {
     },
     "RISK_PROXIMITY": {
         "zh": "与{n_defaulters}个存在违约记录的账户关联密切",
-        "en": "is closely linked to {n_defaulters} accounts in default",
+        "en": "has close ties to accounts in default (in all: {n_defaulters})",
     },
     "OVERDUE_HISTORY": {
         "zh": "近期有借款逾期{overdue_days}天",
