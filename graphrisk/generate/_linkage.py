@@ -5,7 +5,7 @@ issued 5-7 months before the end, never repaid, 100-160 days past due) and one a
 to each, then labels the tied accounts:
 
 * ``risk_proximity`` / ``one_close_tie``: logs in on the defaulter's phone at the defaulter's
-  home for months and exchanges money with it both ways, 4-8 transfers of 1,000-4,000 over
+  home for months and exchanges money with it both ways, 4-8 transfers of 300-1,400 over
   those months. One defaulter, a close tie: RISK_PROXIMITY should find it.
 * ``household_shared_device`` / ``relative_of_defaulter`` (look-alike): logs in on the
   defaulter's phone at its home just as often, but no money passes between them. A relative
@@ -77,7 +77,7 @@ def one_close_tie(w: World, rng: np.random.Generator) -> None:
     second = np.r_[False, first[:-1]]
     out[~first & ~second] = rng.random(int((~first & ~second).sum())) < 0.5
     ts = w.T - (rng.uniform(2, 150, x.size) * DAY).astype(np.int64)
-    amount = np.round(rng.uniform(1000, 4000, x.size), 2)
+    amount = np.round(rng.uniform(300, 1400, x.size), 2)
     w.add_transfers(np.where(out, acc[x], d[x]), np.where(out, d[x], acc[x]), amount, ts)
     w.label(acc, "risk_proximity", "one_close_tie")
 
