@@ -901,7 +901,8 @@ def account_doc(
             "rule": rule,
             "situation": trace.get("situation") or "",
             "recency": f"full weight within {rec['recent_days']} days, -1 level to "
-            f"{rec['stale_days']} days, watch only after",
+            f"{rec['stale_days']} days, watch only after"
+            + (" (keep once settled)" if rec.get("settled_keep") else ""),
             "escalate_at_codes": policy.data["repetition"]["escalate_at_codes"],
             "final_action": d["action"],
         }
