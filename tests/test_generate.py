@@ -228,10 +228,17 @@ def test_overdue_and_risk_proximity(world):
         ]
     ).filter((pl.col("account_id") != pl.col("o")) & pl.col("o").is_in(list(defaulted)))
     near = links.group_by("account_id").agg(pl.col("o").n_unique()).filter(pl.col("o") >= 2)
-    prox = set(members(t, "risk_proximity"))
+    lab = t["labels"].filter(pl.col("pattern") == "risk_proximity")
+    close = set(lab.filter(pl.col("variant") == "one_close_tie")["account_id"])
+    prox = set(lab["account_id"]) - close
     assert prox <= set(near["account_id"])
     clean = set(members(t, "clean"))
     assert not clean & set(near["account_id"])
+    # one_close_tie (generate/_linkage.py): one defaulter, by its device and by money
+    by_device = set(links.filter(pl.col("o").is_in(list(defaulted)))["account_id"])
+    paid = tr.filter(pl.col("dst_account").is_in(list(defaulted)))["src_account"]
+    got = tr.filter(pl.col("src_account").is_in(list(defaulted)))["dst_account"]
+    assert close and close <= by_device & set(paid) & set(got)
 
 
 def test_transfer_cycles(world):
@@ -414,8 +421,10 @@ def test_lenders_table_lists_most_lenders_with_spec_kinds(world):
 
 
 def test_cash_flow_patterns_variants_and_declared_income(world):
-    from graphrisk.generate._cashflow import VARIANTS
+    from graphrisk.generate._cashflow import VARIANTS as CASH
+    from graphrisk.generate._linkage import VARIANTS as LINKAGE
 
+    VARIANTS = {**CASH, **LINKAGE}
     _, _, t = world
     lab, acc = t["labels"], t["accounts"]
     got = (

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from graphrisk.generate._cashflow import declare_incomes, plant_cash_flow
+from graphrisk.generate._linkage import plant_linkage
 from graphrisk.generate._patterns import plant_all
 from graphrisk.generate._world import World, check_world_replaceable, write_tables
 
@@ -119,6 +120,7 @@ def generate_world(
     _calendar(w, end, days)
     plant_all(w)
     plant_cash_flow(w, int(seed))
+    plant_linkage(w, int(seed))
     show("population")
     w.base_population()
     declare_incomes(w)
