@@ -166,6 +166,7 @@ def test_real_detector_evidence_fills_the_customer_figures(tmp_path):
     """The figures come from the detectors' actual evidence, not only from hand-made dicts."""
     loans = [("a", f"P{i}", 1500, f"2026-01-{i + 2:02d}") for i in range(6)]
     loans += [("b", "BANK", 4000, "2025-12-01", "2025-12-31", None)]
+    loans += [("e", f"Q{i}", 9000, f"2026-01-{7 * i + 1:02d}") for i in range(5)]
     devices = [
         ("c", "DV-C", f"2026-01-10T{2 * i:02d}:00:00", f"10.0.0.{i}", f"City{i}") for i in range(6)
     ]
@@ -173,7 +174,10 @@ def test_real_detector_evidence_fills_the_customer_figures(tmp_path):
     result = scan(data, as_of="2026-02-05")
     result.write(tmp_path / "run")
     d = {r["account_id"]: r for r in result.decisions.iter_rows(named=True)}
-    assert "30天内在6家不同机构借款" in d["a"]["explanation"]
+    # each account's own figures and the window that fired: six lenders in six days are
+    # the 7-day window's, five lenders one a week the 30-day window's
+    assert "7天内在6家不同机构借款" in d["a"]["explanation"]
+    assert "30天内在5家不同机构借款" in d["e"]["explanation"], d["e"]
     assert "7天内借了6笔小额贷款" in d["a"]["explanation"]
     assert "逾期36天" in d["b"]["explanation"], d["b"]
     assert "6个不同城市登录" in d["c"]["explanation"] and d["c"]["action"] == "freeze_increase"

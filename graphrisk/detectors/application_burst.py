@@ -45,7 +45,7 @@ class ApplicationBurst(Detector):
     ...                         + [("b", "L1", f"2026-01-0{i + 1}") for i in range(8)])
     >>> flags = ApplicationBurst().detect(ctx).flags
     >>> flags.select("account_id", "code", "severity", "score").rows()
-    [('a', 'APPLICATION_BURST', 1, 1.0)]
+    [('a', 'APPLICATION_BURST', 1, 2.925434)]
     """
 
     name: ClassVar[str] = "application_burst"
