@@ -25,6 +25,18 @@ from graphrisk.generate._world import (
     ragged,
 )
 
+#: The labelled shapes (``labels.variant``) each pattern below is planted in, in the order
+#: accounts are dealt to them (account ``i`` of a pattern gets variant ``i % len``).
+VARIANTS: dict[str, tuple[str, ...]] = {
+    "multi_lender": ("fast", "month", "slow", "large"),
+    "small_loan_burst": ("hours", "week", "month", "large"),
+    "application_burst": ("hours", "week", "month"),
+    "ip_hopping": ("hours", "two_days", "week"),
+    "traveller": ("two_weeks", "three_in_a_week", "day_trip"),
+    "regular_borrower": ("monthly", "fortnightly", "refinanced_once"),
+    "reformed_borrower": ("month", "fast", "slow"),
+}
+
 PLANTED_FRAC = 0.006  # 24 accounts per planted pattern in a 4,000-account world
 FLOOR = 12
 
@@ -50,6 +62,21 @@ def _stop_base_loans(w: World, acct: np.ndarray, start: np.ndarray) -> None:
     w.base_until[acct] = np.minimum(w.base_until[acct], np.maximum(start - 45 * DAY, 0))
 
 
+def _variant(m: int, pattern: str) -> np.ndarray:
+    """Variant index of each of ``m`` accounts (see :data:`VARIANTS`)."""
+    return np.arange(m) % len(VARIANTS[pattern])
+
+
+def _label_variants(w: World, acc: np.ndarray, var: np.ndarray, pattern: str) -> None:
+    for v, name in enumerate(VARIANTS[pattern]):
+        w.label(acc[var == v], pattern, name)
+
+
+def _pick(var: np.ndarray, *choices: np.ndarray) -> np.ndarray:
+    """Per row, the value of the row's variant: ``choices[var[i]][i]``."""
+    return np.choose(var, choices)
+
+
 def _split(total: np.ndarray, g: np.ndarray, frac: np.ndarray, rng) -> np.ndarray:
     """Split ``total[i] * frac[i]`` into random parts for the rows of group ``i``."""
     wgt = rng.gamma(2.0, size=g.size)
@@ -59,21 +86,27 @@ def _split(total: np.ndarray, g: np.ndarray, frac: np.ndarray, rng) -> np.ndarra
 
 # =============================================================================== planted
 def multi_lender(w: World) -> None:
-    """5-8 distinct lenders within a 14-28 day window inside the last 90 days."""
+    """Distinct lenders in a window, in four variants: ``fast`` 4-6 within 1-6 days (the
+    smallest burst that counts), ``month`` 5-8 within 14-28 days, ``slow`` 7-9 spread evenly
+    over 50-85 days, ``large`` 10-16 within 7-30 days; the window ends in the last 60 days."""
     rng, T = w.rng, w.T
-    m = _count(w)
+    m = _count(w, PLANTED_FRAC * 2, 2 * FLOOR)
     acc = w.take(m)
-    k = rng.integers(5, 9, m)
-    lend = w.lenders(m, 8)
-    win = w.days_(14, 28, m)
+    var = _variant(m, "multi_lender")
+    k = _pick(var, rng.integers(4, 7, m), rng.integers(5, 9, m), rng.integers(7, 10, m),
+              rng.integers(10, 17, m))  # fmt: skip
+    lend = w.lenders(m, 16)
+    win = _pick(var, w.days_(1, 6, m), w.days_(14, 28, m), w.days_(50, 85, m), w.days_(7, 30, m))
     start = T - win - w.days_(2, 60, m)
     g, pos = ragged(k)
-    issued = start[g] + (rng.random(g.size) * win[g]).astype(np.int64)
+    even = start[g] + win[g] * pos // np.maximum(k[g] - 1, 1) + w.days_(-0.5, 0.5, g.size)
+    anywhere = start[g] + (rng.random(g.size) * win[g]).astype(np.int64)
+    issued = np.where(var[g] == 2, np.clip(even, start[g], start[g] + win[g]), anywhere)
     amount = w.lognormal(3000, 0.5, g.size, 500, 20000, 100)
     term = rng.choice(np.array([30, 60, 90]), g.size)
     w.loans_on_time(acc[g], lend[g, pos], amount, issued, term)
     _stop_base_loans(w, acc, start)
-    w.label(acc, "multi_lender")
+    _label_variants(w, acc, var, "multi_lender")
 
 
 def loan_stacking(w: World) -> None:
@@ -96,59 +129,79 @@ def loan_stacking(w: World) -> None:
 
 
 def small_loan_burst(w: World) -> None:
-    """6-12 loans of 100-2,000 within 7 days from 2-3 lenders."""
+    """Loans of 100-2,000 from 1-3 lenders, in four variants: ``hours`` 3-5 within 2-20
+    hours, ``week`` 6-12 within 7 days, ``month`` 8-14 spread evenly over 18-28 days,
+    ``large`` 15-25 within 7 days."""
     rng, T = w.rng, w.T
-    m = _count(w)
+    m = _count(w, PLANTED_FRAC * 2, 2 * FLOOR)
     acc = w.take(m)
-    k = rng.integers(6, 13, m)
-    nl = rng.integers(2, 4, m)
+    var = _variant(m, "small_loan_burst")
+    k = _pick(var, rng.integers(3, 6, m), rng.integers(6, 13, m), rng.integers(8, 15, m),
+              rng.integers(15, 26, m))  # fmt: skip
+    nl = rng.integers(1, 4, m)
     lend = w.lenders(m, 3)
-    start = T - w.days_(8, 90, m)
+    span = _pick(var, w.days_(2 / 24, 20 / 24, m), w.days_(1, 7, m), w.days_(18, 28, m),
+                 w.days_(3, 7, m))  # fmt: skip
+    start = T - span - w.days_(1, 80, m)
     g, pos = ragged(k)
-    issued = start[g] + w.days_(0, 7, g.size)
+    even = start[g] + span[g] * pos // np.maximum(k[g] - 1, 1)
+    anywhere = start[g] + (rng.random(g.size) * span[g]).astype(np.int64)
+    issued = np.where(var[g] == 2, even, anywhere)
     amount = w.lognormal(600, 0.6, g.size, 100, 2000, 10)
     term = rng.choice(np.array([7, 14, 21, 30]), g.size)
     w.loans_on_time(acc[g], lend[g, pos % nl[g]], amount, issued, term)
     _stop_base_loans(w, acc, start)
-    w.label(acc, "small_loan_burst")
+    _label_variants(w, acc, var, "small_loan_burst")
 
 
 def application_burst(w: World) -> None:
-    """10-25 applications to 6-10 lenders within 7 days; 30% get one loan afterwards."""
+    """Applications to many lenders, in three variants: ``hours`` 5-9 to 4-6 lenders within
+    3-20 hours, ``week`` 10-25 to 6-10 within 7 days, ``month`` 16-30 to 8-12 spread evenly
+    over 20-28 days; 30% get one loan afterwards."""
     rng, T = w.rng, w.T
-    m = _count(w)
+    m = _count(w, PLANTED_FRAC * 1.5, 18)
     acc = w.take(m)
-    k = rng.integers(10, 26, m)
-    nl = rng.integers(6, 11, m)
-    lend = w.lenders(m, 10)
-    start = T - w.days_(8, 90, m)
+    var = _variant(m, "application_burst")
+    k = _pick(var, rng.integers(5, 10, m), rng.integers(10, 26, m), rng.integers(16, 31, m))
+    nl = _pick(var, rng.integers(4, 7, m), rng.integers(6, 11, m), rng.integers(8, 13, m))
+    nl = np.minimum(nl, k)
+    lend = w.lenders(m, 12)
+    span = _pick(var, w.days_(3 / 24, 20 / 24, m), w.days_(1, 7, m), w.days_(20, 28, m))
+    start = T - span - w.days_(1, 80, m)
     g, pos = ragged(k)
-    w.add_apps(acc[g], lend[g, pos % nl[g]], start[g] + w.days_(0, 7, g.size))
+    even = start[g] + span[g] * pos // np.maximum(k[g] - 1, 1)
+    anywhere = start[g] + (rng.random(g.size) * span[g]).astype(np.int64)
+    w.add_apps(acc[g], lend[g, pos % nl[g]], np.where(var[g] == 2, even, anywhere))
     got = rng.random(m) < 0.3
     a = acc[got]
     w.loans_on_time(a, lend[got, 0], w.lognormal(3000, 0.5, a.size, 500, 20000, 100),
-                    start[got] + w.days_(7, 9, a.size), rng.choice([30, 60, 90], a.size))  # fmt: skip
+                    start[got] + span[got] + w.days_(0.5, 2, a.size),
+                    rng.choice([30, 60, 90], a.size))  # fmt: skip
     _stop_base_loans(w, acc, start)
-    w.label(acc, "application_burst")
+    _label_variants(w, acc, var, "application_burst")
 
 
 def ip_hopping(w: World) -> None:
-    """Logins from 5-8 distinct cities (and addresses) within 48 hours, own device."""
+    """Logins from distinct cities (and addresses), own device, one visit per city, in
+    three variants: ``hours`` 4-5 cities within 4-11 hours, ``two_days`` 5-8 within 46
+    hours, ``week`` 6-10 within 4-6.5 days."""
     rng, T = w.rng, w.T
-    m = _count(w)
+    m = _count(w, PLANTED_FRAC * 1.5, 18)
     acc = w.take(m)
-    k = rng.integers(5, 9, m)
-    cities = w.cities(m, 8)
-    start = T - w.days_(3, 90, m)
+    var = _variant(m, "ip_hopping")
+    k = _pick(var, rng.integers(4, 6, m), rng.integers(5, 9, m), rng.integers(6, 11, m))
+    cities = w.cities(m, 10, avoid=w.home_city[acc])
+    span = _pick(var, w.days_(4 / 24, 11 / 24, m), np.full(m, 46 * HOUR), w.days_(4, 6.5, m))
+    start = T - span - w.days_(1, 85, m)
     g, pos = ragged(k)  # one visit per city, in order
     per = 1 + (rng.random(g.size) < 0.5)
     v, _ = ragged(per)
     gv, pv = g[v], pos[v]
-    slot = 46 * HOUR // k[gv]
+    slot = span[gv] // k[gv]
     ts = start[gv] + pv * slot + (rng.random(v.size) * slot).astype(np.int64)
     city = cities[gv, pv]
     w.add_logins(acc[gv], acc[gv], ts, city_ip(rng, city), city)
-    w.label(acc, "ip_hopping")
+    _label_variants(w, acc, var, "ip_hopping")
 
 
 def overdue_history(w: World) -> np.ndarray:
@@ -533,37 +586,47 @@ def merchant(w: World) -> None:
 
 
 def traveller(w: World) -> None:
-    """One trip: 2-4 other cities over about two weeks, several days in each."""
+    """One trip, in three variants: ``two_weeks`` 2-4 other cities over about two weeks,
+    3-6 days in each; ``three_in_a_week`` 3 cities in 6-7 days, 2-2.3 days each;
+    ``day_trip`` one other city for 4-10 hours and back."""
     rng, T = w.rng, w.T
-    m = _count(w, 0.004)
+    m = _count(w, 0.006, 18)
     acc = w.take(m)
-    k = rng.integers(2, 5, m)
+    var = _variant(m, "traveller")
+    k = _pick(var, rng.integers(2, 5, m), np.full(m, 3), np.ones(m, dtype=np.int64))
     cities = w.cities(m, 4, avoid=w.home_city[acc])
     g, pos = ragged(k)
-    stay = w.days_(3, 6, g.size)
+    stay = _pick(var[g], w.days_(3, 6, g.size), w.days_(2, 2.3, g.size),
+                 w.days_(4 / 24, 10 / 24, g.size))  # fmt: skip
     leave = T - w.days_(20, 180, m)
     arrive = leave[g] + group_cumsum(stay, g) - stay
     x, _ = ragged(rng.integers(2, 6, g.size))
     ts = arrive[x] + (rng.random(x.size) * stay[x]).astype(np.int64)
     city = cities[g[x], pos[x]]
     w.add_logins(acc[g[x]], acc[g[x]], ts, city_ip(rng, city), city)
-    w.label(acc, "traveller")
+    _label_variants(w, acc, var, "traveller")
 
 
 def reformed_borrower(w: World) -> None:
-    """5-7 lenders in a 3-week window 120-170 days ago, all repaid on time, clean since."""
+    """Multi-borrowed long ago, all repaid on time, clean since, in three variants:
+    ``month`` 5-7 lenders in a 3-week window 141-170 days ago; ``fast`` 4-6 lenders within
+    5 days 141-170 days ago; ``slow`` 7-8 lenders spread over 50-60 days, the last one
+    125-140 days ago."""
     rng, T = w.rng, w.T
-    m = _count(w, 0.003)
+    m = _count(w, 0.0045, 18)
     acc = w.take(m)
-    k = rng.integers(5, 8, m)
-    lend = w.lenders(m, 7)
-    start = T - w.days_(141, 170, m)
+    var = _variant(m, "reformed_borrower")
+    k = _pick(var, rng.integers(5, 8, m), rng.integers(4, 7, m), rng.integers(7, 9, m))
+    lend = w.lenders(m, 8)
+    span = _pick(var, np.full(m, 21 * DAY), w.days_(1, 5, m), w.days_(50, 60, m))
+    end = _pick(var, T - w.days_(120, 149, m), T - w.days_(136, 165, m), T - w.days_(125, 140, m))
+    start = end - span
     g, pos = ragged(k)
-    issued = start[g] + w.days_(0, 21, g.size)
+    issued = start[g] + (rng.random(g.size) * span[g]).astype(np.int64)
     w.loans_on_time(acc[g], lend[g, pos], w.lognormal(3000, 0.5, g.size, 500, 20000, 100), issued,
                     rng.choice([30, 45, 60], g.size))  # fmt: skip
     _stop_base_loans(w, acc, start)
-    w.label(acc, "reformed_borrower")
+    _label_variants(w, acc, var, "reformed_borrower")
 
 
 def friends_cycle(w: World) -> None:
@@ -605,21 +668,40 @@ def refinance_once(w: World) -> None:
 
 
 def regular_borrower(w: World) -> None:
-    """A loan from the same lender every month, 25-day term, always repaid on time."""
+    """A loan from the same lender on a fixed rhythm, always repaid on time, in three
+    variants: ``monthly`` (every 30 days, 25-day term), ``fortnightly`` (every 14 days,
+    12-day term, small amounts) and ``refinanced_once`` (monthly, but once, 30-120 days
+    ago, the loan due is repaid hours after a loan of about the same amount from another
+    lender, itself repaid on time)."""
     rng, T = w.rng, w.T
-    m = _count(w, 0.003)
+    m = _count(w, 0.0045, 18)
     acc = w.take(m)
+    var = _variant(m, "regular_borrower")
     lend = rng.choice(N_LENDERS, m, p=LENDER_W)
+    period = np.where(var == 1, 14 * DAY, 30 * DAY)
+    term = np.where(var == 1, 12, 25)
     first = w.days_(2, 20, m)
-    k = (T - 5 * DAY - first) // (30 * DAY) + 1
+    k = (T - 5 * DAY - first) // period + 1
     g, pos = ragged(k)
-    issued = first[g] + pos * 30 * DAY + w.days_(-1, 1, g.size)
-    amount = np.round(
-        w.lognormal(3000, 0.4, m, 1000, 10000, 100)[g] * rng.uniform(0.95, 1.05, g.size), -2
-    )
-    w.loans_on_time(acc[g], lend[g], amount, issued, np.full(g.size, 25))
+    issued = first[g] + pos * period[g] + w.days_(-1, 1, g.size)
+    median = w.lognormal(3000, 0.4, m, 1000, 10000, 100) * np.where(var == 1, 0.5, 1.0)
+    amount = np.round(median[g] * rng.uniform(0.95, 1.05, g.size), -2)
+    # refinanced_once: one loan (30-120 days before the end) is repaid by another lender's
+    once = (var[g] == 2) & (issued < T - 30 * DAY)
+    last_once = np.zeros(m, dtype=np.int64) - 1
+    np.maximum.at(last_once, g[once], np.flatnonzero(once))
+    refi = np.zeros(g.size, dtype=bool)
+    refi[last_once[last_once >= 0]] = True
+    due = issued + term[g] * DAY
+    b_issued = due - w.days_(1, 3, g.size)  # the other lender's loan, where there is one
+    repaid = np.where(refi, b_issued + w.days_(0.05, 0.5, g.size), due - w.days_(0, 4, g.size))
+    w.add_loans(acc[g], lend[g], amount, issued, due, repaid)
+    ri = np.flatnonzero(refi)
+    other = (lend[g[ri]] + rng.integers(1, N_LENDERS, ri.size)) % N_LENDERS
+    w.loans_on_time(acc[g[ri]], other, np.round(amount[ri] * rng.uniform(0.97, 1.05, ri.size), -2),
+                    b_issued[ri], np.full(ri.size, 30))  # fmt: skip
     w.base_until[acc] = 0
-    w.label(acc, "regular_borrower")
+    _label_variants(w, acc, var, "regular_borrower")
 
 
 def plant_all(w: World) -> None:
