@@ -32,6 +32,19 @@ VARIANTS: dict[str, tuple[str, ...]] = {
     "small_loan_burst": ("hours", "week", "month", "large"),
     "application_burst": ("hours", "week", "month"),
     "ip_hopping": ("hours", "two_days", "week"),
+    "loan_stacking": ("fast", "quarter", "large"),
+    "overdue_history": ("default", "late", "several"),
+    "risk_proximity": ("device", "money", "mixed"),
+    "loan_recycling": ("chain", "chain_fast", "linked"),
+    "fan_out_after_loan": ("hours", "days", "large"),
+    "group_multi_lender": ("device", "ip", "money"),
+    "shared_device_ring": ("small", "typical", "large"),
+    "transfer_cycle": ("hours", "days", "week"),
+    "fan_in_collector": ("small", "typical", "large"),
+    "scatter_gather": ("fast", "days", "slow"),
+    "associated_transfer": ("device", "ip", "several"),
+    "household_shared_device": ("family", "shared_ip", "defaulter_relative"),
+    "friends_cycle": ("months", "weekly", "one_round"),
     "traveller": ("two_weeks", "three_in_a_week", "day_trip"),
     "regular_borrower": ("monthly", "fortnightly", "refinanced_once"),
     "reformed_borrower": ("month", "fast", "slow"),
@@ -110,22 +123,26 @@ def multi_lender(w: World) -> None:
 
 
 def loan_stacking(w: World) -> None:
-    """4-6 loans from different lenders, evenly spread over 45-90 days, all outstanding."""
+    """Loans from different lenders, evenly spread, all outstanding, in three variants:
+    ``fast`` 4 loans over 3-10 days (the smallest stack), ``quarter`` 4-6 over 45-90 days,
+    ``large`` 8-12 over 60-120 days."""
     rng, T = w.rng, w.T
-    m = _count(w)
+    m = _count(w, PLANTED_FRAC * 1.5, 18)
     acc = w.take(m)
-    k = rng.integers(4, 7, m)
-    lend = w.lenders(m, 6)
-    span = w.days_(45, 90, m)
+    var = _variant(m, "loan_stacking")
+    k = _pick(var, np.full(m, 4), rng.integers(4, 7, m), rng.integers(8, 13, m))
+    lend = w.lenders(m, 12)
+    span = _pick(var, w.days_(3, 10, m), w.days_(45, 90, m), w.days_(60, 120, m))
     start = T - span - w.days_(3, 30, m)
     g, pos = ragged(k)
-    # spacing >= 9 days and jitter <= 0.5 day: at most 2 issues (so lenders) in any 14 days
-    issued = start[g] + span[g] * pos // (k[g] - 1) + w.days_(-0.5, 0.5, g.size)
+    # quarter: spacing >= 9 days and jitter <= 0.5 day: at most 2 issues in any 14 days
+    jitter = np.where(var[g] == 1, w.days_(-0.5, 0.5, g.size), 0)
+    issued = start[g] + span[g] * pos // (k[g] - 1) + jitter
     amount = w.lognormal(6000, 0.5, g.size, 1000, 50000, 100)
     due = issued + w.days_(180, 360, g.size)
     w.add_loans(acc[g], lend[g, pos], amount, issued, due, np.full(g.size, -1))
     _stop_base_loans(w, acc, start)
-    w.label(acc, "loan_stacking")
+    _label_variants(w, acc, var, "loan_stacking")
 
 
 def small_loan_burst(w: World) -> None:
@@ -205,37 +222,48 @@ def ip_hopping(w: World) -> None:
 
 
 def overdue_history(w: World) -> np.ndarray:
-    """A loan 30-75 days late inside the last 180 days; 45% default (90+ days, unrepaid).
+    """Late loans inside the last 180 days, in three variants: ``default`` one loan 90+ days
+    past due, unrepaid (45% of the accounts, at least 10); ``late`` one loan repaid 30-75
+    days late (30-35 days, the smallest that counts, for a third of them); ``several`` 2-3
+    loans from different lenders, each repaid 30-60 days late.
 
-    Returns the defaulters (at least 10), for :func:`risk_proximity`.
+    Returns the defaulters, for :func:`risk_proximity`.
     """
     rng, T = w.rng, w.T
     m = _count(w)
     acc = w.take(m)
     n_def = max(10, round(0.45 * m))
-    dflt = np.zeros(m, dtype=bool)
-    dflt[:n_def] = True
-    due = np.where(dflt, T - w.days_(95, 170, m), T - w.days_(40, 170, m))
-    late = np.minimum(w.days_(30, 75, m), T - DAY - due)
-    repaid = np.where(dflt, -1, due + late)
-    issued = due - w.days_(30, 90, m)
-    lend = rng.choice(N_LENDERS, m, p=LENDER_W)
-    w.add_loans(acc, lend, w.lognormal(5000, 0.6, m, 1000, 30000, 100), issued, due, repaid)
-    w.label(acc, "overdue_history")
+    var = np.r_[np.zeros(n_def, dtype=np.int64), 1 + np.arange(m - n_def) % 2]
+    dflt = var == 0
+    k = np.where(var == 2, rng.integers(2, 4, m), 1)
+    g, _ = ragged(k)
+    due = np.where(dflt[g], T - w.days_(95, 170, g.size), T - w.days_(40, 170, g.size))
+    late = np.where(var[g] == 2, w.days_(30, 60, g.size), w.days_(30, 75, g.size))
+    late = np.where((var[g] == 1) & (np.arange(m)[g] % 3 == 0), w.days_(30, 35, g.size), late)
+    late = np.minimum(late, T - DAY - due)
+    repaid = np.where(dflt[g], -1, due + late)
+    issued = due - w.days_(30, 90, g.size)
+    lend = w.lenders(m, 3)[g, group_cumsum(np.ones(g.size, dtype=np.int64), g) - 1]
+    w.add_loans(acc[g], lend, w.lognormal(5000, 0.6, g.size, 1000, 30000, 100), issued, due,
+                repaid)  # fmt: skip
+    _label_variants(w, acc, var, "overdue_history")
     return acc[dflt]
 
 
 def risk_proximity(w: World, defaulters: np.ndarray) -> None:
-    """Otherwise clean accounts linked to 2-3 defaulters by a shared device or transfers."""
+    """Otherwise clean accounts linked to 2-3 defaulters, in three variants by link kind:
+    ``device`` (logins on the defaulters' own devices where a phone has room, transfers
+    otherwise), ``money`` (transfers only) and ``mixed`` (40% of the links by device)."""
     rng, T = w.rng, w.T
     m = _count(w)
     acc = w.take(m)
+    var = _variant(m, "risk_proximity")
     k = rng.integers(2, 4, m)
     keys = rng.random((m, defaulters.size))
     pick = np.argsort(keys, axis=1)[:, :3]
     g, pos = ragged(k)
     a, d = acc[g], defaulters[pick[g, pos]]
-    dev_link = rng.random(g.size) < 0.4
+    dev_link = np.where(var[g] == 2, rng.random(g.size) < 0.4, var[g] == 0)
     # at most two targets log in on one defaulter's phone (family, a close friend); more
     # would make that phone a small device farm, which is another pattern: the rest of those
     # links become transfer links
@@ -256,17 +284,21 @@ def risk_proximity(w: World, defaulters: np.ndarray) -> None:
     w.add_transfers(np.where(out, ta[x], td[x]), np.where(out, td[x], ta[x]),
                     w.lognormal(1000, 0.8, x.size, 100, 8000, 0.01),
                     T - w.days_(1, 180, x.size))  # fmt: skip
-    w.label(acc, "risk_proximity")
+    _label_variants(w, acc, var, "risk_proximity")
 
 
 def loan_recycling(w: World) -> None:
-    """(a) chains of 3-5 loans, each repaying the previous one; (b) X's loan repays Y's."""
+    """Variants ``chain``: 3-5 loans of 14-28 days, each repaying the previous one;
+    ``chain_fast``: 3-4 loans of 12-16 days (two-week loans, each at least a week old when
+    the next one repays it);
+    ``linked``: X's loan repays Y's, 2-3 times (X on Y's device)."""
     rng, T = w.rng, w.T
-    m = _count(w)
+    m = _count(w, PLANTED_FRAC * 1.5, 18)
     # (a) direct chains -------------------------------------------------------------
-    md = m // 2
+    md = 2 * m // 3
     acc = w.take(md)
-    k = rng.integers(3, 6, md)
+    fast = np.arange(md) % 2 == 1
+    k = np.where(fast, rng.integers(3, 5, md), rng.integers(3, 6, md))
     lend = w.lenders(md, 5)
     cols = {c: np.zeros((md, 5), dtype=np.int64) for c in ("issued", "due", "repaid")}
     amt = np.zeros((md, 5))
@@ -276,7 +308,7 @@ def loan_recycling(w: World) -> None:
         if j:
             amt[:, j] = np.round(amt[:, j - 1] * rng.uniform(0.95, 1.05, md), -1)
         cols["issued"][:, j] = t
-        cols["due"][:, j] = t + w.days_(14, 28, md)
+        cols["due"][:, j] = t + np.where(fast, w.days_(12, 16, md), w.days_(14, 28, md))
         cols["repaid"][:, j] = cols["due"][:, j] - w.days_(0, 2, md)
         t = cols["repaid"][:, j] - w.days_(0, 3, md)  # next loan 0-3 days before repayment
     last = cols["issued"][np.arange(md), k - 1]
@@ -287,7 +319,8 @@ def loan_recycling(w: World) -> None:
     repaid = cols["repaid"][g, pos] + shift[g]
     w.add_loans(acc[g], lend[g, pos], amt[g, pos], issued, due, repaid)
     _stop_base_loans(w, acc, shift)
-    w.label(acc, "loan_recycling")
+    w.label(acc[~fast], "loan_recycling", "chain")
+    w.label(acc[fast], "loan_recycling", "chain_fast")
     # (b) linked pairs: X borrows, passes 80-100% to Y (same device), Y repays its loan ----
     mp = max(5, (m - md) // 2)
     x = w.take(mp)
@@ -318,44 +351,67 @@ def loan_recycling(w: World) -> None:
     y_issued = t - w.days_(20, 60, g.size)
     y_due = t + w.days_(0, 3, g.size)
     w.add_loans(y[g], ly, a_y, y_issued, y_due, y_repaid)
-    w.label(np.r_[x, y], "loan_recycling")
+    w.label(np.r_[x, y], "loan_recycling", "linked")
 
 
 def fan_out_after_loan(w: World) -> None:
-    """A loan, then within 1-3 days 5-15 transfers moving 70-100% of it to new accounts."""
+    """A loan, then transfers moving 70-100% of it to new accounts, in three variants:
+    ``hours`` 5-7 recipients within 1-12 hours, ``days`` 5-15 within 1-3 days, ``large``
+    20-40 within 3 days."""
     rng, T = w.rng, w.T
-    m = _count(w)
+    m = _count(w, PLANTED_FRAC * 1.5, 18)
     acc = w.take(m)
-    amount = w.lognormal(10000, 0.5, m, 3000, 50000, 100)
+    var = _variant(m, "fan_out_after_loan")
+    amount = w.lognormal(10000, 0.5, m, 3000, 50000, 100) * np.where(var == 2, 3, 1)
     t = T - w.days_(5, 90, m)
     w.loans_on_time(acc, rng.choice(N_LENDERS, m, p=LENDER_W), amount, t,
                     rng.choice([60, 90, 180], m))  # fmt: skip
-    g, _ = ragged(rng.integers(5, 16, m))
+    k = _pick(var, rng.integers(5, 8, m), rng.integers(5, 16, m), rng.integers(20, 41, m))
+    g, _ = ragged(k)
     parts = _split(amount, g, rng.uniform(0.7, 1.0, m), rng)
-    w.add_transfers(acc[g], w.other_accounts(acc[g]), parts, t[g] + w.days_(0.05, 3, g.size))
-    w.label(acc, "fan_out_after_loan")
+    span = _pick(var, w.days_(1 / 24, 0.5, m), w.days_(1, 3, m), w.days_(2, 3, m))
+    lag = np.maximum((rng.random(g.size) * span[g]).astype(np.int64), 180)
+    w.add_transfers(acc[g], w.other_accounts(acc[g]), parts, t[g] + lag)
+    _label_variants(w, acc, var, "fan_out_after_loan")
 
 
 def group_multi_lender(w: World) -> None:
-    """Rings of 4-8 accounts on 1-3 shared devices; 2-3 lenders each, 8+ together in 30 days."""
+    """Rings of 4-8 accounts, 2-3 lenders each, 8+ together in 30 days, in three variants by
+    link kind: ``device`` (1-3 shared devices, the original shape), ``ip`` (own devices
+    behind 1-2 shared addresses) and ``money`` (own devices and addresses; 2-3 transfers
+    between every member and the first)."""
     rng, T = w.rng, w.T
-    sizes, mem, g, pos, starts = _groups(w, 4, 8, _count(w))
+    sizes, mem, g, pos, starts = _groups(w, 4, 8, _count(w, PLANTED_FRAC * 1.5, 18),
+                                         min_groups=3)  # fmt: skip
     ng = sizes.size
+    gvar = _variant(ng, "group_multi_lender")
     start = T - w.days_(31, 90, ng)
     nd = np.minimum(rng.integers(1, 4, ng), sizes // 2)
     dev0 = w.new_devices(int(nd.sum()))
     dstart = np.cumsum(nd) - nd
     ip = SHARED_NET + rng.integers(0, 1 << 24, int(nd.sum()))
     w.home_city[mem] = w.home_city[mem[starts[g]]]
-    # logins on the shared device of the member's slot
+    # logins on the shared device of the member's slot (ip: on the own device, through the
+    # shared address; money: on the own device from home)
     di = dstart[g] + pos % nd[g]
     x, _ = ragged(rng.integers(3, 7, mem.size))
-    w.add_logins(mem[x], dev0[di[x]], start[g[x]] - w.days_(-30, 30, x.size),
-                 ip[di[x]], w.home_city[mem[x]])  # fmt: skip
-    # the first member also uses every shared device of the ring: one connected ring
-    hub, hd = ragged(nd)
-    w.add_logins(mem[starts[hub]], dev0[dstart[hub] + hd], start[hub] + w.days_(0, 30, hub.size),
+    vx = gvar[g[x]]
+    w.add_logins(mem[x], np.where(vx == 0, dev0[di[x]], mem[x]),
+                 start[g[x]] - w.days_(-30, 30, x.size),
+                 np.where(vx == 2, w.home_ip[mem[x]], ip[di[x]]), w.home_city[mem[x]])  # fmt: skip
+    # the first member also uses every shared device (address) of the ring: one ring
+    hub, hd = ragged(np.where(gvar == 2, 0, nd))
+    w.add_logins(mem[starts[hub]], np.where(gvar[hub] == 0, dev0[dstart[hub] + hd], mem[starts[hub]]),
+                 start[hub] + w.days_(0, 30, hub.size),
                  ip[dstart[hub] + hd], w.home_city[mem[starts[hub]]])  # fmt: skip
+    # money: every member and the first exchange 2-3 transfers
+    mo = np.flatnonzero((gvar[g] == 2) & (pos > 0))
+    y, _ = ragged(rng.integers(2, 4, mo.size))
+    back = rng.random(y.size) < 0.5
+    first_m, other_m = mem[starts[g[mo[y]]]], mem[mo[y]]
+    w.add_transfers(np.where(back, other_m, first_m), np.where(back, first_m, other_m),
+                    w.lognormal(1500, 0.5, y.size, 300, 5000, 0.01),
+                    start[g[mo[y]]] + w.days_(-20, 30, y.size))  # fmt: skip
     # loans: every loan of a ring has its own lender
     k = rng.integers(2, 4, mem.size)
     lg, _lp = ragged(k)  # per member
@@ -372,14 +428,26 @@ def group_multi_lender(w: World) -> None:
     w.add_transfers(mem[starts[tg] + a], mem[starts[tg] + b], w.lognormal(1500, 0.5, tg.size, 300, 5000, 0.01),
                     start[tg] + w.days_(0, 30, tg.size))  # fmt: skip
     _stop_base_loans(w, mem, start[g])
-    w.label(mem, "group_multi_lender")
+    _label_variants(w, mem, gvar[g], "group_multi_lender")
 
 
 def shared_device_ring(w: World) -> None:
-    """Device farms: 8-30 accounts on the same 1-3 devices and proxy IPs, 1-2 loans each."""
+    """Device farms on the same 1-3 devices and proxy IPs, 1-2 loans each, in three variants
+    by size: ``small`` 6-7 accounts (the smallest ring that counts), ``typical`` 8-30,
+    ``large`` 40-60."""
     rng, T = w.rng, w.T
     p = 0.85 ** np.arange(23)
-    sizes, mem, g, _pos, starts = _groups(w, 8, 30, _count(w), p / p.sum())
+    target = _count(w, PLANTED_FRAC * 2, 24)
+    _sizes, mem, _g, _pos, _starts = _groups(w, 8, 30, target // 2, p / p.sum())
+    ng = _sizes.size
+    gvar = np.r_[np.ones(ng, dtype=np.int64)]
+    small = w.rng.integers(6, 8, max(2, target // 4 // 6))
+    large = w.rng.integers(40, 61, max(1, round(w.n * 0.0025 / 50)))
+    sizes = np.r_[small, _sizes, large]
+    gvar = np.r_[np.zeros(small.size, dtype=np.int64), gvar, np.full(large.size, 2)]
+    mem = np.r_[w.take(int(small.sum())), mem, w.take(int(large.sum()))]
+    g, _pos = ragged(sizes)
+    starts = np.cumsum(sizes) - sizes
     ng = sizes.size
     nd = rng.integers(1, 4, ng)
     dev = w.new_devices(int(nd.sum()))
@@ -397,24 +465,30 @@ def shared_device_ring(w: World) -> None:
                     w.lognormal(3000, 0.5, lg.size, 500, 20000, 100),
                     T - (rng.random(lg.size) * win[g[lg]]).astype(np.int64),
                     rng.choice([30, 60, 90], lg.size))  # fmt: skip
-    w.label(mem, "shared_device_ring")
+    _label_variants(w, mem, gvar[g], "shared_device_ring")
 
 
 def transfer_cycle(w: World) -> None:
-    """3-8 unrelated accounts pass money round A->B->...->A within days, 1-3% less per hop."""
+    """3-8 unrelated accounts pass money round A->B->...->A, 1-3% less per hop, 1-3 times,
+    in three variants by tempo: ``hours`` (a round within 2-12 hours), ``days`` (within
+    about 6 days) and ``week`` (a round spread over 8-13 days)."""
     rng, T = w.rng, w.T
-    sizes, mem, _g, _pos, starts = _groups(w, 3, 8, _count(w))
+    sizes, mem, _g, _pos, starts = _groups(w, 3, 8, _count(w, PLANTED_FRAC * 1.5, 18),
+                                           min_groups=3)  # fmt: skip
     ng = sizes.size
+    gvar = _variant(ng, "transfer_cycle")
+    round_s = _pick(gvar, w.days_(2 / 24, 0.5, ng), np.full(ng, 6 * DAY), w.days_(8, 13, ng))
     runs = rng.choice([1, 2, 3], ng, p=[0.5, 0.3, 0.2])
-    gap = w.days_(7, 25, ng)
-    first = T - (runs - 1) * gap - 7 * DAY - w.days_(0, 60, ng)
+    gap = w.days_(7, 25, ng) + np.where(gvar == 2, 14 * DAY, 0)
+    first = T - (runs - 1) * gap - 14 * DAY - w.days_(0, 60, ng)
     rg, rp = ragged(runs)  # one row per run
     run_start = first[rg] + rp * gap[rg]
     a0 = w.lognormal(20000, 0.6, rg.size, 3000, 100000, 0.01)
     hg, hp = ragged(sizes[rg])  # one row per hop
     cyc = rg[hg]
     k = sizes[cyc]
-    step = (rng.uniform(0.05, 1.0, hg.size) * 6 * DAY / k).astype(np.int64)
+    step = (rng.uniform(0.05, 1.0, hg.size) * round_s[cyc] / k).astype(np.int64)
+    step = np.where(gvar[cyc] == 2, np.maximum(step, round_s[cyc] // (2 * k)), step)
     ts = run_start[hg] + group_cumsum(step, hg)
     amount = a0[hg] * np.exp(group_cumsum(np.log(1 - rng.uniform(0.01, 0.03, hg.size)), hg))
     amount = np.floor(amount * 100) / 100
@@ -422,13 +496,24 @@ def transfer_cycle(w: World) -> None:
     dst = mem[starts[cyc] + (hp + 1) % k]
     w.add_transfers(src, dst, amount, ts)
     w.strangers[mem] = True
-    w.label(mem, "transfer_cycle")
+    _label_variants(w, mem, gvar[_g], "transfer_cycle")
 
 
 def fan_in_collector(w: World) -> None:
-    """A collector and 5-15 feeders on shared devices; each feeder passes it 70-100% of a loan."""
+    """A collector and feeders on shared devices; each feeder passes it 70-100% of a loan, in
+    three variants by size: ``small`` 4 feeders (the fewest that count), ``typical`` 5-15,
+    ``large`` 20-30."""
     rng, T = w.rng, w.T
-    sizes, mem, g, pos, starts = _groups(w, 6, 16, _count(w))
+    target = _count(w, PLANTED_FRAC * 1.5, 18)
+    small = np.full(max(2, target // 3 // 5), 5)
+    _sizes, _m, _g, _p, _s = _groups(w, 6, 16, target // 3)
+    large = w.rng.integers(21, 32, max(1, round(target / 3 / 26)))
+    sizes = np.r_[small, _sizes, large]
+    gvar = np.r_[np.zeros(small.size, dtype=np.int64), np.ones(_sizes.size, dtype=np.int64),
+                 np.full(large.size, 2)]  # fmt: skip
+    mem = np.r_[w.take(int(small.sum())), _m, w.take(int(large.sum()))]
+    g, pos = ragged(sizes)
+    starts = np.cumsum(sizes) - sizes
     ng = sizes.size
     start = T - w.days_(30, 90, ng)
     f = pos > 0
@@ -446,30 +531,49 @@ def fan_in_collector(w: World) -> None:
     parts = _split(amount, tg, rng.uniform(0.7, 1.0, feeders.size), rng)
     collector = mem[starts[fg]]
     w.add_transfers(feeders[tg], collector[tg], parts, issued[tg] + w.days_(0.05, 2, tg.size))
-    w.label(mem, "fan_in_collector")
+    _label_variants(w, mem, gvar[g], "fan_in_collector")
 
 
 def scatter_gather(w: World) -> None:
-    """A source sends to 3-8 intermediaries within a day; each forwards ~97% to one sink."""
+    """A source sends to 3-8 intermediaries; each forwards ~97% to one sink, in three
+    variants by tempo: ``fast`` (scatter within 6 hours, forwarded 1-12 hours later),
+    ``days`` (scatter within a day, forwarded 0.5-3 days later) and ``slow`` (scatter over
+    2-6 days, forwarded 4-18 days later, as AMLSim's scatter-gather)."""
     rng, T = w.rng, w.T
-    sizes, mem, g, pos, starts = _groups(w, 5, 10, _count(w))
+    sizes, mem, g, pos, starts = _groups(w, 5, 10, _count(w, PLANTED_FRAC * 1.5, 18),
+                                         min_groups=3)  # fmt: skip
     ng = sizes.size
-    t = T - w.days_(5, 90, ng)
+    gvar = _variant(ng, "scatter_gather")
+    t = T - w.days_(25, 90, ng)
     mid = (pos > 0) & (pos < sizes[g] - 1)
     mg = g[mid]
     src, sink = mem[starts[mg]], mem[starts[mg] + sizes[mg] - 1]
     amount = w.lognormal(8000, 0.5, mg.size, 2000, 50000, 0.01)
-    t1 = t[mg] + w.days_(0, 0.9, mg.size)
+    v = gvar[mg]
+    spread = _pick(v, w.days_(0, 0.25, mg.size), w.days_(0, 0.9, mg.size), w.days_(0, 6, mg.size))
+    lag = _pick(v, w.days_(1 / 24, 0.5, mg.size), w.days_(0.5, 3, mg.size),
+                w.days_(4, 18, mg.size))  # fmt: skip
+    t1 = t[mg] + spread
     w.add_transfers(src, mem[mid], amount, t1)
     w.add_transfers(mem[mid], sink, np.floor(amount * rng.uniform(0.96, 0.98, mg.size) * 100) / 100,
-                    t1 + w.days_(0.5, 3, mg.size))  # fmt: skip
-    w.label(mem, "scatter_gather")
+                    t1 + lag)  # fmt: skip
+    _label_variants(w, mem, gvar[g], "scatter_gather")
 
 
 def associated_transfer(w: World) -> None:
-    """Pairs/trios on one device: one borrows and sends 80-100% of it to the others in a week."""
+    """One borrows and sends 80-100% of it to linked accounts within a week, in three
+    variants: ``device`` pairs/trios logging in on the borrower's device, ``ip`` pairs/trios
+    on their own devices behind the borrower's home address, ``several`` 4-5 accounts on the
+    borrower's device."""
     rng, T = w.rng, w.T
-    sizes, mem, g, pos, starts = _groups(w, 2, 3, _count(w), np.array([0.7, 0.3]))
+    target = _count(w, PLANTED_FRAC * 1.5, 18)
+    s1, m1, _, _, _ = _groups(w, 2, 3, 2 * target // 3, np.array([0.7, 0.3]))
+    s2 = w.rng.integers(4, 6, max(2, target // 3 // 4))
+    sizes = np.r_[s1, s2]
+    gvar = np.r_[np.arange(s1.size) % 2, np.full(s2.size, 2)]
+    mem = np.r_[m1, w.take(int(s2.sum()))]
+    g, pos = ragged(sizes)
+    starts = np.cumsum(sizes) - sizes
     ng = sizes.size
     borrower = mem[starts]
     t = T - w.days_(8, 90, ng)
@@ -479,34 +583,48 @@ def associated_transfer(w: World) -> None:
     o = pos > 0
     x, _ = ragged(rng.integers(2, 6, int(o.sum())))
     others, og = mem[o][x], g[o][x]
-    w.add_logins(others, borrower[og], T - w.days_(1, 180, x.size), w.home_ip[borrower[og]],
-                 w.home_city[borrower[og]])  # fmt: skip
-    tg, tp = ragged(rng.integers(2, 5, ng))
+    w.add_logins(others, np.where(gvar[og] == 1, others, borrower[og]), T - w.days_(1, 180, x.size),
+                 w.home_ip[borrower[og]], w.home_city[borrower[og]])  # fmt: skip
+    tg, tp = ragged(np.maximum(rng.integers(2, 5, ng), sizes - 1))
     parts = _split(amount, tg, rng.uniform(0.8, 1.0, ng), rng)
     dst = mem[starts[tg] + 1 + tp % (sizes[tg] - 1)]
     w.add_transfers(borrower[tg], dst, parts, t[tg] + w.days_(0.05, 7, tg.size))
-    w.label(mem, "associated_transfer")
+    _label_variants(w, mem, gvar[g], "associated_transfer")
 
 
 # =============================================================================== look-alikes
-def household_shared_device(w: World) -> None:
-    """2-4 family members share one home device (and home address); small transfers among them."""
+def household_shared_device(w: World, defaulters: np.ndarray) -> None:
+    """Families, in three variants: ``family`` 2-4 members share one home device (and home
+    address), small transfers among them; ``shared_ip`` 2-4 members on their own devices
+    behind one home broadband, small transfers; ``defaulter_relative`` a relative who logs
+    in 3-8 times over months on the own phone of an account in default, at its home, and
+    never exchanges money with it."""
     rng, T = w.rng, w.T
-    sizes, mem, g, _pos, starts = _groups(w, 2, 4, _count(w, 0.004))
+    sizes, mem, g, _pos, starts = _groups(w, 2, 4, _count(w, 0.004), min_groups=4)
     ng = sizes.size
+    gvar = np.arange(ng) % 2  # family, shared_ip
     dev = w.new_devices(ng)
     head = mem[starts]
     w.home_city[mem] = w.home_city[head[g]]
     w.home_ip[mem] = w.home_ip[head[g]]  # one home broadband
     x, _ = ragged(rng.integers(3, 9, mem.size))
-    w.add_logins(mem[x], dev[g[x]], rng.integers(0, T, x.size), w.home_ip[head[g[x]]],
-                 w.home_city[mem[x]])  # fmt: skip
+    w.add_logins(mem[x], np.where(gvar[g[x]] == 0, dev[g[x]], mem[x]), rng.integers(0, T, x.size),
+                 w.home_ip[head[g[x]]], w.home_city[mem[x]])  # fmt: skip
     tg, _ = ragged(rng.integers(3, 11, ng))
     a = rng.integers(0, sizes[tg])
     b = (a + rng.integers(1, sizes[tg])) % sizes[tg]
     w.add_transfers(mem[starts[tg] + a], mem[starts[tg] + b],
                     w.lognormal(300, 0.7, tg.size, 50, 1000, 0.01), rng.integers(0, T, tg.size))  # fmt: skip
-    w.label(mem, "household_shared_device")
+    w.label(mem[gvar[g] == 0], "household_shared_device", "family")
+    w.label(mem[gvar[g] == 1], "household_shared_device", "shared_ip")
+    # relatives of defaulters: one each, on the defaulter's own phone, no money
+    nr = min(defaulters.size, max(4, round(mem.size / 2)))
+    rel = w.take(nr)
+    d = defaulters[rng.permutation(defaulters.size)[:nr]]
+    w.home_city[rel] = w.home_city[d]
+    y, _ = ragged(rng.integers(3, 9, nr))
+    w.add_logins(rel[y], d[y], T - w.days_(1, 300, y.size), w.home_ip[d[y]], w.home_city[d[y]])
+    w.label(rel, "household_shared_device", "defaulter_relative")
 
 
 def _workday_times(w: World, size: int) -> np.ndarray:
@@ -630,22 +748,42 @@ def reformed_borrower(w: World) -> None:
 
 
 def friends_cycle(w: World) -> None:
-    """3-5 friends paying each other round a loop, 6-12 times over many months, varied amounts."""
+    """3-5 friends paying each other round a loop, varied amounts, in three variants:
+    ``months`` 6-12 rounds over many months; ``weekly`` 10-16 rounds, one every 7-9 days
+    (70 days or more: a standing relation); ``one_round`` friends who paid each other along
+    the same pairs 20-60 days before pass money round once within 1-3 days, amounts
+    varying by half or more (a shared bill settled round the table)."""
     rng, T = w.rng, w.T
-    sizes, mem, _g, _pos, starts = _groups(w, 3, 5, _count(w, 0.004))
+    sizes, mem, _g, _pos, starts = _groups(w, 3, 5, _count(w, 0.006, 18), min_groups=3)
     ng = sizes.size
-    rounds = rng.integers(6, 13, ng)
-    first = w.days_(0, 60, ng)
-    period = (T - 20 * DAY - first) // rounds
+    gvar = _variant(ng, "friends_cycle")
+    rounds = _pick(gvar, rng.integers(6, 13, ng), rng.integers(10, 17, ng), np.ones(ng, np.int64))
+    first = np.where(gvar == 0, w.days_(0, 60, ng), T - w.days_(30, 120, ng))
+    period = np.where(gvar == 1, w.days_(7, 9, ng), (T - 20 * DAY - first) // rounds)
+    first = np.where(gvar == 1, T - 10 * DAY - rounds * period, first)
     rg, rp = ragged(rounds)
     rstart = first[rg] + rp * period[rg]
     hg, hp = ragged(sizes[rg])
     grp = rg[hg]
-    ts = rstart[hg] + group_cumsum(w.days_(1, 4, hg.size), hg)
+    hop = _pick(gvar[grp], w.days_(1, 4, hg.size), w.days_(0.2, 1, hg.size),
+                w.days_(0.05, 0.7, hg.size))  # fmt: skip
+    ts = rstart[hg] + group_cumsum(hop, hg)
     base = w.lognormal(300, 0.6, ng, 50, 3000, 1)
-    amount = base[grp] * rng.uniform(0.5, 1.8, hg.size)
+    amount = np.round(base[grp] * rng.uniform(0.5, 1.8, hg.size), 2)
+    # one round: every hop at least half as much again or half as little as the one before
+    swing = np.where(rng.random(hg.size) < 0.5, rng.uniform(0.3, 0.6, hg.size),
+                     rng.uniform(1.6, 2.5, hg.size))  # fmt: skip
+    chained = base[grp] * np.exp(group_cumsum(np.log(swing), hg))
+    amount = np.where(gvar[grp] == 2, np.round(np.clip(chained, 20, 5000), 2), amount)
     w.add_transfers(mem[starts[grp] + hp], mem[starts[grp] + (hp + 1) % sizes[grp]], amount, ts)
-    w.label(mem, "friends_cycle")
+    # one round: the pairs knew each other, an earlier payment either way months before
+    old = np.flatnonzero(gvar[grp] == 2)
+    back = rng.random(old.size) < 0.5
+    a, b = mem[starts[grp[old]] + hp[old]], mem[starts[grp[old]] + (hp[old] + 1) % sizes[grp[old]]]
+    w.add_transfers(np.where(back, b, a), np.where(back, a, b),
+                    w.lognormal(200, 0.6, old.size, 20, 2000, 0.01),
+                    np.maximum(ts[old] - w.days_(20, 60, old.size), 0))  # fmt: skip
+    _label_variants(w, mem, gvar[_g], "friends_cycle")
 
 
 def refinance_once(w: World) -> None:
@@ -721,7 +859,7 @@ def plant_all(w: World) -> None:
     fan_in_collector(w)
     scatter_gather(w)
     associated_transfer(w)
-    household_shared_device(w)
+    household_shared_device(w, defaulters)
     office_shared_ip(w)
     payroll(w)
     merchant(w)
