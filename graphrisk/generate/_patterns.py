@@ -250,10 +250,12 @@ def overdue_history(w: World) -> np.ndarray:
     return acc[dflt]
 
 
-def risk_proximity(w: World, defaulters: np.ndarray) -> None:
+def risk_proximity(w: World, defaulters: np.ndarray) -> np.ndarray:
     """Otherwise clean accounts linked to 2-3 defaulters, in three variants by link kind:
     ``device`` (logins on the defaulters' own devices where a phone has room, transfers
-    otherwise), ``money`` (transfers only) and ``mixed`` (40% of the links by device)."""
+    otherwise), ``money`` (transfers only) and ``mixed`` (40% of the links by device).
+
+    Returns the defaulters whose phone no target logs in on (for a relative's phone)."""
     rng, T = w.rng, w.T
     m = _count(w)
     acc = w.take(m)
@@ -285,6 +287,7 @@ def risk_proximity(w: World, defaulters: np.ndarray) -> None:
                     w.lognormal(1000, 0.8, x.size, 100, 8000, 0.01),
                     T - w.days_(1, 180, x.size))  # fmt: skip
     _label_variants(w, acc, var, "risk_proximity")
+    return np.setdiff1d(defaulters, dd)
 
 
 def loan_recycling(w: World) -> None:
@@ -479,7 +482,9 @@ def transfer_cycle(w: World) -> None:
     gvar = _variant(ng, "transfer_cycle")
     round_s = _pick(gvar, w.days_(2 / 24, 0.5, ng), np.full(ng, 6 * DAY), w.days_(8, 13, ng))
     runs = rng.choice([1, 2, 3], ng, p=[0.5, 0.3, 0.2])
-    gap = w.days_(7, 25, ng) + np.where(gvar == 2, 14 * DAY, 0)
+    # runs of one loop 7-25 days apart (a week-long round: 14-20), so that all of a pair's
+    # transfers stay within two months (a relation that goes on longer is a standing one)
+    gap = np.where(gvar == 2, w.days_(14, 20, ng), w.days_(7, 25, ng))
     first = T - (runs - 1) * gap - 14 * DAY - w.days_(0, 60, ng)
     rg, rp = ragged(runs)  # one row per run
     run_start = first[rg] + rp * gap[rg]
@@ -577,7 +582,8 @@ def associated_transfer(w: World) -> None:
     ng = sizes.size
     borrower = mem[starts]
     t = T - w.days_(8, 90, ng)
-    amount = w.lognormal(15000, 0.5, ng, 5000, 50000, 100)
+    # several: a loan as large again for every further account, so each gets a pair's share
+    amount = w.lognormal(15000, 0.5, ng, 5000, 50000, 100) * np.where(gvar == 2, sizes - 1, 1)
     w.loans_on_time(borrower, rng.choice(N_LENDERS, ng, p=LENDER_W), amount, t,
                     rng.choice([90, 120, 180], ng))  # fmt: skip
     o = pos > 0
@@ -617,7 +623,8 @@ def household_shared_device(w: World, defaulters: np.ndarray) -> None:
                     w.lognormal(300, 0.7, tg.size, 50, 1000, 0.01), rng.integers(0, T, tg.size))  # fmt: skip
     w.label(mem[gvar[g] == 0], "household_shared_device", "family")
     w.label(mem[gvar[g] == 1], "household_shared_device", "shared_ip")
-    # relatives of defaulters: one each, on the defaulter's own phone, no money
+    # relatives of defaulters: one each, on the own phone of a defaulter no one else uses
+    # (a phone shared by several is another pattern), no money
     nr = min(defaulters.size, max(4, round(mem.size / 2)))
     rel = w.take(nr)
     d = defaulters[rng.permutation(defaulters.size)[:nr]]
@@ -651,7 +658,8 @@ def office_shared_ip(w: World) -> None:
 
 
 def payroll(w: World) -> None:
-    """Employers pay the same 10-50 employees monthly on a fixed day; some take a business loan."""
+    """Employers pay the same 10-50 employees monthly on a fixed day; half take a business
+    loan (and no ordinary loan in the 45 days before it)."""
     rng, T = w.rng, w.T
     ne = max(10, round(w.n * 0.0005))
     boss = w.take(ne)
@@ -672,19 +680,23 @@ def payroll(w: World) -> None:
     e_of = estart[e_idx[rg]] + rp
     w.add_transfers(boss[e_idx[rg]], emp[e_of], salary[e_of] * rng.uniform(0.98, 1.02, rg.size),
                     pt[rg] + rng.integers(0, 600, rg.size))  # fmt: skip
-    # revenue: 2-5 payments a month from business customers (external)
+    # revenue: 2-5 payments in every calendar month from business customers (external)
     payroll_total = np.bincount(eg, weights=salary, minlength=ne)
-    vg, _ = ragged(rng.integers(2, 6, e_idx.size))
-    vt = pt[vg] - w.days_(1, 28, vg.size)
-    vg, vt = vg[vt >= 0], vt[vt >= 0]
-    w.add_transfers(w.n + rng.integers(0, w.n_ext, vg.size), boss[e_idx[vg]],
-                    payroll_total[e_idx[vg]] * rng.uniform(0.3, 0.6, vg.size), vt)  # fmt: skip
+    re_, rm = np.nonzero(np.ones((ne, months.size), dtype=bool))
+    vg, _ = ragged(rng.integers(2, 6, re_.size))
+    vt = months[rm[vg]] + w.days_(0, 28, vg.size)
+    keep = (vt >= 0) & (vt <= T - HOUR)
+    vg, vt = vg[keep], vt[keep]
+    w.add_transfers(w.n + rng.integers(0, w.n_ext, vg.size), boss[re_[vg]],
+                    payroll_total[re_[vg]] * rng.uniform(0.3, 0.6, vg.size), vt)  # fmt: skip
     # half take one business loan 1-3 days before their latest payday
     last_pay = np.where(ok, pay, -1).max(axis=1)
     lb = (rng.random(ne) < 0.5) & (last_pay > T - 85 * DAY)
     w.loans_on_time(boss[lb], rng.choice(N_LENDERS, int(lb.sum()), p=LENDER_W),
                     np.round(payroll_total[lb] * rng.uniform(1, 2, int(lb.sum())), -3),
                     last_pay[lb] - w.days_(1, 3, int(lb.sum())), rng.choice([180, 365], int(lb.sum())))  # fmt: skip
+    # the business loan is the employer's credit: no ordinary loans in the 45 days before it
+    _stop_base_loans(w, boss[lb], last_pay[lb] - 3 * DAY)
     w.label(boss, "payroll_employer")
     w.label(emp, "payroll_employee")
 
@@ -850,7 +862,7 @@ def plant_all(w: World) -> None:
     application_burst(w)
     ip_hopping(w)
     defaulters = overdue_history(w)
-    risk_proximity(w, defaulters)
+    free_phones = risk_proximity(w, defaulters)
     loan_recycling(w)
     fan_out_after_loan(w)
     group_multi_lender(w)
@@ -859,7 +871,7 @@ def plant_all(w: World) -> None:
     fan_in_collector(w)
     scatter_gather(w)
     associated_transfer(w)
-    household_shared_device(w, defaulters)
+    household_shared_device(w, free_phones)
     office_shared_ip(w)
     payroll(w)
     merchant(w)
