@@ -680,14 +680,16 @@ def payroll(w: World) -> None:
     e_of = estart[e_idx[rg]] + rp
     w.add_transfers(boss[e_idx[rg]], emp[e_of], salary[e_of] * rng.uniform(0.98, 1.02, rg.size),
                     pt[rg] + rng.integers(0, 600, rg.size))  # fmt: skip
-    # revenue: 2-5 payments in every calendar month from business customers (external)
+    # revenue: 2-5 payments in every calendar month from the employer's own 5 business
+    # customers (external payers ``E...``, not the shops ordinary accounts pay)
     payroll_total = np.bincount(eg, weights=salary, minlength=ne)
+    customers = w.new_employers(5 * ne).reshape(ne, 5)
     re_, rm = np.nonzero(np.ones((ne, months.size), dtype=bool))
     vg, _ = ragged(rng.integers(2, 6, re_.size))
     vt = months[rm[vg]] + w.days_(0, 28, vg.size)
     keep = (vt >= 0) & (vt <= T - HOUR)
     vg, vt = vg[keep], vt[keep]
-    w.add_transfers(w.n + rng.integers(0, w.n_ext, vg.size), boss[re_[vg]],
+    w.add_transfers(customers[re_[vg], rng.integers(0, 5, vg.size)], boss[re_[vg]],
                     payroll_total[re_[vg]] * rng.uniform(0.3, 0.6, vg.size), vt)  # fmt: skip
     # half take one business loan 1-3 days before their latest payday
     last_pay = np.where(ok, pay, -1).max(axis=1)
