@@ -146,7 +146,7 @@ PATTERNS: dict[str, Pattern] = {
             "planted",
             ("SHARED_DEVICE_RING",),
             True,
-            "6-7 (small), 8-30 (typical) or 40-60 (large) accounts on the same 1-3 devices",
+            "6-7 (small), 8-30 (typical) or 31-45 (large) accounts on the same 1-3 devices",
         ),
         _P(
             "transfer_cycle",

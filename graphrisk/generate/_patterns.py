@@ -266,6 +266,8 @@ def risk_proximity(w: World, defaulters: np.ndarray) -> np.ndarray:
     g, pos = ragged(k)
     a, d = acc[g], defaulters[pick[g, pos]]
     dev_link = np.where(var[g] == 2, rng.random(g.size) < 0.4, var[g] == 0)
+    # phones of the last third of the defaulters stay free (a relative logs in on those)
+    dev_link &= np.isin(d, defaulters[: max(1, 2 * defaulters.size // 3)])
     # at most two targets log in on one defaulter's phone (family, a close friend); more
     # would make that phone a small device farm, which is another pattern: the rest of those
     # links become transfer links
@@ -437,7 +439,7 @@ def group_multi_lender(w: World) -> None:
 def shared_device_ring(w: World) -> None:
     """Device farms on the same 1-3 devices and proxy IPs, 1-2 loans each, in three variants
     by size: ``small`` 6-7 accounts (the smallest ring that counts), ``typical`` 8-30,
-    ``large`` 40-60."""
+    ``large`` 31-45."""
     rng, T = w.rng, w.T
     p = 0.85 ** np.arange(23)
     target = _count(w, PLANTED_FRAC * 2, 24)
@@ -445,7 +447,7 @@ def shared_device_ring(w: World) -> None:
     ng = _sizes.size
     gvar = np.r_[np.ones(ng, dtype=np.int64)]
     small = w.rng.integers(6, 8, max(2, target // 4 // 6))
-    large = w.rng.integers(40, 61, max(1, round(w.n * 0.0025 / 50)))
+    large = w.rng.integers(31, 46, max(1, round(w.n * 0.0025 / 38)))
     sizes = np.r_[small, _sizes, large]
     gvar = np.r_[np.zeros(small.size, dtype=np.int64), gvar, np.full(large.size, 2)]
     mem = np.r_[w.take(int(small.sum())), mem, w.take(int(large.sum()))]
@@ -474,13 +476,13 @@ def shared_device_ring(w: World) -> None:
 def transfer_cycle(w: World) -> None:
     """3-8 unrelated accounts pass money round A->B->...->A, 1-3% less per hop, 1-3 times,
     in three variants by tempo: ``hours`` (a round within 2-12 hours), ``days`` (within
-    about 6 days) and ``week`` (a round spread over 8-13 days)."""
+    about 6 days) and ``week`` (first to last hop of a round 7-13 days apart)."""
     rng, T = w.rng, w.T
     sizes, mem, _g, _pos, starts = _groups(w, 3, 8, _count(w, PLANTED_FRAC * 1.5, 18),
                                            min_groups=3)  # fmt: skip
     ng = sizes.size
     gvar = _variant(ng, "transfer_cycle")
-    round_s = _pick(gvar, w.days_(2 / 24, 0.5, ng), np.full(ng, 6 * DAY), w.days_(8, 13, ng))
+    round_s = _pick(gvar, w.days_(2 / 24, 0.5, ng), np.full(ng, 6 * DAY), w.days_(7.5, 12, ng))
     runs = rng.choice([1, 2, 3], ng, p=[0.5, 0.3, 0.2])
     # runs of one loop 7-25 days apart (a week-long round: 14-20), so that all of a pair's
     # transfers stay within two months (a relation that goes on longer is a standing one)
@@ -493,7 +495,9 @@ def transfer_cycle(w: World) -> None:
     cyc = rg[hg]
     k = sizes[cyc]
     step = (rng.uniform(0.05, 1.0, hg.size) * round_s[cyc] / k).astype(np.int64)
-    step = np.where(gvar[cyc] == 2, np.maximum(step, round_s[cyc] // (2 * k)), step)
+    # a week-long round: its hops evenly spread, first to last over 7.5-12 days (+-10%)
+    even = (rng.uniform(0.9, 1.1, hg.size) * round_s[cyc] / (k - 1)).astype(np.int64)
+    step = np.where(gvar[cyc] == 2, np.where(hp == 0, HOUR, even), step)
     ts = run_start[hg] + group_cumsum(step, hg)
     amount = a0[hg] * np.exp(group_cumsum(np.log(1 - rng.uniform(0.01, 0.03, hg.size)), hg))
     amount = np.floor(amount * 100) / 100
