@@ -57,6 +57,8 @@ def test_no_stray_codes_and_templates_use_known_figures():
         "n_cities",
         "overdue_days",
         "n_accounts",
+        # the length of the window that fired (IP_HOPPING: hours or days)
+        "period",
         # the account's own money and links (_money_figures): amounts, dates, sizes
         "kinds",
         "others",
@@ -156,6 +158,13 @@ def test_figures_read_the_detectors_evidence_keys():
     assert figures("LOAN_STACKING", {"n_outstanding": 5, "n_lenders": 4})["n_loans"] == 5
     ev = {"cities": ["a", "b"], "n_cities": 6, "threshold": {"window_hours": 48}}
     assert figures("IP_HOPPING", ev) == {"days": 2, "n_cities": 6}
+    # the text names the window that fired, in hours below two days
+    fast = {"n_cities": 4, "window_hours": 12, "threshold": {"window_hours": 12}}
+    assert reason_text("IP_HOPPING", fast, "zh") == "12小时内在4个不同城市登录"
+    week = {"n_cities": 7, "window_hours": 168, "threshold": {"window_hours": 168}}
+    assert (
+        reason_text("IP_HOPPING", week, "en") == "signed in from 7 different cities within 7 days"
+    )
     ev = {"window": {"start": "2026-01-01T00:00:00", "end": "2026-01-04T06:00:00"}, "loans": [1, 2]}
     assert figures("SMALL_LOAN_BURST", ev) == {"days": 4, "n_loans": 2}
     # ids in the evidence never become figures
