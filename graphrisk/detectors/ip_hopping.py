@@ -3,11 +3,12 @@
 Three sliding windows end at each login of an account, each with its own threshold on the
 distinct login cities inside it: ``fast_hours`` (hours: ``fast_min_cities``),
 ``window_hours`` (two days: ``min_cities``) and ``week_hours`` (a week:
-``week_min_cities``); 0 turns a window off. The two-day window is also a hit with
-``min_ips`` or more addresses spread over at least ``min_ip_cities`` cities (mobile and
-hotel addresses rotate inside one city, so many addresses in one or two cities are ordinary
-travel, not hopping; over a week a traveller collects many, so the address rule is the
-two-day window's only). The score is how far past its threshold a window is, times its tempo
+``week_min_cities``); 0 turns a window off. The fast window is also a hit with ``min_ips``
+or more addresses spread over at least ``min_ip_cities`` cities (mobile and hotel addresses
+rotate inside one city, so many addresses in one or two cities are ordinary travel, not
+hopping; over two days or a week a traveller crossing from city to city collects many
+addresses in three cities, so the address rule is the fast window's only: within hours,
+six addresses in three cities is switching between them, not a journey). The score is how far past its threshold a window is, times its tempo
 (:mod:`graphrisk.detectors._windows`: faster scores higher); the strongest window (the
 latest on a tie) is the evidence, naming its window (``window_name``, ``window_hours``).
 
@@ -37,7 +38,7 @@ from graphrisk.detectors.base import (
 
 @dataclass
 class IpHopping(Detector):
-    """Logins from ``min_cities`` cities (or ``min_ips`` addresses) within ``window_hours``, or a fast / week window's own count.
+    """Logins from ``min_cities`` cities within ``window_hours``, or a fast (cities, or ``min_ips`` addresses) / week window's own count.
 
     Examples
     --------
@@ -57,9 +58,9 @@ class IpHopping(Detector):
 
     window_hours: int = param(48, "length of the two-day window, in hours", min=1)
     min_cities: int = param(5, "distinct login cities inside the two-day window", min=2)
-    min_ips: int = param(6, "distinct login addresses inside the two-day window", min=2)
+    min_ips: int = param(6, "distinct login addresses inside the fast window", min=2)
     min_ip_cities: int = param(
-        3, "cities the addresses must span for the address count to raise the flag", min=1
+        3, "cities the fast window's addresses must span for their count to raise the flag", min=1
     )
     fast_hours: int = param(12, "length of the fast window, in hours (0 = off)", min=0)
     fast_min_cities: int = param(4, "distinct login cities inside the fast window (0 = off)", min=0)
@@ -97,7 +98,7 @@ class IpHopping(Detector):
         )
 
         def by_address(w: Window) -> bool:
-            return w.name == "two_days"
+            return w.name == "fast"
 
         def candidates(w: Window) -> pl.Series:
             reach = pl.col("c") >= w.need["cities"]
@@ -145,7 +146,7 @@ class IpHopping(Detector):
             return Findings(empty_flags())
         hits = hits.rename({"ts": "window_end"})
         hours = (pl.col("window_seconds") // HOUR).cast(pl.Int64)
-        two_days = pl.col("window_name") == "two_days"
+        by_ips = pl.col("window_name") == "fast"
         flags = hits.select(
             "account_id",
             pl.lit("IP_HOPPING").alias("code"),
@@ -164,8 +165,8 @@ class IpHopping(Detector):
                 threshold=pl.struct(
                     hours.alias("window_hours"),
                     pl.col("need_cities").cast(pl.Int64).alias("min_cities"),
-                    pl.when(two_days).then(pl.lit(self.min_ips)).alias("min_ips"),
-                    pl.when(two_days).then(pl.lit(self.min_ip_cities)).alias("min_ip_cities"),
+                    pl.when(by_ips).then(pl.lit(self.min_ips)).alias("min_ips"),
+                    pl.when(by_ips).then(pl.lit(self.min_ip_cities)).alias("min_ip_cities"),
                 ),
             ).alias("evidence"),
             "window_start",

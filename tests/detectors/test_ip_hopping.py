@@ -58,6 +58,12 @@ def test_many_addresses_need_several_cities():
     three = [("m", "D1", f"2026-01-01T{h:02d}:00", f"5.5.5.{h}", f"C{h % 3}") for h in range(8)]
     ev = json.loads(IpHopping().detect(world(devices=three)).flags["evidence"][0])
     assert ev["n_ips"] == 8 and ev["n_cities"] == 3
+    # switching between three cities within hours: the fast window's address rule
+    assert ev["window_name"] == "fast" and ev["threshold"]["min_ips"] == 6
+    # the same eight addresses over three cities spread over two days are a journey
+    slow = [("m", "D1", f"2026-01-0{1 + h // 4}T{6 * (h % 4):02d}:00", f"5.5.5.{h}", f"C{h // 3}")
+            for h in range(8)]  # fmt: skip
+    assert IpHopping().detect(world(devices=slow)).flags.is_empty()
 
 
 def _spread(acc: str, n: int, hours: float, start: str = "2026-01-01T00:00") -> list[tuple]:
@@ -82,10 +88,10 @@ def test_six_to_ten_cities_in_a_week_are_found_and_name_the_week() -> None:
 
 def test_a_traveller_visiting_three_cities_in_a_week_stays_clean() -> None:
     rows = []
-    for c in range(3):  # two days in each, four logins a day from the hotel or a phone
+    for c in range(3):  # two days in each, four logins a day, each from a new address
         for k in range(8):
             rows.append(("t", "D1", f"2026-01-{1 + 2 * c + k // 4:02d}T{8 + 3 * (k % 4):02d}:00",
-                         f"7.{c}.0.{k % 2}", f"City{c}"))  # fmt: skip
+                         f"7.{c}.0.{k}", f"City{c}"))  # fmt: skip
     rows.append(("t", "D1", "2026-01-03T07:00", "10.0.0.1", "Home"))
     assert IpHopping().detect(world(devices=rows)).flags.is_empty()
 
