@@ -105,7 +105,7 @@ PATTERNS: dict[str, Pattern] = {
             "planted",
             ("FAN_OUT_AFTER_LOAN",),
             True,
-            "loan money sent to new accounts: 5-7 within hours (hours), 5-15 within 3 days (days),"
+            "loan money sent to new accounts: 6-8 within hours (hours), 5-15 within 3 days (days),"
             " 20-40 within 3 days (large)",
         ),
         _P(
@@ -202,7 +202,8 @@ PATTERNS: dict[str, Pattern] = {
             "lookalike",
             ("SHARED_DEVICE_RING", "GROUP_MULTI_LENDER", "RISK_PROXIMITY"),
             False,
-            "20-60 colleagues logging in through one office IP, own devices",
+            "colleagues logging in through one office IP, own devices: 20-60 on workdays (office),"
+            " 5-9 (small_office), 61-120 in shifts round the clock (call_centre)",
         ),
         _P(
             "payroll_employer",
@@ -254,7 +255,8 @@ PATTERNS: dict[str, Pattern] = {
             "lookalike",
             ("LOAN_RECYCLING",),
             False,
-            "one loan refinanced once with another lender",
+            "one loan refinanced once with another lender: days before due (days), on the due day"
+            " (same_day), 10-20 days early (early)",
         ),
         _P(
             "regular_borrower",

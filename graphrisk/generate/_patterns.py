@@ -45,6 +45,8 @@ VARIANTS: dict[str, tuple[str, ...]] = {
     "associated_transfer": ("device", "ip", "several"),
     "household_shared_device": ("family", "shared_ip", "defaulter_relative"),
     "friends_cycle": ("months", "weekly", "one_round"),
+    "office_shared_ip": ("office", "small_office", "call_centre"),
+    "refinance_once": ("days", "same_day", "early"),
     "traveller": ("two_weeks", "three_in_a_week", "day_trip"),
     "regular_borrower": ("monthly", "fortnightly", "refinanced_once"),
     "reformed_borrower": ("month", "fast", "slow"),
@@ -361,7 +363,7 @@ def loan_recycling(w: World) -> None:
 
 def fan_out_after_loan(w: World) -> None:
     """A loan, then transfers moving 70-100% of it to new accounts, in three variants:
-    ``hours`` 5-7 recipients within 1-12 hours, ``days`` 5-15 within 1-3 days, ``large``
+    ``hours`` 6-8 recipients within 1-12 hours, ``days`` 5-15 within 1-3 days, ``large``
     20-40 within 3 days."""
     rng, T = w.rng, w.T
     m = _count(w, PLANTED_FRAC * 1.5, 18)
@@ -371,7 +373,9 @@ def fan_out_after_loan(w: World) -> None:
     t = T - w.days_(5, 90, m)
     w.loans_on_time(acc, rng.choice(N_LENDERS, m, p=LENDER_W), amount, t,
                     rng.choice([60, 90, 180], m))  # fmt: skip
-    k = _pick(var, rng.integers(5, 8, m), rng.integers(5, 16, m), rng.integers(20, 41, m))
+    # hours: 6-8, one more than the fewest that count, since a random recipient may be an
+    # old relation of the borrower (then it is not new)
+    k = _pick(var, rng.integers(6, 9, m), rng.integers(5, 16, m), rng.integers(20, 41, m))
     g, _ = ragged(k)
     parts = _split(amount, g, rng.uniform(0.7, 1.0, m), rng)
     span = _pick(var, w.days_(1 / 24, 0.5, m), w.days_(1, 3, m), w.days_(2, 3, m))
@@ -648,17 +652,29 @@ def _workday_times(w: World, size: int) -> np.ndarray:
 
 
 def office_shared_ip(w: World) -> None:
-    """20-60 colleagues log in from their own devices through one office IP on workdays."""
-    rng = w.rng
+    """Colleagues log in from their own devices through one office IP, in three variants:
+    ``office`` 20-60 colleagues on workdays 9:00-18:00; ``small_office`` 5-9 colleagues (few
+    enough that the address links them); ``call_centre`` 61-120 agents in shifts round the
+    clock, every day."""
+    rng, T = w.rng, w.T
     target = max(20, round(w.n * 0.008))
-    sizes, mem, g, _pos, starts = _groups(w, 20, 60, target, min_groups=1)
+    s0, m0, _, _, _ = _groups(w, 20, 60, target, min_groups=1)
+    s1 = rng.integers(5, 10, max(2, round(target / 3 / 7)))
+    s2 = rng.integers(61, 121, max(1, round(w.n * 0.004 / 90)))
+    sizes = np.r_[s0, s1, s2]
+    gvar = np.r_[np.zeros(s0.size, np.int64), np.ones(s1.size, np.int64), np.full(s2.size, 2)]
+    mem = np.r_[m0, w.take(int(s1.sum())), w.take(int(s2.sum()))]
+    g, _pos = ragged(sizes)
+    starts = np.cumsum(sizes) - sizes
     ng = sizes.size
     w.home_city[mem] = w.home_city[mem[starts[g]]]
     ip = OFFICE_NET + rng.integers(0, 1 << 24, ng)
     x, _ = ragged(rng.integers(8, 21, mem.size))
     dev = np.where((w.dev2[mem[x]] >= 0) & (rng.random(x.size) < 0.5), w.dev2[mem[x]], mem[x])
-    w.add_logins(mem[x], dev, _workday_times(w, x.size), ip[g[x]], w.home_city[mem[x]])
-    w.label(mem, "office_shared_ip")
+    shifts = np.clip(rng.integers(0, T, x.size), 0, T - HOUR)
+    ts = np.where(gvar[g[x]] == 2, shifts, _workday_times(w, x.size))
+    w.add_logins(mem[x], dev, ts, ip[g[x]], w.home_city[mem[x]])
+    _label_variants(w, mem, gvar[g], "office_shared_ip")
 
 
 def payroll(w: World) -> None:
@@ -805,22 +821,28 @@ def friends_cycle(w: World) -> None:
 
 
 def refinance_once(w: World) -> None:
-    """One loan repaid by a new loan of similar amount from another lender, once."""
+    """One loan repaid by a new loan of similar amount from another lender, once, in three
+    variants: ``days`` the new loan 0-3 days before the old one is due, the old repaid
+    0.05-1.5 days later; ``same_day`` the new loan on the due day, the old repaid 1-6 hours
+    later; ``early`` refinanced 10-20 days before it was due (a cheaper offer)."""
     rng, T = w.rng, w.T
-    m = _count(w, 0.003)
+    m = _count(w, 0.0045, 18)
     acc = w.take(m)
+    var = _variant(m, "refinance_once")
     l1 = rng.choice(N_LENDERS, m, p=LENDER_W)
     l2 = (l1 + rng.integers(1, N_LENDERS, m)) % N_LENDERS
     a1 = w.lognormal(8000, 0.5, m, 2000, 40000, 100)
     i1 = T - w.days_(60, 150, m)
     d1 = i1 + w.days_(30, 60, m)
-    i2 = d1 - w.days_(0, 3, m)
-    r1 = i2 + w.days_(0.05, 1.5, m)
+    i2 = d1 - _pick(var, w.days_(0, 3, m), w.days_(0, 0.3, m), w.days_(10, 20, m))
+    r1 = i2 + _pick(var, w.days_(0.05, 1.5, m), w.days_(1 / 24, 0.25, m), w.days_(0.05, 1.5, m))
     w.add_loans(acc, l1, a1, i1, d1, r1)
     w.loans_on_time(acc, l2, np.round(a1 * rng.uniform(0.95, 1.05, m), -2), i2,
                     rng.choice([60, 90, 120], m))  # fmt: skip
-    _stop_base_loans(w, acc, i1)
-    w.label(acc, "refinance_once")
+    # no ordinary loans in the default scan's 180 days, so that two ordinary loans cannot
+    # make a second refinance by chance: the account refinances exactly once there
+    w.base_until[acc] = np.minimum(w.base_until[acc], max(T - 220 * DAY, 0))
+    _label_variants(w, acc, var, "refinance_once")
 
 
 def regular_borrower(w: World) -> None:
