@@ -192,7 +192,13 @@ PATTERNS: dict[str, Pattern] = {
         _P(
             "household_shared_device",
             "lookalike",
-            ("SHARED_DEVICE_RING", "RISK_PROXIMITY", "ASSOCIATED_TRANSFER", "GROUP_MULTI_LENDER"),
+            (
+                "SHARED_DEVICE_RING",
+                "RISK_PROXIMITY",
+                "ASSOCIATED_TRANSFER",
+                "GROUP_MULTI_LENDER",
+                "TRANSFER_CYCLE",
+            ),
             False,
             "2-4 family members sharing one device (family) or one home address (shared_ip), small"
             " transfers among them; a relative on a defaulter's phone, no money (defaulter_relative)",
