@@ -52,8 +52,8 @@ REASONS: dict[str, dict[str, str]] = {
         "en": "the device you use was used to sign in to {n_accounts} accounts",
     },
     "IP_HOPPING": {
-        "zh": "短时间内在{n_cities}个不同城市登录",
-        "en": "signed in from {n_cities} different cities within a short time",
+        "zh": "{period}内在{n_cities}个不同城市登录",
+        "en": "signed in from {n_cities} different cities within {period}",
     },
     "LOAN_RECYCLING": {
         "zh": "用新的借款偿还旧的借款（以贷养贷），共{repeats}次",
@@ -553,8 +553,29 @@ def _money_figures(code: str, ev: dict[str, Any], lang: str) -> dict[str, Any]:
     return out
 
 
+def period(ev: dict[str, Any], lang: str) -> str:
+    """The length of the window that fired, in hours below two days, else in days.
+
+    >>> period({"window_hours": 12}, "en"), period({"window_hours": 168}, "zh")
+    ('12 hours', '7天')
+    >>> period({"threshold": {"window_hours": 48}}, "en"), period({}, "en")
+    ('2 days', 'a short time')
+    """
+    hours = _count(ev.get("window_hours")) or _count(
+        (ev.get("threshold") or {}).get("window_hours")
+    )
+    if not hours:
+        return "短时间" if lang == "zh" else "a short time"
+    if hours < 48 and hours % 24:
+        return f"{hours}小时" if lang == "zh" else f"{hours} hour{'s' * (hours != 1)}"
+    d = max(1, round(hours / 24))
+    return f"{d}天" if lang == "zh" else f"{d} day{'s' * (d != 1)}"
+
+
 def _all_figures(code: str, ev: dict[str, Any], lang: str) -> dict[str, Any]:
     out: dict[str, Any] = figures(code, ev)
+    if code == "IP_HOPPING":
+        out["period"] = period(ev, lang)
     out.update(_money_figures(code, ev, lang))
     if code in ("UNSTABLE_INCOME", "LARGE_OUTFLOW", "HIGH_DEBT_RATIO"):
         out.update(cash_figures(code, ev, lang))

@@ -9,8 +9,11 @@ The ordinary population borrows from 1-2 usual lenders, logs in from home, pays 
 friends and shops; a fifth is paid a monthly salary and about 60% of all accounts declare a
 ``monthly_income``. A few percent of accounts are legitimate look-alikes (households sharing
 a device, offices sharing an IP, payroll, merchants, travellers, a salary with a bonus, a
-seasonal earner, a saved-up purchase, ...) and about 11% carry one of the eighteen planted
-patterns; the three cash-flow patterns are planted in several variants (``labels.variant``). Everything is built with numpy array operations from
+seasonal earner, a saved-up purchase, ...) and about 17-18% carry one of the eighteen planted
+patterns. Every planted pattern, and most look-alikes, come in three or more labelled
+variants (``labels.variant``) that differ in tempo (hours, days, a week or more), size (the
+smallest that still counts, typical, large) or link kind (device, address, money).
+Everything is built with numpy array operations from
 ``numpy.random.default_rng(seed)``, so the same ``(accounts, seed, end, days)`` gives
 byte-identical files; a million accounts take well under two minutes.
 See ``datasets/README.md`` for the exact shapes of every pattern.
