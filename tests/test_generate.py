@@ -492,11 +492,8 @@ def test_lenders_table_lists_most_lenders_with_spec_kinds(world):
 
 
 def test_cash_flow_patterns_variants_and_declared_income(world):
-    from graphrisk.generate._cashflow import VARIANTS as CASH
-    from graphrisk.generate._linkage import VARIANTS as LINKAGE
-    from graphrisk.generate._patterns import VARIANTS as OTHER
+    from graphrisk.generate import VARIANTS
 
-    VARIANTS = {**CASH, **OTHER, **LINKAGE}
     _, _, t = world
     lab, acc = t["labels"], t["accounts"]
     got = (

@@ -27,12 +27,27 @@ from pathlib import Path
 
 import numpy as np
 
+from graphrisk.generate._cashflow import VARIANTS as _CASH_VARIANTS
 from graphrisk.generate._cashflow import declare_incomes, plant_cash_flow
+from graphrisk.generate._linkage import VARIANTS as _LINKAGE_VARIANTS
 from graphrisk.generate._linkage import plant_linkage
+from graphrisk.generate._patterns import VARIANTS as _PATTERN_VARIANTS
 from graphrisk.generate._patterns import plant_all
 from graphrisk.generate._world import World, check_world_replaceable, write_tables
 
-__all__ = ["STAGES", "generate_world"]
+__all__ = ["STAGES", "VARIANTS", "generate_world"]
+
+#: Every labelled variant (``labels.variant``) the generator plants, by pattern: the
+#: builders' own tables joined (a pattern such as ``risk_proximity`` gets variants from
+#: two builders: ``_patterns`` plants its defaulter links, ``_linkage`` its close ties).
+VARIANTS: dict[str, tuple[str, ...]] = {
+    p: tuple(
+        dict.fromkeys(
+            v for d in (_PATTERN_VARIANTS, _CASH_VARIANTS, _LINKAGE_VARIANTS) for v in d.get(p, ())
+        )
+    )
+    for p in {**_PATTERN_VARIANTS, **_CASH_VARIANTS, **_LINKAGE_VARIANTS}
+}
 
 #: The stages :func:`generate_world` reports to ``progress``, in order.
 STAGES = (
