@@ -98,15 +98,19 @@ def world(n: int, seed: int, work: Path) -> None:
         print(f"  top {b:.1%} ({k}): expected code {top['ok'].mean():.3f}, "
               f"any planted pattern {top['risky'].mean():.3f}")  # fmt: skip
     prox = set(r.flags.filter(pl.col("code") == "RISK_PROXIMITY")["account_id"])
-    for pattern, variant in [("risk_proximity", "one_close_tie"), ("risk_proximity", None),
-                             ("household_shared_device", "relative_of_defaulter"),
-                             ("office_shared_ip", "old_address_of_defaulter")]:  # fmt: skip
+    # risk_proximity's 2-3 defaulter links: its device, money and mixed variants and, without
+    # a variant, the accounts chance linked to two defaulters
+    several = (None, "device", "money", "mixed")
+    for pattern, variants in [("risk_proximity", ("one_close_tie",)), ("risk_proximity", several),
+                              ("household_shared_device", ("relative_of_defaulter",)),
+                              ("office_shared_ip", ("old_address_of_defaulter",))]:  # fmt: skip
         rows = lab.filter(pl.col("pattern") == pattern)
-        rows = rows.filter(
-            pl.col("variant").is_null() if variant is None else pl.col("variant") == variant
-        )
-        ids = set(rows["account_id"])
-        print(f"  RISK_PROXIMITY on {pattern} / {variant}: {len(ids & prox)}/{len(ids)}")
+        keep = pl.col("variant").is_in([v for v in variants if v is not None])
+        if None in variants:
+            keep = keep | pl.col("variant").is_null()
+        ids = set(rows.filter(keep)["account_id"])
+        name = "/".join(str(v) for v in variants)
+        print(f"  RISK_PROXIMITY on {pattern} / {name}: {len(ids & prox)}/{len(ids)}")
     settled = r.trace.filter(pl.col("situation") == "settled").join(lab, on="account_id")
     print(f"  settled (keep, increases open): {settled.height}, by pattern "
           f"{dict(settled.group_by('pattern').len().sort('pattern').iter_rows())}")  # fmt: skip

@@ -50,9 +50,6 @@ KNOWN_GAPS = {
 #: (look-alike/variant -> why); left out of the 1% check (the parent row too), still held
 #: by the pooled look-alike bound, and reported by scripts/evaluate_all.py.
 KNOWN_LOOKALIKE_GAPS = {
-    "household_shared_device/shared_ip": "TRANSFER_CYCLE on a family's few small transfers"
-    " that happen to go round within 15 days as fresh relations (8,000 accounts, seed 8: 3 of"
-    " 15 cut; a detector outside this change)",
     "household_shared_device/relative_of_defaulter": "RISK_PROXIMITY when the population's"
     " friendships put a second defaulter within two links of the relative by chance (two"
     " defaulters behind any links are enough, by design: 1 account at 8,000 x 3 and at"
