@@ -9,7 +9,7 @@ The ordinary population borrows from 1-2 usual lenders, logs in from home, pays 
 friends and shops; a fifth is paid a monthly salary and about 60% of all accounts declare a
 ``monthly_income``. A few percent of accounts are legitimate look-alikes (households sharing
 a device, offices sharing an IP, payroll, merchants, travellers, a salary with a bonus, a
-seasonal earner, a saved-up purchase, ...) and about 17-18% carry one of the eighteen planted
+seasonal earner, a saved-up purchase, ...) and about 18-20% carry one of the eighteen planted
 patterns. Every planted pattern, and most look-alikes, come in three or more labelled
 variants (``labels.variant``) that differ in tempo (hours, days, a week or more), size (the
 smallest that still counts, typical, large) or link kind (device, address, money).
