@@ -46,7 +46,7 @@ def _rate(
     labels: pl.DataFrame,
     flags: pl.DataFrame,
     pattern: str,
-    variant: str | None | tuple[str | None, ...],
+    variant: str | tuple[str | None, ...] | None,
 ):
     rows = labels.filter(pl.col("pattern") == pattern)
     variants = variant if isinstance(variant, tuple) else (variant,)
