@@ -533,11 +533,11 @@ class Baseline:
                 links, d, cutoff=p["max_hops"]
             ).items():
                 if k:
-                    score[a] += p["decay"] ** (k - 1)
+                    score[a] += 0.5 ** (k - 1)  # the old rule: decay 0.5, two defaulters
         return [
             (a[2:], "RISK_PROXIMITY", p["severity"])
             for a, s in score.items()
-            if s >= p["min_defaulters"] and a not in bad and rank.get(a, 0.0) >= 0.0
+            if s >= 2.0 and a not in bad and rank.get(a, 0.0) >= 0.0
         ]
 
     def det_loan_recycling(self) -> list[Flag]:

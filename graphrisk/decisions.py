@@ -5,7 +5,11 @@ The rules, all from the policy (:mod:`graphrisk.policy`):
 1. per code: ``[codes.CODE]`` may disable a code or replace its severity; linkage codes
    (RISK_PROXIMITY, IP_HOPPING) are capped at severity 1: linkage alone never cuts a limit;
 2. recency: a flag whose window ended more than ``recency.recent_days`` before ``as_of``
-   weighs one level less; older than ``recency.stale_days`` it only watches (severity 1);
+   weighs one level less; older than ``recency.stale_days`` it only watches (severity 1).
+   Settled behaviour stops counting (``recency.settled_keep``, on by default): an account
+   whose findings *all* ended more than ``stale_days`` ago and whose loans from then are
+   repaid on time (see :func:`settled`) gets ``keep`` with increases open (situation
+   ``settled``), unless a cut is still held;
 3. repetition: ``repetition.escalate_at_codes`` distinct cut-level codes raise the severity
    by one;
 4. severity -> action (``actions.severity_N``); a reduction goes ``reduce_fraction`` deep,
@@ -86,7 +90,7 @@ PRIOR_SCHEMA: dict[str, pl.DataType] = {
 #: The trace of one scan's decisions: why each decision is what it is, and the state it leaves.
 TRACE_SCHEMA: dict[str, pl.DataType] = {
     "account_id": pl.String(),
-    "situation": pl.String(),  # "", zero_limit, hold, relapse, restore, restored, escalate
+    "situation": pl.String(),  # "", zero_limit, hold, relapse, restore, restored, settled, cap
     "rule": pl.String(),  # the policy rule that fired, in policy key terms
     "severity": pl.Int8(),  # after recency and repetition
     "cut_severity_now": pl.Int8(),  # severity of the behaviour that may cut now
@@ -164,6 +168,68 @@ def decide(
     return decide_with_trace(accounts, flags, policy, as_of, run_id, prior, lang)[0]
 
 
+#: The loan columns :func:`settled` reads (``ScanContext.loans``: ``overdue_days`` of a loan
+#: still open is already its days past due at ``as_of``).
+LOAN_COLUMNS: dict[str, pl.DataType] = {
+    "account_id": pl.String(),
+    "issued_at": pl.Datetime("us"),
+    "due_at": pl.Datetime("us"),
+    "repaid_at": pl.Datetime("us"),
+    "overdue_days": pl.Int64(),
+}
+
+
+def settled(periods: pl.DataFrame, loans: pl.DataFrame | None) -> pl.DataFrame:
+    """Accounts whose loans from the time of their findings on are repaid on time.
+
+    ``periods`` has ``account_id``, ``first_start`` (the earliest start of the account's
+    findings), ``last_end`` (the latest end) and ``late_end`` (the latest end of its
+    OVERDUE_HISTORY findings, null without one). The loans *from then* are those still open
+    at ``first_start`` or issued later. The account is settled when
+
+    * every one of them issued up to ``last_end`` (the behaviour's own borrowing) is repaid,
+    * none was ever past due (``overdue_days > 0``, for a loan still open: past due now),
+      except the late loans an overdue finding was about (due by ``late_end``): that
+      lateness is the old finding itself, and what counts is that it is repaid and that
+      nothing was late after it.
+
+    A loan taken since that is open and not yet due does not unsettle the account. An
+    account without such loans is settled; with ``loans=None`` (the loans are not known)
+    no account is.
+
+    Returns ``account_id, settled`` for every account of ``periods``.
+
+    Examples
+    --------
+    >>> from datetime import datetime as dt
+    >>> periods = pl.DataFrame({"account_id": ["a", "b"], "first_start": [dt(2026, 1, 1)] * 2,
+    ...                         "last_end": [dt(2026, 1, 31)] * 2, "late_end": [None, None]})
+    >>> loans = pl.DataFrame({"account_id": ["a", "b"], "issued_at": [dt(2026, 1, 5)] * 2,
+    ...                       "due_at": [dt(2026, 2, 5)] * 2,
+    ...                       "repaid_at": [dt(2026, 2, 1), dt(2026, 2, 20)],
+    ...                       "overdue_days": [0, 15]})
+    >>> settled(periods, loans).sort("account_id").rows()
+    [('a', True), ('b', False)]
+    """
+    if loans is None:
+        return periods.select("account_id", pl.lit(False).alias("settled"))
+    if loans.is_empty():
+        return periods.select("account_id", pl.lit(True).alias("settled"))
+    lo = loans.select(list(LOAN_COLUMNS)).cast(LOAN_COLUMNS)  # type: ignore[arg-type]
+    then = lo.join(periods, on="account_id").filter(
+        pl.col("repaid_at").is_null()
+        | (pl.col("repaid_at") >= pl.col("first_start"))
+        | (pl.col("issued_at") >= pl.col("first_start"))
+    )
+    unpaid = (pl.col("issued_at") <= pl.col("last_end")) & pl.col("repaid_at").is_null()
+    the_finding = pl.col("late_end").is_not_null() & (pl.col("due_at") <= pl.col("late_end"))
+    late_since = (pl.col("overdue_days") > 0) & ~the_finding.fill_null(False)
+    bad = then.filter(unpaid | late_since).select("account_id").unique()
+    return periods.select(
+        "account_id", (~pl.col("account_id").is_in(bad["account_id"].implode())).alias("settled")
+    )
+
+
 def _escalate(sev: pl.Expr, n_cut: pl.Expr, at: int) -> pl.Expr:
     return pl.when(n_cut >= at).then((sev + 1).clip(upper_bound=3)).otherwise(sev)
 
@@ -177,6 +243,7 @@ def decide_with_trace(
     prior: pl.DataFrame | None = None,
     lang: str = "zh",
     lookback_days: int | None = None,
+    loans: pl.DataFrame | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Decisions (``DECISION_SCHEMA``) and their trace (``TRACE_SCHEMA``), both by account.
 
@@ -199,6 +266,10 @@ def decide_with_trace(
     lookback_days
         The scan's lookback (default the policy's): a flag stops counting once its window
         ended longer ago than this, which dates ``increase_opens``.
+    loans
+        The scan's loans (``LOAN_COLUMNS``, as ``ScanContext.loans`` gives them), read to
+        tell settled behaviour (see :func:`settled`); ``None`` (not known): nothing is
+        settled, stale findings only watch.
     """
     acts = policy.data["actions"]
     rep = policy.data["repetition"]
@@ -232,6 +303,8 @@ def decide_with_trace(
             pl.col("effective_severity").filter(pl.col("new")).max().alias("new_sev"),
             pl.col("window_end").filter(pl.col("policy_severity") >= 2).max().alias("bad_at"),
             pl.col("window_end").max().alias("last_seen"),
+            started.min().alias("first_start"),
+            pl.col("age_days").min().alias("min_age"),
         )
     )
     per_acc = (
@@ -249,6 +322,9 @@ def decide_with_trace(
             (pl.col("new_sev") >= 2).sum().alias("n_new_cut_codes"),
             pl.col("bad_at").max().alias("bad_at"),
             pl.col("last_seen").max().alias("last_seen"),
+            pl.col("first_start").min().alias("first_start"),
+            pl.col("min_age").min().alias("min_age"),
+            pl.col("last_seen").filter(pl.col("code") == "OVERDUE_HISTORY").max().alias("late_end"),
         )
         .with_columns(
             _escalate(pl.col("sev"), pl.col("n_cut_codes"), at).alias("sev"),
@@ -256,10 +332,16 @@ def decide_with_trace(
         )
     )
 
+    rec = policy.data["recency"]
+    stale = per_acc.filter(pl.col("min_age") > rec["stale_days"]).select(
+        "account_id", "first_start", pl.col("last_seen").alias("last_end"), "late_end"
+    )
+    settled_now = settled(stale if rec["settled_keep"] else stale.head(0), loans)
     d = (
         accounts.select("account_id", pl.col("credit_limit").cast(pl.Float64))
         .join(per_acc, on="account_id", how="left")
         .join(prior, on="account_id", how="left")
+        .join(settled_now.select("account_id", "settled"), on="account_id", how="left")
     )
     outstanding = pl.col("current_limit").is_not_null() & (
         pl.col("current_limit") < pl.col("reference_limit")
@@ -270,6 +352,7 @@ def decide_with_trace(
         pl.col("n_cut_codes").fill_null(0),
         pl.col("reason_codes").fill_null([]),
         outstanding.fill_null(False).alias("outstanding"),
+        pl.col("settled").fill_null(False),
         history.alias("history"),
         pl.when(outstanding)
         .then(pl.col("current_limit"))
@@ -317,6 +400,8 @@ def decide_with_trace(
         .then(pl.lit("restore"))
         .when(pl.col("outstanding"))
         .then(pl.lit("freeze_increase"))
+        .when(pl.col("settled"))
+        .then(pl.lit("keep"))
         .when(pl.col("history"))
         .then(old_watch)
         .otherwise(sev_action)
@@ -331,6 +416,8 @@ def decide_with_trace(
         .then(pl.lit("restore"))
         .when(pl.col("outstanding"))
         .then(pl.lit("hold"))
+        .when(pl.col("settled"))
+        .then(pl.lit("settled"))
         .when(zero)
         .then(pl.lit("zero_limit"))
         .otherwise(pl.lit(""))
@@ -357,7 +444,7 @@ def decide_with_trace(
         .alias("limit_after"),
         (
             (pl.col("action") == "keep")
-            & (pl.col("reason_codes").list.len() == 0)
+            & ((pl.col("reason_codes").list.len() == 0) | (pl.col("situation") == "settled"))
             & ~pl.col("outstanding")
         ).alias("increase_allowed"),
         pl.col("action")
@@ -571,6 +658,15 @@ def _rules(policy: Policy) -> pl.Expr:
                 pl.lit(rs["step_fraction"]),
             )
         )
+        .when(pl.col("situation") == "settled")
+        .then(
+            pl.format(
+                "recency.settled_keep: every finding ended {} days ago (> recency.stale_days "
+                "= {}) and the loans from then are repaid on time: keep, increases open",
+                pl.col("min_age").cast(pl.String),
+                pl.lit(policy.data["recency"]["stale_days"]),
+            )
+        )
         .when(pl.col("situation") == "hold")
         .then(
             pl.format(
@@ -636,7 +732,7 @@ def _explanations(
                     situation=r["situation"],
                     reference=r["new_reference"] or r["reference_limit"],
                     cut_codes=r["cut_reasons"] or [],
-                    clean=r["clean_days"],
+                    clean=r["min_age"] if r["situation"] == "settled" else r["clean_days"],
                     opens=r["increase_opens"].isoformat() if r["increase_opens"] else "",
                     cap=_cap_info(r, share),
                 )

@@ -52,8 +52,8 @@ REASONS: dict[str, dict[str, str]] = {
         "en": "the device you use was used to sign in to {n_accounts} accounts",
     },
     "IP_HOPPING": {
-        "zh": "短时间内在{n_cities}个不同城市登录",
-        "en": "signed in from {n_cities} different cities within a short time",
+        "zh": "{period}内在{n_cities}个不同城市登录",
+        "en": "signed in from {n_cities} different cities within {period}",
     },
     "LOAN_RECYCLING": {
         "zh": "用新的借款偿还旧的借款（以贷养贷），共{repeats}次",
@@ -84,7 +84,7 @@ REASONS: dict[str, dict[str, str]] = {
     },
     "RISK_PROXIMITY": {
         "zh": "与{n_defaulters}个存在违约记录的账户关联密切",
-        "en": "is closely linked to {n_defaulters} accounts in default",
+        "en": "has close ties to accounts in default (in all: {n_defaulters})",
     },
     "OVERDUE_HISTORY": {
         "zh": "近期有借款逾期{overdue_days}天",
@@ -305,6 +305,8 @@ GLUE = {
         "自{opens}起将重新开放提额。",
         "remedy_hold": "如能{remedies}，并保持{clean_days}天无上述情况（目前已{clean}天），"
         "额度将逐步恢复，{review}前会重新评估。",
+        "settled_more": "此前发现的{behaviours}已于{clean}天前结束，此后的借款均已按时还清，"
+        "不再影响您的额度。",
         "and": "、",
         "no_reason": "目前没有发现异常借款或转账行为。",
         "nothing": "上述情况",
@@ -334,6 +336,8 @@ GLUE = {
         "remedy_hold": "If you {remedies} and stay clear of this for {clean_days} days (so far: "
         "{clean}), the limit will come back step by step; it will be reviewed again by "
         "{review}.",
+        "settled_more": "What we saw earlier ({behaviours}) ended {clean} days ago and the "
+        "loans since have been repaid on time, so it no longer counts against your limit.",
         "and": ", ",
         "no_reason": "We found no unusual borrowing or transfers.",
         "nothing": "this behaviour",
@@ -549,8 +553,29 @@ def _money_figures(code: str, ev: dict[str, Any], lang: str) -> dict[str, Any]:
     return out
 
 
+def period(ev: dict[str, Any], lang: str) -> str:
+    """The length of the window that fired, in hours below two days, else in days.
+
+    >>> period({"window_hours": 12}, "en"), period({"window_hours": 168}, "zh")
+    ('12 hours', '7天')
+    >>> period({"threshold": {"window_hours": 48}}, "en"), period({}, "en")
+    ('2 days', 'a short time')
+    """
+    hours = _count(ev.get("window_hours")) or _count(
+        (ev.get("threshold") or {}).get("window_hours")
+    )
+    if not hours:
+        return "短时间" if lang == "zh" else "a short time"
+    if hours < 48 and hours % 24:
+        return f"{hours}小时" if lang == "zh" else f"{hours} hour{'s' * (hours != 1)}"
+    d = max(1, round(hours / 24))
+    return f"{d}天" if lang == "zh" else f"{d} day{'s' * (d != 1)}"
+
+
 def _all_figures(code: str, ev: dict[str, Any], lang: str) -> dict[str, Any]:
     out: dict[str, Any] = figures(code, ev)
+    if code == "IP_HOPPING":
+        out["period"] = period(ev, lang)
     out.update(_money_figures(code, ev, lang))
     if code in ("UNSTABLE_INCOME", "LARGE_OUTFLOW", "HIGH_DEBT_RATIO"):
         out.update(cash_figures(code, ev, lang))
@@ -636,13 +661,14 @@ def customer_text(
         The policy's ``restore.clean_days``.
     situation
         From the decision trace: ``zero_limit``, ``hold``, ``relapse``, ``restore``,
-        ``restored`` or ``""``.
+        ``restored``, ``settled`` or ``""``.
     reference
         The limit before the cut (hold and restore).
     cut_codes
         The reasons of the last cut (hold and restore).
     clean
-        Days since cut-level behaviour was last seen (hold and restore).
+        Days since cut-level behaviour was last seen (hold and restore); for ``settled``,
+        days since the last finding ended.
     opens
         ISO date from which, without new behaviour, no flag keeps increases closed
         (default ``review``).
@@ -728,6 +754,9 @@ def _customer_text(
         else:
             parts.append(g["hold_more"].format(**more))
         return sp.join(parts)
+    if situation == "settled":
+        head = ACTION_TEXT["keep_increase"][lang].format(**fill)
+        return sp.join([head, g["settled_more"].format(**more)])
     if action == "keep":
         key = "keep_increase" if increase_allowed else "keep"
         head = ACTION_TEXT[key][lang].format(**fill)
@@ -893,7 +922,8 @@ def account_doc(
             "rule": rule,
             "situation": trace.get("situation") or "",
             "recency": f"full weight within {rec['recent_days']} days, -1 level to "
-            f"{rec['stale_days']} days, watch only after",
+            f"{rec['stale_days']} days, watch only after"
+            + (" (keep once settled)" if rec.get("settled_keep") else ""),
             "escalate_at_codes": policy.data["repetition"]["escalate_at_codes"],
             "final_action": d["action"],
         }

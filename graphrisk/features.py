@@ -223,6 +223,13 @@ def _dictionary() -> list[Feature]:
             "lookback",
             "kinds",
         ),
+        Feature(
+            "defaulter_weight",
+            "RISK_PROXIMITY's tie weights to the defaulters within 2 links, summed (each by its "
+            "heaviest path; the flag is raised from min_score, 1.0; 0: none near)",
+            "lookback",
+            "weight",
+        ),
     ]
     out += [
         Feature(f"flags_{c}", f"flags with reason code {c}", "lookback", "count")
@@ -405,7 +412,10 @@ def _near(ctx: ScanContext, policy: Policy | None) -> list[pl.DataFrame]:
         return []
     hop1, hop2 = near_by._hops(ctx, bad)
     paths = pl.concat(
-        [hop1.select("acc", "d", "hops", "kinds"), hop2.select("acc", "d", "hops", "kinds")]
+        [
+            hop1.select("acc", "d", "hops", "kinds", "w"),
+            hop2.select("acc", "d", "hops", "kinds", "w"),
+        ]
     ).filter(pl.col("acc") != pl.col("d"))
     nearest = pl.col("hops") == pl.col("hops").min()
     near = paths.group_by("acc").agg(
@@ -413,11 +423,19 @@ def _near(ctx: ScanContext, policy: Policy | None) -> list[pl.DataFrame]:
         pl.col("d").n_unique().cast(pl.UInt32).alias("defaulters_near"),
         pl.col("kinds").filter(nearest).list.len().max().cast(pl.UInt32).alias("defaulter_tie"),
     )
+    weight = (
+        paths.group_by("acc", "d")
+        .agg(pl.col("w").max())
+        .group_by("acc")
+        .agg(pl.col("w").sum().round(6).alias("defaulter_weight"))
+    )
+    near = near.join(weight, on="acc", how="left")
     own = bad.select("acc", pl.lit(0, pl.Int32).alias("_self"))
     near = near.join(own, on="acc", how="full", coalesce=True).with_columns(
         pl.coalesce("_self", "defaulter_hops").alias("defaulter_hops"),
         pl.col("defaulters_near").fill_null(0),
         pl.col("defaulter_tie").fill_null(0),
+        pl.col("defaulter_weight").fill_null(0.0),
     )
     return [near.drop("_self")]
 
@@ -674,7 +692,7 @@ _NULLABLE = {
 def _dtype(f: Feature) -> pl.DataType:
     if f.name in ("account_id", "income_source"):
         return pl.String()
-    if f.unit in ("currency", "share", "months") or f.name == "days_since_last_loan":
+    if f.unit in ("currency", "share", "months", "weight") or f.name == "days_since_last_loan":
         return pl.Float64()
     if f.name in ("max_overdue_days", "defaulter_hops"):
         return pl.Int32()

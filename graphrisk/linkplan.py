@@ -463,6 +463,28 @@ def tied_transfer_edges(
     )
 
 
+def fresh_relation_edges(
+    inp: LinkInputs, min_transfers: int, relation_days: float, history_days: float
+) -> nw.LazyFrame:
+    """New money relations (GROUP_MULTI_LENDER's ``fresh_weight`` links): pairs of accounts
+    with ``min_transfers`` or more transfers either way, all within ``relation_days``, the
+    first ``history_days`` or more after the window's start (the same rule as the detector,
+    so the same pairs)."""
+    tr = inp.transfers.filter(nw.col("internal") & (nw.col("src") != nw.col("dst")))
+    span = (
+        tr.select(*ordered(), "us")
+        .group_by("lo", "hi")
+        .agg(
+            nw.len().alias("n"), nw.col("us").min().alias("first"), nw.col("us").max().alias("last")
+        )
+    )
+    return span.filter(
+        (nw.col("n") >= min_transfers)
+        & (nw.col("last") - nw.col("first") <= relation_days * DAY_US)
+        & (nw.col("first") >= inp.start_us + history_days * DAY_US)
+    ).select(*edges("lo", "hi"))
+
+
 def link_edges(
     inp: LinkInputs,
     detectors: list[Any],

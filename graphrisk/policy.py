@@ -116,6 +116,8 @@ class Policy:
         _num(acts, "round_to", "actions.", lo=0)
         _int(d["recency"], "recent_days", "recency.", lo=0)
         _int(d["recency"], "stale_days", "recency.", lo=d["recency"]["recent_days"])
+        if not isinstance(d["recency"]["settled_keep"], bool):
+            raise UsageError("policy: recency.settled_keep must be true or false")
         _int(d["repetition"], "escalate_at_codes", "repetition.", lo=2)
         _int(d["repetition"], "relapse_days", "repetition.", lo=0)
         _int(d["restore"], "clean_days", "restore.", lo=0)

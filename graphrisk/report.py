@@ -1066,6 +1066,16 @@ PAGE_JS = r"""
         nodeDimensionsIncludeLabels: true, nodeRepulsion: function () { return 16000; },
         idealEdgeLength: function () { return 60; }, numIter: 1500 }).run();
     }
+    // a crowded group (a farm of 40 accounts): spread the nodes until no labels overlap
+    // (labels keep their size while the distances grow), at most six times
+    for (var spread = 0; spread < 6 && labelOverlaps(cy).overlaps > 0; spread++) {
+      var c = cy.nodes().boundingBox();
+      var cx = (c.x1 + c.x2) / 2, cyy = (c.y1 + c.y2) / 2;
+      cy.nodes().positions(function (n) {
+        var q = n.position();
+        return { x: cx + 1.3 * (q.x - cx), y: cyy + 1.3 * (q.y - cyy) };
+      });
+    }
     cy.fit(undefined, 24);
     cy.on("mouseover", "node, edge", function (e) { hover.textContent = e.target.data("tip"); });
     cy.on("tap", "node[account]", function (e) {
@@ -1076,6 +1086,12 @@ PAGE_JS = r"""
     box.setAttribute("data-cycle-edges", cy.edges("[kind = 'cycle']").filter(function (e) {
       return !!e.data("label"); }).length);
     // labels that overlap one another after the layout (what the page promises: none)
+    var counted = labelOverlaps(cy);
+    box.setAttribute("data-labels", counted.labels);
+    box.setAttribute("data-label-overlaps", counted.overlaps);
+    box.setAttribute("data-drawn", "yes");
+  }
+  function labelOverlaps(cy) {
     var boxesOf = cy.nodes("[label != '']").map(function (n) {
       return n.boundingBox({ includeLabels: true, includeNodes: false, includeOverlays: false });
     });
@@ -1086,9 +1102,7 @@ PAGE_JS = r"""
         if (a.x1 < b.x2 && b.x1 < a.x2 && a.y1 < b.y2 && b.y1 < a.y2) { overlaps++; }
       }
     }
-    box.setAttribute("data-labels", boxesOf.length);
-    box.setAttribute("data-label-overlaps", overlaps);
-    box.setAttribute("data-drawn", "yes");
+    return { labels: boxesOf.length, overlaps: overlaps };
   }
   var boxes = document.querySelectorAll(".cy[data-graph]");
   for (var i = 0; i < boxes.length; i++) { draw(boxes[i]); }

@@ -464,7 +464,15 @@ def scan(
             prior = led.prior(ctx.as_of)
         run_id = run_id_for(ctx, policy, prior, lang, fingerprint)
         decisions, trace = decide_with_trace(
-            ctx.accounts, flags, policy, ctx.as_of, run_id, prior, lang, ctx.lookback_days
+            ctx.accounts,
+            flags,
+            policy,
+            ctx.as_of,
+            run_id,
+            prior,
+            lang,
+            ctx.lookback_days,
+            loans=ctx.loans,
         )
     summary = _summary(ctx, tables, flags, decisions, groups, policy, run_id, engine, in_window)
     if shard_stats is not None:

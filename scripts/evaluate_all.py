@@ -1,17 +1,22 @@
 """Reproduce every evaluation figure of the README with one command.
 
-    .venv/bin/python scripts/evaluate_all.py [--worlds 4000:7,50000:11] [--out evaluation.json]
+    .venv/bin/python scripts/evaluate_all.py [--worlds 4000:7,8000:3,...] [--out evaluation.json]
+                                             [--readme README.md]
 
-1. Generated worlds: for each ``N:SEED`` (default: the shipped sample, then 50,000 accounts with
-   seed 11) generate the world (the 4,000/7 one is ``datasets/sample`` itself), scan it with the
-   default policy and score it with :func:`graphrisk.evaluate.evaluate_frames`; then again with
-   the ``policies/slow_layering.toml`` preset (overall figures only).
+1. Generated worlds: for each ``N:SEED`` (default: the shipped sample, then the four worlds of
+   ``tests/test_quality.py``: 8,000 and 20,000 accounts with seeds 3 and 8) generate the world
+   (the 4,000/7 one is ``datasets/sample`` itself), scan it with the default policy and score
+   it with :func:`graphrisk.evaluate.evaluate_frames`: recall per planted pattern and variant,
+   look-alike cuts and flags per variant, precision at the alert budgets; then again with the
+   ``policies/slow_layering.toml`` and ``policies/income_caps.toml`` presets (overall figures).
 2. AMLSim (``datasets/amlsim/{typologies,1K}``, data no one here wrote): scan with a
    lookback covering its two years and report, per AMLSim typology, the share of its members
    flagged TRANSFER_CYCLE, SCATTER_GATHER and any transfer code (the last two also with the
-   ``policies/slow_layering.toml`` preset), and the share of clean accounts so flagged.
+   ``policies/slow_layering.toml`` preset), the share of clean accounts so flagged, and the
+   precision at the alert budgets (an alert is right when its account is in an AMLSim alert).
 
-Prints markdown tables and writes the figures as JSON.
+Prints the markdown section; ``--readme`` writes it between the ``<!-- evaluation:start -->``
+and ``<!-- evaluation:end -->`` markers of that file; ``--out`` writes the figures as JSON.
 """
 
 from __future__ import annotations
@@ -26,13 +31,18 @@ from pathlib import Path
 import polars as pl
 
 import graphrisk
-from graphrisk.evaluate import evaluate_frames
+from graphrisk.evaluate import alert_budgets, evaluate_frames
 from graphrisk.generate import generate_world
 
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script: the repository's benchmarks package
+    sys.path.insert(0, str(ROOT))
+from benchmarks.machine import replace_section  # noqa: E402
+
 AMLSIM = ROOT / "datasets" / "amlsim"
 SLOW_LAYERING = ROOT / "policies" / "slow_layering.toml"
 INCOME_CAPS = ROOT / "policies" / "income_caps.toml"
+WORLDS = "4000:7,8000:3,8000:8,20000:3,20000:8"
 TRANSFER_CODES = [
     "TRANSFER_CYCLE",
     "SCATTER_GATHER",
@@ -72,8 +82,14 @@ def generated(n: int, seed: int, work: Path) -> dict:
 
 
 def _amlsim_counts(path: Path, policy: Path | None) -> pl.DataFrame:
+    return _amlsim_scan(path, policy)[0]
+
+
+def _amlsim_scan(path: Path, policy: Path | None) -> tuple[pl.DataFrame, dict]:
     result = graphrisk.scan(path, lookback_days=800, policy=policy)
     labels = pl.read_parquet(path / "labels.parquet")
+    bad = labels.filter(pl.col("pattern") != "clean")["account_id"]
+    budgets = alert_budgets(result.flags, result.decisions.height, bad)
     codes = result.flags.group_by("account_id").agg(pl.col("code").unique())
     lab = labels.join(codes, on="account_id", how="left").with_columns(pl.col("code").fill_null([]))
     return (
@@ -89,13 +105,13 @@ def _amlsim_counts(path: Path, policy: Path | None) -> pl.DataFrame:
             .alias("any_transfer_code"),
         )
         .sort("pattern")
-    )
+    ), budgets
 
 
 def amlsim(name: str) -> dict:
     """Per AMLSim typology: members flagged, with the default policy and the slow preset."""
     path = AMLSIM / name
-    default = _amlsim_counts(path, None)
+    default, budgets = _amlsim_scan(path, None)
     slow = _amlsim_counts(path, SLOW_LAYERING).rename(
         {
             "scatter_gather": "scatter_gather_slow_layering",
@@ -106,13 +122,132 @@ def amlsim(name: str) -> dict:
         slow.select("pattern", "scatter_gather_slow_layering", "any_transfer_code_slow_layering"),
         on="pattern",
     )
-    return {r.pop("pattern"): r for r in per.to_dicts()}
+    return {"typologies": {r.pop("pattern"): r for r in per.to_dicts()}, "budgets": budgets}
+
+
+def _cell(x: dict | None, key: str = "recall") -> str:
+    if not x:
+        return "-"
+    if key == "recall":
+        return f"{x['recall']:.3f} ({x['found']}/{x['accounts']})"
+    return f"{100 * x[key + '_rate']:.2f}% ({x[key]}/{x['accounts']})"
+
+
+def markdown(out: dict) -> str:
+    """The README section of an evaluation: every table and line, from the figures."""
+    lines: list[str] = []
+    add = lines.append
+    keys = list(out["generated"])
+    head = " | ".join(k.replace(":", " accounts, seed ") for k in keys)
+    add(f"| planted pattern / variant | expected code | {head} |")
+    add("|---|---|" + "---:|" * len(keys))
+    first = out["generated"][keys[0]]
+    for pat, v in first["planted"].items():
+        row = [out["generated"][k]["planted"].get(pat) for k in keys]
+        add(f"| {pat} | {', '.join(v['codes'])} | " + " | ".join(map(_cell, row)) + " |")
+        for var in v.get("variants", {}):
+            row = [
+                out["generated"][k]["planted"].get(pat, {}).get("variants", {}).get(var)
+                for k in keys
+            ]
+            add(f"| {pat} / {var} | | " + " | ".join(map(_cell, row)) + " |")
+    add("")
+    add(
+        "Look-alikes, per world: accounts cut for the shape they resemble / cut for any reason"
+        " / flagged with any code, of the accounts."
+    )
+    add("")
+    add(f"| look-alike / variant | {head} |")
+    add("|---|" + "---:|" * len(keys))
+    for pat in list(first["lookalike"]) + list(first["clean"]):
+        entries = [
+            out["generated"][k]["lookalike"].get(pat) or out["generated"][k]["clean"].get(pat)
+            for k in keys
+        ]
+        names = [None, *first.get("lookalike", {}).get(pat, {}).get("variants", {})]
+        for var in names:
+            cells = []
+            for e in entries:
+                x = e if var is None else (e or {}).get("variants", {}).get(var)
+                cells.append(
+                    "-"
+                    if not x
+                    else f"{x['mistaken']} / {x['suppressed']} / {x['flagged']} of {x['accounts']}"
+                )
+            label = pat if var is None else f"{pat} / {var}"
+            add(f"| {label} | " + " | ".join(cells) + " |")
+    add("")
+    add(f"| alert budget (precision, recall of planted accounts) | {head} |")
+    add("|---|" + "---:|" * len(keys))
+    for b in first["budgets"]:
+        cells = []
+        for k in keys:
+            x = out["generated"][k]["budgets"][b]
+            cells.append(f"{x['precision']:.3f} ({x['planted']}/{x['alerts']}), {x['recall']:.3f}")
+        add(f"| top {b} | " + " | ".join(cells) + " |")
+    add("")
+    for k in keys:
+        g = out["generated"][k]
+        s, o = g["suppression"], g["overall"]
+        add(
+            f"- {k}: suppression precision {s['precision']} ({s['correct']}/{s['suppressed']}), "
+            f"look-alike accounts cut {100 * o['lookalike_suppressed_rate']:.2f}%, "
+            f"scan {g['world']['scan_seconds']} s"
+        )
+        sl = g["slow_layering"]
+        add(
+            f"- {k} with policies/slow_layering.toml: min recall {sl['min_recall']}, "
+            f"suppression precision {sl['suppression_precision']}, "
+            f"max look-alike cut for its shape {sl['max_lookalike_mistaken_rate']}"
+        )
+        c = g["income_caps"]
+        add(
+            f"- {k} with policies/income_caps.toml: limits brought down to a cap "
+            + ", ".join(f"{kind} {n}" for kind, n in c["capped"].items())
+            + f" ({c['reduced_by_cap_alone']} reduced by the cap alone), min recall "
+            f"{c['min_recall']}"
+        )
+    add("")
+    add(
+        "| AMLSim set | typology | members | TRANSFER_CYCLE | SCATTER_GATHER | any transfer code "
+        "| SCATTER_GATHER, slow_layering | any transfer code, slow_layering |"
+    )
+    add("|---|---|---:|---:|---:|---:|---:|---:|")
+    cols = (
+        "transfer_cycle",
+        "scatter_gather",
+        "any_transfer_code",
+        "scatter_gather_slow_layering",
+        "any_transfer_code_slow_layering",
+    )
+    for name, res in out["amlsim"].items():
+        for pat, v in res["typologies"].items():
+            n = v["accounts"]
+            cells = " | ".join(f"{v[c]} ({v[c] / n:.3f})" for c in cols)
+            add(f"| {name} | {pat} | {n} | {cells} |")
+    add("")
+    add("| AMLSim set | " + " | ".join(f"top {b}" for b in BUDGET_NAMES) + " |")
+    add("|---|" + "---:|" * len(BUDGET_NAMES))
+    for name, res in out["amlsim"].items():
+        cells = []
+        for b in BUDGET_NAMES:
+            x = res["budgets"][b]
+            prec = "n/a" if x["precision"] is None else f"{x['precision']:.3f}"
+            cells.append(f"{prec} ({x['planted']}/{x['alerts']} of {x['budget']})")
+        add(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+BUDGET_NAMES = ("0.5%", "1%", "2%")
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--worlds", default="4000:7,50000:11")
+    ap.add_argument("--worlds", default=WORLDS)
     ap.add_argument("--out", default=None, help="write the figures as JSON here")
+    ap.add_argument(
+        "--readme", default=None, help="write the section between this file's evaluation markers"
+    )
     args = ap.parse_args(argv)
     out: dict = {"generated": {}, "amlsim": {}}
     with tempfile.TemporaryDirectory(prefix="graphrisk-eval-") as tmp:
@@ -124,75 +259,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"AMLSim data not found at {AMLSIM / name}", file=sys.stderr)
             return 2
         out["amlsim"][name] = amlsim(name)
-
-    keys = list(out["generated"])
-    print(
-        "| planted pattern | expected code | "
-        + " | ".join(f"recall {k.replace(':', ' accounts, seed ')}" for k in keys)
-        + " |"
-    )
-    print("|---|---|" + "---:|" * len(keys))
-    first = out["generated"][keys[0]]
-    for pat, v in first["planted"].items():
-        cells = []
-        for k in keys:
-            p = out["generated"][k]["planted"][pat]
-            cells.append(f"{p['recall']:.3f} ({p['found']}/{p['accounts']})")
-        print(f"| {pat} | {', '.join(v['codes'])} | " + " | ".join(cells) + " |")
-        for var in v.get("variants", {}):
-            cells = []
-            for k in keys:
-                x = out["generated"][k]["planted"][pat].get("variants", {}).get(var)
-                cells.append(f"{x['recall']:.3f} ({x['found']}/{x['accounts']})" if x else "-")
-            print(f"| {pat} / {var} | {', '.join(v['codes'])} | " + " | ".join(cells) + " |")
-    print()
-    print("| look-alike | " + " | ".join(f"suppressed {k}" for k in keys) + " |")
-    print("|---|" + "---:|" * len(keys))
-    for pat in list(first["lookalike"]) + list(first["clean"]):
-        cells = []
-        for k in keys:
-            g = out["generated"][k]
-            p = g["lookalike"].get(pat) or g["clean"][pat]
-            cells.append(f"{100 * p['suppressed_rate']:.2f}% ({p['suppressed']}/{p['accounts']})")
-        print(f"| {pat} | " + " | ".join(cells) + " |")
-    print()
-    for k in keys:
-        s = out["generated"][k]["suppression"]
-        print(
-            f"- {k}: suppression precision {s['precision']} ({s['correct']}/{s['suppressed']}), "
-            f"scan {out['generated'][k]['world']['scan_seconds']} s"
-        )
-        o = out["generated"][k]["slow_layering"]
-        print(
-            f"- {k} with policies/slow_layering.toml: min recall {o['min_recall']}, "
-            f"suppression precision {o['suppression_precision']}, "
-            f"max look-alike suppressed {o['max_lookalike_suppressed_rate']}"
-        )
-        c = out["generated"][k]["income_caps"]
-        print(
-            f"- {k} with policies/income_caps.toml: limits brought down to a cap "
-            + ", ".join(f"{kind} {n}" for kind, n in c["capped"].items())
-            + f" ({c['reduced_by_cap_alone']} reduced by the cap alone), min recall "
-            f"{c['min_recall']}"
-        )
-    print()
-    print(
-        "| AMLSim set | typology | members | TRANSFER_CYCLE | SCATTER_GATHER | any transfer code "
-        "| SCATTER_GATHER, slow_layering | any transfer code, slow_layering |"
-    )
-    print("|---|---|---:|---:|---:|---:|---:|---:|")
-    cols = (
-        "transfer_cycle",
-        "scatter_gather",
-        "any_transfer_code",
-        "scatter_gather_slow_layering",
-        "any_transfer_code_slow_layering",
-    )
-    for name, per in out["amlsim"].items():
-        for pat, v in per.items():
-            n = v["accounts"]
-            cells = " | ".join(f"{v[c]} ({v[c] / n:.3f})" for c in cols)
-            print(f"| {name} | {pat} | {n} | {cells} |")
+    body = markdown(out)
+    print(body, end="")
+    if args.readme:
+        replace_section(Path(args.readme), "evaluation", body)
     if args.out:
         Path(args.out).write_text(json.dumps(out, indent=2, default=str) + "\n", encoding="utf-8")
     return 0

@@ -57,6 +57,8 @@ def test_no_stray_codes_and_templates_use_known_figures():
         "n_cities",
         "overdue_days",
         "n_accounts",
+        # the length of the window that fired (IP_HOPPING: hours or days)
+        "period",
         # the account's own money and links (_money_figures): amounts, dates, sizes
         "kinds",
         "others",
@@ -156,6 +158,13 @@ def test_figures_read_the_detectors_evidence_keys():
     assert figures("LOAN_STACKING", {"n_outstanding": 5, "n_lenders": 4})["n_loans"] == 5
     ev = {"cities": ["a", "b"], "n_cities": 6, "threshold": {"window_hours": 48}}
     assert figures("IP_HOPPING", ev) == {"days": 2, "n_cities": 6}
+    # the text names the window that fired, in hours below two days
+    fast = {"n_cities": 4, "window_hours": 12, "threshold": {"window_hours": 12}}
+    assert reason_text("IP_HOPPING", fast, "zh") == "12小时内在4个不同城市登录"
+    week = {"n_cities": 7, "window_hours": 168, "threshold": {"window_hours": 168}}
+    assert (
+        reason_text("IP_HOPPING", week, "en") == "signed in from 7 different cities within 7 days"
+    )
     ev = {"window": {"start": "2026-01-01T00:00:00", "end": "2026-01-04T06:00:00"}, "loans": [1, 2]}
     assert figures("SMALL_LOAN_BURST", ev) == {"days": 4, "n_loans": 2}
     # ids in the evidence never become figures
@@ -166,6 +175,7 @@ def test_real_detector_evidence_fills_the_customer_figures(tmp_path):
     """The figures come from the detectors' actual evidence, not only from hand-made dicts."""
     loans = [("a", f"P{i}", 1500, f"2026-01-{i + 2:02d}") for i in range(6)]
     loans += [("b", "BANK", 4000, "2025-12-01", "2025-12-31", None)]
+    loans += [("e", f"Q{i}", 9000, f"2026-01-{7 * i + 1:02d}") for i in range(5)]
     devices = [
         ("c", "DV-C", f"2026-01-10T{2 * i:02d}:00:00", f"10.0.0.{i}", f"City{i}") for i in range(6)
     ]
@@ -173,7 +183,10 @@ def test_real_detector_evidence_fills_the_customer_figures(tmp_path):
     result = scan(data, as_of="2026-02-05")
     result.write(tmp_path / "run")
     d = {r["account_id"]: r for r in result.decisions.iter_rows(named=True)}
-    assert "30天内在6家不同机构借款" in d["a"]["explanation"]
+    # each account's own figures and the window that fired: six lenders in six days are
+    # the 7-day window's, five lenders one a week the 30-day window's
+    assert "7天内在6家不同机构借款" in d["a"]["explanation"]
+    assert "30天内在5家不同机构借款" in d["e"]["explanation"], d["e"]
     assert "7天内借了6笔小额贷款" in d["a"]["explanation"]
     assert "逾期36天" in d["b"]["explanation"], d["b"]
     assert "6个不同城市登录" in d["c"]["explanation"] and d["c"]["action"] == "freeze_increase"

@@ -117,6 +117,11 @@ def test_nearest_defaulter(feats) -> None:
     assert row(feats, "b")["defaulter_tie"] == 1
     assert row(feats, "a")["defaulter_tie"] == 2
     assert row(feats, "c")["defaulter_tie"] == 0
+    # RISK_PROXIMITY's weights: b pays d once (one way: 0.5 + 0.5 * 0.4); a is b's close
+    # tie (shared device, money both ways: 1.0), two links away: 0.25 * 1.0 * 0.7
+    assert row(feats, "b")["defaulter_weight"] == pytest.approx(0.7)
+    assert row(feats, "a")["defaulter_weight"] == pytest.approx(0.175)
+    assert row(feats, "c")["defaulter_weight"] == 0.0
 
 
 def test_loops_through_an_account() -> None:

@@ -82,3 +82,27 @@ def test_readme_python_block_runs(i: int, tmp_path: Path, monkeypatch) -> None:
         assert (tmp_path / run / "summary.json").is_file(), run
     for ledger in re.findall(r"ledger=\"([^\"]+)\"", block):
         assert list((tmp_path / ledger / "entries").glob("*.parquet")), f"nothing in {ledger}"
+
+
+# ---------------------------------------------------------------------------------------
+# the evaluation section is written by scripts/evaluate_all.py --readme README.md
+
+
+def test_evaluation_section_has_a_row_for_every_pattern_and_variant() -> None:
+    """Generated between its markers; a pattern or variant added to the generator without
+    re-running the command shows here as a missing row."""
+    from graphrisk.generate import VARIANTS
+    from graphrisk.patterns import PATTERNS
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    start, end = "<!-- evaluation:start -->", "<!-- evaluation:end -->"
+    assert text.count(start) == 1 and text.count(end) == 1
+    section = text.split(start)[1].split(end)[0]
+    rows = {line.split("|")[1].strip() for line in section.splitlines() if line.startswith("| ")}
+    want = {p for p, x in PATTERNS.items() if x.kind != "clean"}
+    want |= {f"{p} / {v}" for p, names in VARIANTS.items() for v in names}
+    assert not want - rows, sorted(want - rows)
+    assert {"top 0.5%", "top 1%", "top 2%"} <= rows
+    for seed in ("seed 3", "seed 8"):  # both seeds, both sizes
+        for size in ("8000 accounts", "20000 accounts"):
+            assert f"{size}, {seed}" in section

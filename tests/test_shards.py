@@ -77,7 +77,9 @@ def _assert_same(whole: graphrisk.ScanResult, sharded: graphrisk.ScanResult) -> 
 def test_sharded_book_equals_whole(book: Tables) -> None:
     whole = graphrisk.scan(book)
     sharded = graphrisk.scan(book, shard_accounts=100)
-    assert sharded.summary["shards"]["shards"] >= 40
+    # many shards, not one: 35 here (40+ before issue 11's generator planted more money near
+    # defaulters, which RISK_PROXIMITY's links join; see tests/test_linkplan.py)
+    assert sharded.summary["shards"]["shards"] >= 30
     _assert_same(whole, sharded)
 
 
@@ -103,8 +105,10 @@ def test_plan_keeps_components_whole(book: Tables) -> None:
     plan = plan_shards(book, shard_accounts=100)
     stats = plan.stats
     # transfers alone join almost every account (friends, payroll, shops); the links the
-    # detectors follow leave components of a few hundred accounts at most
-    assert stats["largest_component"] < 1000 < book.accounts.height
+    # detectors follow leave far smaller components: 1,073 of these 6,000 accounts at most
+    # (901 without GROUP_MULTI_LENDER's new money relations; a few hundred before issue 11's
+    # generator planted more money near defaulters, see tests/test_linkplan.py)
+    assert stats["largest_component"] < 1200 < book.accounts.height
     assert stats["oversized"] >= 1  # a component above 100 accounts: never split
     per_comp = plan.assignment.group_by("component").agg(pl.col("shard").n_unique())
     assert per_comp["shard"].max() == 1

@@ -12,6 +12,16 @@ round a shared tablet stays far below.
 
 The sender and every linked recipient in the window are flagged; they share a
 ``group_id`` (kind ``associated_transfer``, roles ``sender`` and ``recipient``).
+
+Each link is weighed by what it is made of, as RISK_PROXIMITY weighs ties
+(:mod:`graphrisk.detectors._ties`, its default weights): a shared device 0.4, a shared
+address 0.2 for two accounts (less for more), each halved when older than 90 days. The
+evidence gives every recipient's ``tie`` (its parts and their sum). ``score`` (0..1, the
+scale shared by the transfer and linkage codes) is the mean of three signs: the money
+(``sent / (2 * min_amount)``, capped at 1), the larger share (of the loan money or of the
+outflow, capped at 1) and the closest identity tie among the recipients (its sum over
+device + address at full weight, 0.6): money to the account on the sender's own phone
+ranks above the same money to an account met once on a shared address.
 """
 
 from __future__ import annotations
@@ -23,7 +33,7 @@ from typing import ClassVar
 import polars as pl
 
 from graphrisk.context import ScanContext
-from graphrisk.detectors import _links
+from graphrisk.detectors import _links, _ties
 from graphrisk.detectors.base import (
     Detector,
     Findings,
@@ -75,6 +85,19 @@ class AssociatedTransfer(Detector):
         pairs = pairs.group_by("src", "dst").agg(
             pl.col("kind").unique().sort().alias("kinds"), pl.col("via").min()
         )
+        w = _ties.TieWeights()
+        tie = _ties.ties(ctx, self.max_device_accounts, self.max_ip_accounts, 20, w).select(
+            "a", "b", "device", "ip"
+        )
+        tie = _links.both_ways(tie).select(
+            "src",
+            "dst",
+            pl.struct(
+                "device", "ip", (pl.col("device") + pl.col("ip")).round(6).alias("closeness")
+            ).alias("tie"),
+        )
+        pairs = pairs.join(tie, on=["src", "dst"], how="left")
+        full_tie = w.device + w.ip
         out = g.transfers.filter(pl.col("src") < g.n_accounts)
         linked = out.join(pairs, on=["src", "dst"], how="inner")
         senders = (
@@ -101,6 +124,7 @@ class AssociatedTransfer(Detector):
             pl.col("dst").filter(lk).alias("dst"),
             pl.col("amount").filter(lk).alias("amt"),
             pl.col("kinds").filter(lk).alias("kinds"),
+            pl.col("tie").filter(lk).alias("ties"),
         )
         win = win.filter(
             (pl.col("sent") >= self.min_amount) & (pl.col("n_transfers") >= self.min_transfers)
@@ -142,13 +166,14 @@ class AssociatedTransfer(Detector):
         if hits.is_empty():
             return Findings(empty_flags())
         per_dst = (
-            hits.select("acc", "dst", "amt", "kinds")
-            .explode("dst", "amt", "kinds")
+            hits.select("acc", "dst", "amt", "kinds", "ties")
+            .explode("dst", "amt", "kinds", "ties")
             .group_by("acc", "dst")
             .agg(
                 pl.col("amt").sum().round(2).alias("amount"),
                 pl.len().alias("n_transfers"),
                 pl.col("kinds").first(),
+                pl.col("ties").first().alias("tie"),
             )
             .with_columns(
                 _links.ids(ctx, "dst").alias("recipient"),
@@ -160,11 +185,13 @@ class AssociatedTransfer(Detector):
             pl.struct(
                 pl.col("recipient").alias("account_id"),
                 pl.col("kinds").alias("link"),
+                "tie",
                 "amount",
                 "n_transfers",
             ).alias("recipients"),
             pl.col("recipient").alias("members"),
             pl.col("sender").first(),
+            pl.col("tie").struct.field("closeness").max().alias("closest"),
         )
         hits = hits.join(rec, on="acc").with_columns(
             group_id(
@@ -190,7 +217,19 @@ class AssociatedTransfer(Detector):
             "window": window_json(pl.col("window_start"), pl.col("window_end")),
             "threshold": thr,
         }
-        score = (pl.col("sent") / max(self.min_amount, 1.0)).cast(pl.Float64).alias("score")
+        score = (
+            (
+                (
+                    (pl.col("sent") / (2 * max(self.min_amount, 1.0))).clip(upper_bound=1.0)
+                    + pl.max_horizontal("share_outflow", "share_loan").clip(upper_bound=1.0)
+                    + (pl.col("closest").fill_null(0.0) / full_tie).clip(upper_bound=1.0)
+                )
+                / 3
+            )
+            .round(6)
+            .cast(pl.Float64)
+            .alias("score")
+        )
         sender_flags = hits.select(
             pl.col("sender").alias("account_id"),
             score,
@@ -205,6 +244,7 @@ class AssociatedTransfer(Detector):
             hits.select(
                 "acc",
                 "group_id",
+                "closest",
                 "sent",
                 "n_transfers",
                 "outflow",
@@ -226,6 +266,7 @@ class AssociatedTransfer(Detector):
                 role=pl.lit("recipient"),
                 sender=pl.col("sender"),
                 link=pl.col("kinds"),
+                tie=pl.col("tie"),
                 received=pl.col("amount"),
                 received_transfers=pl.col("n_transfers"),
                 **{**common, "n_transfers": pl.col("n_transfers_all")},

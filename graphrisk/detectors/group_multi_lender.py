@@ -2,10 +2,19 @@
 
 Groups. Accounts are joined by a shared device (used by at most ``max_device_accounts``
 accounts), a shared rare address (at most ``max_ip_accounts``, so an office gateway links
-nobody) and transfers between accounts that both carry such an identity link (money
+nobody) transfers between accounts that both carry such an identity link (money
 between people who share devices or addresses; the population's friend transfers alone
-make no group). Links are weighted: ``device_weight`` per shared
-device, ``ip_weight`` per shared address, ``transfer_weight`` per pair that sent money.
+make no group), and *new money relations*: ``fresh_min_transfers`` or more transfers
+between two accounts, all within ``fresh_relation_days``, the first of them at least
+``fresh_history_days`` into the lookback (older transfers would have been seen), whatever
+the accounts share (a ring that keeps to its own phones and homes and only moves money).
+Links are weighted: ``device_weight`` per shared device, ``ip_weight`` per shared address,
+``transfer_weight`` per identity-linked pair that sent money, ``fresh_weight`` per new money
+relation. A new relation weighs half an identity-linked pair's transfer: at the default
+``resolution`` a ring held together only by new relations to its first member stays one
+community up to five members (a larger one is split into parts, each flagged only if it
+still borrows from ``min_lenders`` lenders together), and new friends met by chance seldom
+make a community that borrows like a ring.
 Components that cannot hold a flagged group (fewer than ``min_members`` accounts, or fewer
 than ``min_lenders`` distinct lenders since the start of the lookback) are dropped. The
 others, when larger than ``max_component`` accounts (default: all of them), are split by
@@ -90,6 +99,16 @@ class GroupMultiLender(Detector):
     device_weight: float = param(10.0, "link weight of one shared device", min=0.0)
     ip_weight: float = param(5.0, "link weight of one shared address", min=0.0)
     transfer_weight: float = param(1.0, "link weight of a pair that transferred money", min=0.0)
+    fresh_weight: float = param(
+        0.5, "link weight of a new money relation (shared identity or not)", min=0.0
+    )
+    fresh_min_transfers: int = param(2, "transfers a new money relation needs to link", min=1)
+    fresh_relation_days: float = param(
+        45.0, "a money relation is new when its transfers span at most this many days", min=0.0
+    )
+    fresh_history_days: float = param(
+        60.0, "history before a relation's first transfer needed to call it new", min=0.0
+    )
     max_device_accounts: int = param(10, "a device used by more accounts links nobody", min=2)
     max_ip_accounts: int = param(10, "an address used by more accounts links nobody", min=2)
     seed: int = param(7, "seed of Leiden (the result is deterministic for a seed)", min=0)
@@ -107,6 +126,10 @@ class GroupMultiLender(Detector):
             self.device_weight,
             self.ip_weight,
             self.transfer_weight,
+            self.fresh_weight,
+            self.fresh_min_transfers,
+            self.fresh_relation_days,
+            self.fresh_history_days,
             self.max_component,
             self.resolution,
             self.seed,
@@ -138,6 +161,11 @@ class GroupMultiLender(Detector):
             b = tr["b"].to_numpy().astype(np.int64)
             keep = tied[a] & tied[b]  # money between identity-linked accounts only
             cols.append((a[keep], b[keep], np.full(int(keep.sum()), self.transfer_weight)))
+        if self.fresh_weight > 0:
+            fr = self._fresh_pairs(ctx)
+            a = fr["a"].to_numpy().astype(np.int64)
+            b = fr["b"].to_numpy().astype(np.int64)
+            cols.append((a, b, np.full(a.size, self.fresh_weight)))
         if not cols:
             empty = np.zeros(0, dtype=np.int64)
             return empty, empty, np.zeros(0)
@@ -149,19 +177,64 @@ class GroupMultiLender(Detector):
         m = m.tocoo()
         return m.row.astype(np.int64), m.col.astype(np.int64), m.data.astype(np.float64)
 
+    def _fresh_pairs(self, ctx: ScanContext) -> pl.DataFrame:
+        """``a < b``: new money relations, ``fresh_min_transfers`` or more transfers (either
+        way) spanning at most ``fresh_relation_days`` and starting ``fresh_history_days`` or
+        more after the lookback's start (so older transfers would have been seen)."""
+        t = ctx.graph.transfers.filter(pl.col("internal") & (pl.col("src") != pl.col("dst")))
+        day_us = 86_400_000_000  # in microseconds, as the link plan counts
+        us = (pl.col("ts") - pl.lit(ctx.start)).dt.total_microseconds()
+        return (
+            t.select(
+                pl.min_horizontal("src", "dst").alias("a"),
+                pl.max_horizontal("src", "dst").alias("b"),
+                us.alias("t"),
+            )
+            .group_by("a", "b")
+            .agg(
+                pl.len().alias("n"),
+                pl.col("t").min().alias("first"),
+                pl.col("t").max().alias("last"),
+            )
+            .filter(
+                (pl.col("n") >= self.fresh_min_transfers)
+                & (pl.col("last") - pl.col("first") <= self.fresh_relation_days * day_us)
+                & (pl.col("first") >= self.fresh_history_days * day_us)
+            )
+            .select("a", "b")
+        )
+
     def link_plan(self, inp: Any) -> Any:
         """Money between identity-linked accounts
-        (:func:`graphrisk.linkplan.tied_transfer_edges`)."""
-        if self.transfer_weight <= 0:
-            return None
+        (:func:`graphrisk.linkplan.tied_transfer_edges`) and new money relations
+        (:func:`graphrisk.linkplan.fresh_relation_edges`)."""
+        import narwhals as nw
+
         from graphrisk import linkplan
 
-        return linkplan.tied_transfer_edges(inp, self.max_device_accounts, self.max_ip_accounts)
+        parts = []
+        if self.transfer_weight > 0:
+            parts.append(
+                linkplan.tied_transfer_edges(inp, self.max_device_accounts, self.max_ip_accounts)
+            )
+        if self.fresh_weight > 0:
+            parts.append(
+                linkplan.fresh_relation_edges(
+                    inp,
+                    self.fresh_min_transfers,
+                    self.fresh_relation_days,
+                    self.fresh_history_days,
+                )
+            )
+        if not parts:
+            return None
+        return parts[0] if len(parts) == 1 else nw.concat(parts, how="vertical")
 
     def links(self, ctx: ScanContext) -> pl.DataFrame | None:
-        """Transfers between two accounts that both carry an identity link (the only money
-        that joins a group; device and address links are kept together by every shard)."""
-        if self.transfer_weight <= 0:
+        """Transfers between two accounts that both carry an identity link, and new money
+        relations (the money that joins a group; device and address links are kept together
+        by every shard)."""
+        if self.transfer_weight <= 0 and self.fresh_weight <= 0:
             return None
         a, b, _w = self._edges(ctx)
         return pl.DataFrame({"u": a, "v": b}).cast(pl.UInt32)

@@ -7,13 +7,40 @@ most ``max_ip_accounts``) or transfers between them. Transfer links of an accoun
 more than ``max_partners`` transfer counterparties are left out (a shop or an employer is
 not close to each of its customers or staff), and no path runs through such a hub.
 
-The k-hop score with decay counts each defaulter within ``max_hops`` once, at its shortest
-distance: a direct neighbour weighs 1, one two links away ``decay``. A non-defaulting account
-is flagged when its score reaches ``min_defaulters``: two defaulted neighbours, or one
-neighbour and two defaulters a step further, and so on. A friend of someone linked to two
-defaulters scores ``2 * decay`` = 1 and stays clean. Linkage only: severity 1.
+Tie strength, not counts. Each link is weighed by what it is made of
+(:mod:`graphrisk.detectors._ties`): a shared device (``weight_device``), a shared address
+weighed by its rarity (``weight_ip``), money one way or both ways (``weight_one_way``,
+``weight_both_ways``), often (``weight_often`` from ``often_transfers`` transfers) and much
+(``weight_large`` from ``large_amount`` in all); each part counts ``old_factor`` of itself
+when its latest event is more than ``recent_days`` old. The parts add up to the tie's
+*closeness* (capped at 1). A defaulter one link away weighs
+``base_weight + (1 - base_weight) * closeness``: any link counts half (the default), a
+close tie counts fully. One two links away weighs ``decay`` times the product of the two
+links' weights. Each defaulter counts once, by its heaviest path, and an account is flagged
+when the weights of its defaulters add up to ``min_score``. So:
 
-Work is proportional to the defaulters' neighbourhoods: two joins of the link list.
+* one defaulter behind a close tie (its device and home address, money both ways, often) is
+  enough: 1.0;
+* two defaulters behind any links are enough (0.5 + 0.5), as before;
+* one defaulter behind a weak tie is not: an old shared address weighs 0.55;
+* a relative who uses the defaulter's phone at its home but exchanges no money is a
+  look-alike and stays clean: device and address give closeness 0.6, weight 0.8;
+* an account sharing a device with others, none in default, is never flagged;
+* a defaulter two links away weighs 0.25 behind two close ties, 0.0625 behind two weak
+  ones: a friend of a close associate of four defaulters is flagged, a friend of someone
+  linked to two is not.
+
+The old rule (every link weighs 1, two links away a half, two defaulters needed) is
+``base_weight = 1, decay = 0.5, min_score = 2``.
+
+The evidence lists each defaulter (heaviest first) with its path, the link kinds, the parts
+of the tie and their weights, and ``weight_sum`` (>= ``min_score``). ``score`` (0..1, the
+scale shared by the transfer and linkage codes) is the mean of two signs: the weights
+(``weight_sum / (2 * min_score)``, capped at 1) and the strongest tie; so one close tie
+(0.75) ranks above two weak ones (0.55), and four close ones reach 1. Linkage only:
+severity 1.
+
+Work is proportional to the defaulters' neighbourhoods: two joins of the tie list.
 """
 
 from __future__ import annotations
@@ -24,7 +51,7 @@ from typing import Any, ClassVar
 import polars as pl
 
 from graphrisk.context import ScanContext
-from graphrisk.detectors import _links
+from graphrisk.detectors import _links, _ties
 from graphrisk.detectors.base import (
     Detector,
     Findings,
@@ -38,7 +65,7 @@ from graphrisk.detectors.base import (
 
 @dataclass
 class RiskProximity(Detector):
-    """Linked within ``max_hops`` to ``min_defaulters`` (decay-weighted) defaulted accounts.
+    """Ties to defaulted accounts whose weights add up to ``min_score``.
 
     Examples
     --------
@@ -49,7 +76,7 @@ class RiskProximity(Detector):
     ...                        ("y", "x", 100, "2026-01-10")])
     >>> flags = RiskProximity().detect(ctx).flags
     >>> flags.select("account_id", "code", "severity", "score").rows()
-    [('x', 'RISK_PROXIMITY', 1, 2.0)]
+    [('x', 'RISK_PROXIMITY', 1, 0.7)]
     """
 
     name: ClassVar[str] = "risk_proximity"
@@ -57,12 +84,29 @@ class RiskProximity(Detector):
     tables: ClassVar[tuple[str, ...]] = ("loans",)
 
     default_days: int = param(90, "days past due that make a loan a default", min=1)
-    min_defaulters: float = param(
-        2.0, "decay-weighted count of defaulters within reach that raises the flag", min=0.1
+    min_score: float = param(
+        1.0, "sum of the defaulters' tie weights that raises the flag", min=0.01
+    )
+    base_weight: float = param(
+        0.5, "weight of a defaulter one link away however weak the link", min=0.0, max=1.0
     )
     max_hops: int = param(2, "links from the account to a defaulter (1 or 2)", min=1, max=2)
     decay: float = param(
-        0.5, "weight of a defaulter two links away (a neighbour weighs 1)", min=0.0
+        0.25, "a defaulter two links away weighs this times both links' weights", min=0.0
+    )
+    weight_device: float = param(0.4, "closeness from a shared device", min=0.0)
+    weight_ip: float = param(
+        0.2, "closeness from a shared address used by two (less for more accounts)", min=0.0
+    )
+    weight_one_way: float = param(0.4, "closeness from money sent one way", min=0.0)
+    weight_both_ways: float = param(0.6, "closeness from money sent both ways", min=0.0)
+    weight_often: float = param(0.2, "closeness added by often_transfers or more", min=0.0)
+    often_transfers: int = param(4, "transfers between the two that make money often", min=1)
+    weight_large: float = param(0.2, "closeness added by large_amount or more", min=0.0)
+    large_amount: float = param(10_000.0, "money between the two that makes it much", min=0.0)
+    recent_days: float = param(90.0, "a part older than this counts old_factor", min=0.0)
+    old_factor: float = param(
+        0.5, "share of its weight a part keeps when older than recent_days", min=0.0, max=1.0
     )
     max_device_accounts: int = param(10, "a device used by more accounts links nobody", min=2)
     max_ip_accounts: int = param(10, "an address used by more accounts links nobody", min=2)
@@ -85,6 +129,21 @@ class RiskProximity(Detector):
             self.max_partners,
         )
 
+    def weights(self) -> _ties.TieWeights:
+        """The tie weights these parameters give."""
+        return _ties.TieWeights(
+            device=self.weight_device,
+            ip=self.weight_ip,
+            one_way=self.weight_one_way,
+            both_ways=self.weight_both_ways,
+            often=self.weight_often,
+            large=self.weight_large,
+            often_transfers=self.often_transfers,
+            large_amount=self.large_amount,
+            recent_days=self.recent_days,
+            old_factor=self.old_factor,
+        )
+
     def links(self, ctx: ScanContext) -> pl.DataFrame | None:
         """Account -- defaulter (one link away) and account -- neighbour of a defaulter."""
         bad = _links.defaulters(ctx, self.default_days)
@@ -99,23 +158,28 @@ class RiskProximity(Detector):
         ).unique()
 
     def _hops(self, ctx: ScanContext, bad: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-        """Links to a defaulter (``acc, d, hops, kinds``), one away and two away (``m``: the
-        account between); computed once per scan and parameters (the feature table and a
-        sharded scan's plan ask for them too)."""
+        """Paths to a defaulter (``acc, d, hops, kinds, w``), one link away (with the tie's
+        parts) and two away (``m``: the account between, ``w1``, ``w2``: the two links'
+        weights); computed once per scan and parameters (the feature table and a sharded
+        scan's plan ask for them too)."""
         key = repr(("risk_proximity.hops", *sorted(self.get_params().items())))
         return ctx.cached(key, lambda: self._find_hops(ctx, bad))
 
     def _find_hops(self, ctx: ScanContext, bad: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-        edges = _links.links(ctx, self.max_device_accounts, self.max_ip_accounts)
-        partners = _links.partner_counts(ctx)
-        hubs = partners.filter(pl.col("len") > self.max_partners)["acc"].implode()
-        edges = edges.filter(
-            (pl.col("kind") != "transfer") | ~(pl.col("a").is_in(hubs) | pl.col("b").is_in(hubs))
+        tie = _ties.ties(
+            ctx, self.max_device_accounts, self.max_ip_accounts, self.max_partners, self.weights()
         )
-        directed = (
-            _links.both_ways(edges)
-            .group_by("src", "dst")
-            .agg(pl.col("kind").unique().sort().alias("kinds"))
+        base = self.base_weight
+        directed = _links.both_ways(
+            tie.select(
+                "a",
+                "b",
+                "kinds",
+                (base + (1 - base) * pl.col("closeness")).round(6).alias("w"),
+                pl.struct(_ties._PARTS).alias("parts"),
+                "n_transfers",
+                "amount",
+            )
         )
         is_bad = bad.select(pl.col("acc").alias("dst"))
         hop1 = directed.join(is_bad, on="dst").select(
@@ -123,6 +187,10 @@ class RiskProximity(Detector):
             pl.col("dst").alias("d"),
             pl.lit(1, pl.Int32).alias("hops"),
             "kinds",
+            "w",
+            "parts",
+            "n_transfers",
+            "amount",
         )
         hop2 = pl.DataFrame(
             schema={
@@ -130,16 +198,40 @@ class RiskProximity(Detector):
                 "d": hop1.schema["d"],
                 "hops": pl.Int32,
                 "kinds": hop1.schema["kinds"],
+                "w": pl.Float64,
                 "m": hop1.schema["acc"],
+                "w1": pl.Float64,
+                "w2": pl.Float64,
             }
         )
         if self.max_hops >= 2:
-            via = hop1.filter(~pl.col("acc").is_in(hubs)).select(pl.col("acc").alias("m"), "d")
+            hubs = (
+                _links.partner_counts(ctx)
+                .filter(pl.col("len") > self.max_partners)["acc"]
+                .implode()
+            )
+            via = hop1.filter(~pl.col("acc").is_in(hubs)).select(
+                pl.col("acc").alias("m"), "d", pl.col("w").alias("w2")
+            )
             hop2 = (
-                directed.rename({"src": "acc", "dst": "m"})
+                directed.select(
+                    pl.col("src").alias("acc"),
+                    pl.col("dst").alias("m"),
+                    "kinds",
+                    pl.col("w").alias("w1"),
+                )
                 .join(via, on="m")
                 .filter(pl.col("acc") != pl.col("d"))
-                .select("acc", "d", pl.lit(2, pl.Int32).alias("hops"), "kinds", "m")
+                .select(
+                    "acc",
+                    "d",
+                    pl.lit(2, pl.Int32).alias("hops"),
+                    "kinds",
+                    (self.decay * pl.col("w1") * pl.col("w2")).round(6).alias("w"),
+                    "m",
+                    "w1",
+                    "w2",
+                )
             )
         return hop1, hop2
 
@@ -148,27 +240,46 @@ class RiskProximity(Detector):
         if bad.is_empty():
             return Findings(empty_flags())
         hop1, hop2 = self._hops(ctx, bad)
-        parts = [hop1, hop2.drop("m")]
+        one = hop1.select(
+            "acc",
+            "d",
+            "hops",
+            "kinds",
+            "w",
+            pl.lit(None, hop1.schema["acc"]).alias("m"),
+            pl.concat_list("w").alias("ties"),
+            "parts",
+        )
+        two = hop2.select(
+            "acc",
+            "d",
+            "hops",
+            "kinds",
+            "w",
+            "m",
+            pl.concat_list("w1", "w2").alias("ties"),
+            pl.lit(None, hop1.schema["parts"]).alias("parts"),
+        )
+        # each defaulter once, by its heaviest path (the shorter, then the middle account)
         reach = (
-            pl.concat(parts)
+            pl.concat([one, two])
             .filter(~pl.col("acc").is_in(bad["acc"].implode()))
-            .explode("kinds")
-            .group_by("acc", "d")
-            .agg(
-                pl.col("hops").min(),
-                pl.col("kinds").filter(pl.col("hops") == pl.col("hops").min()).unique().sort(),
-            )
+            .sort(["acc", "d", "w", "hops", "m"], descending=[False, False, True, False, False])
+            .group_by("acc", "d", maintain_order=True)
+            .first()
             .with_columns(
-                pl.when(pl.col("hops") == 1).then(1.0).otherwise(self.decay).alias("w"),
                 _links.ids(ctx, "d").alias("defaulter"),
+                pl.when(pl.col("m").is_not_null())
+                .then(_links.ids(ctx, "m").alias("via"))
+                .alias("via"),
             )
             .join(bad.select(pl.col("acc").alias("d"), "first_issued", "max_overdue_days"), on="d")
-            .sort("acc", "hops", "defaulter")
+            .sort(["acc", "w", "defaulter"], descending=[False, True, False])
         )
         per = (
             reach.group_by("acc", maintain_order=True)
             .agg(
-                pl.col("w").sum().alias("score"),
+                pl.col("w").sum().round(6).alias("weight_sum"),
                 (pl.col("hops") == 1).sum().alias("n_direct"),
                 (pl.col("hops") == 2).sum().alias("n_two_hops"),
                 pl.col("kinds")
@@ -177,11 +288,30 @@ class RiskProximity(Detector):
                 .sort()
                 .alias("links"),
                 pl.struct(
-                    "defaulter", "hops", pl.col("kinds").alias("link"), "max_overdue_days"
+                    "defaulter",
+                    "hops",
+                    "via",
+                    pl.col("kinds").alias("link"),
+                    pl.col("w").alias("weight"),
+                    "ties",
+                    "parts",
+                    "max_overdue_days",
                 ).alias("defaulters"),
+                pl.col("w").max().alias("strongest"),
                 pl.col("first_issued").min().alias("window_start"),
             )
-            .filter(pl.col("score") >= self.min_defaulters - 1e-9)
+            .filter(pl.col("weight_sum") >= self.min_score - 1e-9)
+            .with_columns(
+                (
+                    (
+                        (pl.col("weight_sum") / (2 * self.min_score)).clip(upper_bound=1.0)
+                        + pl.col("strongest")
+                    )
+                    / 2
+                )
+                .round(6)
+                .alias("score")
+            )
         )
         flags = per.select(
             _links.ids(ctx, "acc").alias("account_id"),
@@ -193,10 +323,13 @@ class RiskProximity(Detector):
                 n_direct=pl.col("n_direct"),
                 n_two_hops=pl.col("n_two_hops"),
                 links=pl.col("links"),
+                strongest_tie=pl.col("strongest").round(3),
                 defaulters=pl.col("defaulters").list.head(self.max_listed),
-                score=pl.col("score").round(3),
+                weight_sum=pl.col("weight_sum").round(3),
                 window=window_json(pl.col("window_start"), pl.lit(ctx.as_of)),
-                threshold=self.threshold("min_defaulters", "max_hops", "decay", "default_days"),
+                threshold=self.threshold(
+                    "min_score", "base_weight", "max_hops", "decay", "default_days"
+                ),
             ).alias("evidence"),
             pl.max_horizontal("window_start", pl.lit(ctx.start)).alias("window_start"),
             pl.lit(ctx.as_of).alias("window_end"),

@@ -9,6 +9,18 @@ the latest window with ``min_intermediaries`` or more is the finding, when at le
 before the scatter). Payroll (an employer paying the same employees, who then pay many
 different shops) has no common sink and old relations, and stays clean.
 
+Two tempos are searched by default, each with its own windows: *fast* (``scatter_hours``
+48, ``gather_days`` 3: loan money moved out through mules within days) and *slow*
+(``slow_scatter_hours`` 168, ``slow_gather_days`` 21: layering spread over a week and
+gathered over weeks, as IBM AMLSim's scatter_gather typology does). A (source, sink) pair
+found at both tempos is reported once, at the fast one; ``slow_scatter_hours = 0`` turns
+the slow tempo off. The evidence names the tempo and the windows that fired.
+
+``score`` (0..1, the scale shared by the transfer and linkage codes): the mean of four
+signs, each 0..1: intermediaries (``n / (2 * min_intermediaries)``, capped), the share of
+new relations, the share gathered, and the tempo (fast 1, slow 0.5). A fast scheme ranks
+above the same scheme done slowly.
+
 Source, intermediaries and sink are flagged (accounts only; external ends appear in evidence),
 grouped as ``scatter_gather`` with roles ``source``, ``intermediary`` and ``sink``.
 """
@@ -87,28 +99,47 @@ class ScatterGather(Detector):
     min_new_share: float = param(
         0.5, "least share of intermediaries that are new relations of the source", min=0.0, max=1.0
     )
+    slow_scatter_hours: float = param(
+        168.0, "slow tempo: the scatter transfers lie within this many hours (0: off)", min=0.0
+    )
+    slow_gather_days: float = param(
+        21.0, "slow tempo: days after receiving in which an intermediary forwards", min=0.1
+    )
     severity: int = severity_param(2)
 
     def link_plan(self, inp: Any) -> Any:
-        """Possible legs (:func:`graphrisk.linkplan.scatter_edges`)."""
+        """Possible legs at every tempo (:func:`graphrisk.linkplan.scatter_edges`)."""
+        import narwhals as nw
+
         from graphrisk import linkplan
 
-        return linkplan.scatter_edges(
-            inp,
-            self.scatter_hours,
-            self.gather_days,
-            self.min_intermediaries,
-            self.min_forward_share,
-        )
+        parts = [
+            linkplan.scatter_edges(
+                inp, hours, days, self.min_intermediaries, self.min_forward_share
+            )
+            for _name, hours, days in self.tempos()
+        ]
+        return nw.concat(parts, how="vertical")
+
+    def tempos(self) -> list[tuple[str, float, float]]:
+        """``(name, scatter_hours, gather_days)`` of each tempo searched, fastest first."""
+        out = [("fast", self.scatter_hours, self.gather_days)]
+        slow = ("slow", self.slow_scatter_hours, self.slow_gather_days)
+        if self.slow_scatter_hours > 0 and slow[1:] != out[0][1:]:
+            out.append(slow)
+        return out
 
     def links(self, ctx: ScanContext) -> pl.DataFrame | None:
-        """Source -- intermediary -- sink of every leg of a source and sink with
-        ``min_intermediaries`` intermediaries (legs of any other pair raise nothing)."""
-        legs = self._legs(ctx)
-        many = legs.group_by("source", "sink").agg(pl.col("mid").n_unique().alias("n"))
-        legs = legs.join(
-            many.filter(pl.col("n") >= self.min_intermediaries), on=["source", "sink"], how="semi"
+        """Source -- intermediary -- sink of the legs at every tempo whose (source, sink) has
+        ``min_intermediaries`` of them (before the windows and shares are checked)."""
+        legs = pl.concat(list(self._tempo_legs(ctx).values()))
+        # a finding needs min_intermediaries legs of one (source, sink)
+        many = (
+            legs.group_by("source", "sink")
+            .agg(pl.col("mid").n_unique().alias("n"))
+            .filter(pl.col("n") >= self.min_intermediaries)
         )
+        legs = legs.join(many, on=["source", "sink"], how="semi")
         return pl.concat(
             [
                 legs.select(pl.col("source").alias("u"), pl.col("mid").alias("v")),
@@ -116,16 +147,46 @@ class ScatterGather(Detector):
             ]
         ).unique()
 
-    def _legs(self, ctx: ScanContext) -> pl.DataFrame:
-        """Legs source -> intermediary -> sink (node indices) carrying the forward share."""
+    def _tempo_legs(self, ctx: ScanContext) -> dict[str, pl.DataFrame]:
+        """The legs of each tempo (cached per scan). When the slow windows hold the fast
+        ones, every fast leg is a slow leg (a shorter scatter and gather, the same forward
+        share of a smaller sum), so the fast search reads only the slow legs' accounts."""
+        key = repr(("scatter_gather.legs", *sorted(self.get_params().items())))
+
+        def make() -> dict[str, pl.DataFrame]:
+            tempos = self.tempos()
+            if len(tempos) == 1:
+                return {tempos[0][0]: self._legs(ctx, *tempos[0][1:])}
+            (fast, fh, fd), (slow, sh, sd) = tempos
+            slow_legs = self._legs(ctx, sh, sd)
+            keep = None
+            if sh >= fh and sd >= fd:
+                keep = pl.concat(
+                    [slow_legs["source"], slow_legs["mid"], slow_legs["sink"]]
+                ).unique()
+            return {fast: self._legs(ctx, fh, fd, keep), slow: slow_legs}
+
+        return ctx.cached(key, make)
+
+    def _legs(
+        self,
+        ctx: ScanContext,
+        scatter_hours: float,
+        gather_days: float,
+        keep: pl.Series | None = None,
+    ) -> pl.DataFrame:
+        """Legs source -> intermediary -> sink (node indices) carrying the forward share;
+        with ``keep``, only transfers sent by those nodes are read."""
         g = ctx.graph  # integer node ids: joins and group-bys on integers, ids mapped at the end
         tr = g.transfers.select("src", "dst", "amount", "ts", "transfer_id")
-        gather = timedelta(days=self.gather_days)
+        if keep is not None:
+            tr = tr.filter(pl.col("src").is_in(keep.implode()))
+        gather = timedelta(days=gather_days)
         k = self.min_intermediaries
         # cheap supersets first: senders with k+ recipients and receivers with k+ senders
         # inside two adjacent time buckets (a window of the right length lies in two buckets)
-        src_ok = _bursty(tr, "src", "dst", self.scatter_hours * 3600, k)
-        sink_ok = _bursty(tr, "dst", "src", self.scatter_hours * 3600 + self.gather_days * 86400, k)
+        src_ok = _bursty(tr, "src", "dst", scatter_hours * 3600, k)
+        sink_ok = _bursty(tr, "dst", "src", scatter_hours * 3600 + gather_days * 86400, k)
         scatter = src_ok.select(
             pl.col("src").alias("source"),
             pl.col("dst").alias("mid"),
@@ -142,6 +203,20 @@ class ScatterGather(Detector):
         )
         scatter = scatter.join(forward.select("mid").unique(), on="mid", how="semi")
         forward = forward.join(scatter.select("mid").unique(), on="mid", how="semi")
+        # again, among those only: a source needs k intermediaries that forward at all, a
+        # sink k senders that received from a source with k (necessary for any finding; at
+        # the slow tempo's wide windows this cuts the join below by an order of magnitude)
+        for _ in range(2):
+            scatter = _bursty(
+                scatter.rename({"source": "src", "mid": "dst", "sent_at": "ts"}),
+                "src", "dst", scatter_hours * 3600, k,
+            ).rename({"src": "source", "dst": "mid", "ts": "sent_at"})  # fmt: skip
+            forward = forward.join(scatter.select("mid").unique(), on="mid", how="semi")
+            forward = _bursty(
+                forward.rename({"mid": "src", "sink": "dst", "fwd_at": "ts"}),
+                "dst", "src", scatter_hours * 3600 + gather_days * 86400, k,
+            ).rename({"src": "mid", "dst": "sink", "ts": "fwd_at"})  # fmt: skip
+            scatter = scatter.join(forward.select("mid").unique(), on="mid", how="semi")
         # new relation: the scatter transfer is the source's first payment to the intermediary
         pairs = scatter.select(pl.col("source").alias("src"), pl.col("mid").alias("dst")).unique()
         first = (
@@ -175,8 +250,41 @@ class ScatterGather(Detector):
         return legs
 
     def run(self, ctx: ScanContext) -> Findings:
+        legs = self._tempo_legs(ctx)
+        parts = [self._found(ctx, t, h, d, legs[t]) for t, h, d in self.tempos()]
+        # a (source, sink) pair found at both tempos once, at the faster
+        found = (
+            pl.concat([p for p in parts if p.height])
+            if any(p.height for p in parts)
+            else pl.DataFrame()
+        )
+        if found.height == 0:
+            return Findings(empty_flags())
+        found = found.unique(["source", "sink"], keep="first", maintain_order=True)
+        return member_findings(
+            found,
+            ctx,
+            "SCATTER_GATHER",
+            "scatter_gather",
+            [
+                ("source", "source", self.severity),
+                ("mids", "intermediary", self.severity),
+                ("sink", "sink", self.severity),
+            ],
+            one_role_per_member=True,
+        )
+
+    def _found(
+        self,
+        ctx: ScanContext,
+        tempo: str,
+        scatter_hours: float,
+        gather_days: float,
+        legs: pl.DataFrame,
+    ) -> pl.DataFrame:
+        """One row per (source, sink) scheme found at one tempo (``group_id, score,
+        evidence``, the window and the roles' ids); empty when none."""
         g = ctx.graph
-        legs = self._legs(ctx)
         ids = g.nodes.select("idx", "id")
         for col in ("source", "mid", "sink"):
             legs = (
@@ -189,9 +297,9 @@ class ScatterGather(Detector):
             many.filter(pl.col("n") >= self.min_intermediaries), on=["source", "sink"], how="semi"
         ).sort("source", "sink", "sent_at", "scatter_id")
         if legs.height == 0:
-            return Findings(empty_flags())
+            return pl.DataFrame()
         windows = legs.rolling(
-            "sent_at", period=f"{int(self.scatter_hours * 3600)}s", group_by=["source", "sink"]
+            "sent_at", period=f"{int(scatter_hours * 3600)}s", group_by=["source", "sink"]
         ).agg(pl.col("mid").n_unique().alias("n_mid"))
         best = (
             windows.filter(pl.col("n_mid") >= self.min_intermediaries)
@@ -200,7 +308,7 @@ class ScatterGather(Detector):
             .last()
             .rename({"sent_at": "scatter_end"})
         )
-        span = timedelta(hours=self.scatter_hours)
+        span = timedelta(hours=scatter_hours)
         sel = (
             legs.join(best.select("source", "sink", "scatter_end"), on=["source", "sink"])
             .filter(
@@ -231,13 +339,18 @@ class ScatterGather(Detector):
             )
         )
         if found.height == 0:
-            return Findings(empty_flags())
-        found = found.with_columns(
+            return pl.DataFrame()
+        pace = 1.0 if tempo == "fast" else 0.5
+        return found.with_columns(
             group_id("scatter_gather", pl.concat_list("source", "mids", "sink")).alias("group_id"),
             (
-                pl.col("n_mid") / self.min_intermediaries
-                + pl.col("new_share")
-                + (pl.col("gathered") / pl.col("scattered")).clip(upper_bound=1)
+                (
+                    (pl.col("n_mid") / (2 * self.min_intermediaries)).clip(upper_bound=1)
+                    + pl.col("new_share")
+                    + (pl.col("gathered") / pl.col("scattered")).clip(upper_bound=1)
+                    + pace
+                )
+                / 4
             )
             .round(4)
             .alias("score"),
@@ -251,25 +364,14 @@ class ScatterGather(Detector):
                 scattered=pl.col("scattered"),
                 gathered=pl.col("gathered"),
                 new_share=pl.col("new_share").round(3),
+                tempo=pl.lit(tempo),
                 window=window_json(pl.col("window_start"), pl.col("window_end")),
-                threshold=self.threshold(
-                    "min_intermediaries",
-                    "scatter_hours",
-                    "gather_days",
-                    "min_forward_share",
-                    "min_new_share",
+                threshold=pl.struct(
+                    pl.lit(self.min_intermediaries).alias("min_intermediaries"),
+                    pl.lit(scatter_hours).alias("scatter_hours"),
+                    pl.lit(gather_days).alias("gather_days"),
+                    pl.lit(self.min_forward_share).alias("min_forward_share"),
+                    pl.lit(self.min_new_share).alias("min_new_share"),
                 ),
             ).alias("evidence"),
-        )
-        return member_findings(
-            found,
-            ctx,
-            "SCATTER_GATHER",
-            "scatter_gather",
-            [
-                ("source", "source", self.severity),
-                ("mids", "intermediary", self.severity),
-                ("sink", "sink", self.severity),
-            ],
-            one_role_per_member=True,
         )

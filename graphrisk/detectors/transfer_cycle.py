@@ -28,12 +28,19 @@ their relation does not go on for months afterwards (not a standing relation). M
    amount close) are kept first. ``max_paths`` bounds memory (start transfers are searched
    in batches). ``search_capped`` in a loop's evidence says when a cap cut the search from
    that loop's start transfer (other loops through it may exist).
-4. Each cycle is scored: its fresh share (0..1), plus 1 when it is time-respecting (each hop
-   after the previous one, the money coming back to where it started), plus 1 when every
-   account but one passes on an amount within ``amount_tolerance`` of what it received.
+4. Each cycle is scored (0..1, the scale shared by the transfer and linkage codes): the mean
+   of five signs, each 0..1: its fresh share; time-respecting (each hop after the previous
+   one, the money coming back to where it started: 1 or 0); close amounts (every account
+   but one passes on an amount within ``amount_tolerance`` of what it received: 1 or 0);
+   a chain of new relations (``(fresh hops - 2) / 4``: a triangle of two new relations 0,
+   six or more 1); and speed (``1 - span / window_days``).
    Loops have at least ``min_length`` (3) accounts: a payment and its repayment between two
    accounts is ordinary; with ``min_length=2`` a two-account loop counts when it is
-   time-respecting with close amounts (a round trip).
+   time-respecting with close amounts (a round trip). A loop that runs over a standing
+   relation (a hop that is not fresh) needs ``min_fresh_beside_old`` (4) fresh hops: two
+   or three new relations closed by an old one is a triangle or a square of friends of
+   friends (triadic closure, the commonest loop of any social graph), whereas a chain of
+   four or more new relations that comes back through an old one is not chance.
 
 Every member of a cycle is flagged; the account that sent the earliest transfer is the
 ``origin`` (group role), the others ``member``. A member set keeps its best cycle only.
@@ -187,6 +194,11 @@ class TransferCycle(Detector):
         "least share of fresh (new, short-lived) relations among a loop's hops",
         min=0.0,
         max=1.0,
+    )
+    min_fresh_beside_old: int = param(
+        4,
+        "fresh hops a loop needs when one of its hops is a standing relation",
+        min=1,
     )
     min_history_days: float = param(
         60.0, "history needed before a hop to call its relation new (else: not repeated)", min=0.0
@@ -361,6 +373,7 @@ class TransferCycle(Detector):
             pl.col("ts").min().alias("window_start"),
             pl.col("ts").max().alias("window_end"),
             pl.col("fresh").mean().alias("new_share"),
+            pl.col("fresh").sum().alias("n_fresh"),
             pl.col("capped").first(),
             (pl.col("edge").diff().fill_null(1) > 0).all().alias("time_respecting"),
             per_node_close.sum().alias("n_close"),
@@ -369,13 +382,24 @@ class TransferCycle(Detector):
             (pl.col("n_close") >= pl.col("length") - 1).alias("amounts_close"),
         ).with_columns(
             (
-                pl.col("new_share")
-                + pl.col("time_respecting").cast(pl.Float64)
-                + pl.col("amounts_close").cast(pl.Float64)
+                (
+                    pl.col("new_share")
+                    + pl.col("time_respecting").cast(pl.Float64)
+                    + pl.col("amounts_close").cast(pl.Float64)
+                    + ((pl.col("n_fresh") - 2) / 4).clip(0.0, 1.0)
+                    + (
+                        1
+                        - (pl.col("window_end") - pl.col("window_start")).dt.total_seconds()
+                        / (self.window_days * 86_400)
+                    ).clip(0.0, 1.0)
+                )
+                / 5
             ).alias("score")
         )
+        leans = pl.col("n_fresh") < pl.col("length")  # a hop over a standing relation
         cycles = cycles.filter(
             (pl.col("new_share") >= self.min_new_share - 1e-9)
+            & (~leans | (pl.col("n_fresh") >= self.min_fresh_beside_old))
             & (pl.col("length") >= self.min_length)
             & ((pl.col("length") > 2) | (pl.col("time_respecting") & pl.col("amounts_close")))
         )
@@ -410,6 +434,7 @@ class TransferCycle(Detector):
                     "min_length",
                     "max_length",
                     "min_new_share",
+                    "min_fresh_beside_old",
                     "max_relation_days",
                     "min_history_days",
                     "amount_tolerance",

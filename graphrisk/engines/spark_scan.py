@@ -166,10 +166,6 @@ def load_book(
     UsageError
         If ``path`` is not a directory, pyspark is not installed, or Spark cannot start.
     """
-    from py4j.protocol import Py4JError
-    from pyspark.errors import PySparkException
-    from pyspark.sql import functions as F
-
     from graphrisk.engines.spark import (
         _flagged,
         _inspect,
@@ -183,7 +179,11 @@ def load_book(
     root = Path(path)
     if not root.is_dir():
         raise UsageError(f"data directory not found: {root}")
-    _require_pyspark()
+    _require_pyspark()  # before any pyspark import: a missing pyspark is a usage error
+    from py4j.protocol import Py4JError
+    from pyspark.errors import PySparkException
+    from pyspark.sql import functions as F
+
     spark_errors = (PySparkException, Py4JError)
     problems: list[Problem] = []
     parts: dict[str, Any] = {}
@@ -786,6 +786,7 @@ def shard_outputs(frames: dict[str, pl.DataFrame], job: _Job) -> dict[str, pl.Da
         prior,
         job.lang,
         job.lookback,
+        loans=ctx.loans,  # settled behaviour reads them, as the local scan does
     )
     owned = {
         "accounts": ctx.accounts.filter(pl.col("account_id").is_in(keep)),
@@ -906,6 +907,9 @@ def scan_on_spark(
     shard, default :data:`DEFAULT_SPARK_SHARD_ACCOUNTS`); ``spark``: a session to run on
     (default: a local one, or the master named by ``SPARK_MASTER``).
     """
+    from graphrisk.engines.spark import _require_pyspark
+
+    _require_pyspark()  # before any pyspark import: a missing pyspark is a usage error
     from pyspark.sql import functions as F
 
     from graphrisk.context import parse_as_of

@@ -9,8 +9,11 @@ The ordinary population borrows from 1-2 usual lenders, logs in from home, pays 
 friends and shops; a fifth is paid a monthly salary and about 60% of all accounts declare a
 ``monthly_income``. A few percent of accounts are legitimate look-alikes (households sharing
 a device, offices sharing an IP, payroll, merchants, travellers, a salary with a bonus, a
-seasonal earner, a saved-up purchase, ...) and about 11% carry one of the eighteen planted
-patterns; the three cash-flow patterns are planted in several variants (``labels.variant``). Everything is built with numpy array operations from
+seasonal earner, a saved-up purchase, ...) and about 18-20% carry one of the eighteen planted
+patterns. Every planted pattern, and most look-alikes, come in three or more labelled
+variants (``labels.variant``) that differ in tempo (hours, days, a week or more), size (the
+smallest that still counts, typical, large) or link kind (device, address, money).
+Everything is built with numpy array operations from
 ``numpy.random.default_rng(seed)``, so the same ``(accounts, seed, end, days)`` gives
 byte-identical files; a million accounts take well under two minutes.
 See ``datasets/README.md`` for the exact shapes of every pattern.
@@ -24,11 +27,27 @@ from pathlib import Path
 
 import numpy as np
 
+from graphrisk.generate._cashflow import VARIANTS as _CASH_VARIANTS
 from graphrisk.generate._cashflow import declare_incomes, plant_cash_flow
+from graphrisk.generate._linkage import VARIANTS as _LINKAGE_VARIANTS
+from graphrisk.generate._linkage import plant_linkage
+from graphrisk.generate._patterns import VARIANTS as _PATTERN_VARIANTS
 from graphrisk.generate._patterns import plant_all
 from graphrisk.generate._world import World, check_world_replaceable, write_tables
 
-__all__ = ["STAGES", "generate_world"]
+__all__ = ["STAGES", "VARIANTS", "generate_world"]
+
+#: Every labelled variant (``labels.variant``) the generator plants, by pattern: the
+#: builders' own tables joined (a pattern such as ``risk_proximity`` gets variants from
+#: two builders: ``_patterns`` plants its defaulter links, ``_linkage`` its close ties).
+VARIANTS: dict[str, tuple[str, ...]] = {
+    p: tuple(
+        dict.fromkeys(
+            v for d in (_PATTERN_VARIANTS, _CASH_VARIANTS, _LINKAGE_VARIANTS) for v in d.get(p, ())
+        )
+    )
+    for p in {**_PATTERN_VARIANTS, **_CASH_VARIANTS, **_LINKAGE_VARIANTS}
+}
 
 #: The stages :func:`generate_world` reports to ``progress``, in order.
 STAGES = (
@@ -119,6 +138,7 @@ def generate_world(
     _calendar(w, end, days)
     plant_all(w)
     plant_cash_flow(w, int(seed))
+    plant_linkage(w, int(seed))
     show("population")
     w.base_population()
     declare_incomes(w)

@@ -21,8 +21,8 @@ SALARIED = 0.2
 DECLARED = 0.6
 VARIANTS = {
     "unstable_income": ("swing", "swing_gig", "stop", "fade"),
-    "large_outflow": ("single", "spread"),
-    "high_debt_ratio": ("stock", "fresh"),
+    "large_outflow": ("single", "spread", "small"),
+    "high_debt_ratio": ("stock", "fresh", "fresh_week"),
 }
 
 
@@ -128,22 +128,27 @@ def unstable_income(w: World, rng: np.random.Generator) -> None:
 
 def large_outflow(w: World, rng: np.random.Generator) -> None:
     """A salaried account borrows and pays it out within days: one payment of 5-12 months'
-    pay, or 4-8 payments of together 4.5-7 months' pay from 2-3 loans, over 5 days."""
-    m = _count(w, 0.006, 16)
+    pay (single), 4-8 payments of together 4.5-7 months' pay from 2-3 loans, over 5 days
+    (spread), or one payment of 3.6-4.5 months' pay (at least 10,500) 2-12 hours after the
+    loan (small: the smallest outflow that counts, at once)."""
+    m = _count(w, 0.009, 18)
     acc = w.take(m)
-    var = np.arange(m) % 2
+    var = np.arange(m) % 3
     s = _salary(w, rng, 8000, 0.4, m, 3000, 30000)
     _pay(w, rng, acc, w.new_employers(m), _steady(w, rng, m, s), rng.integers(1, 29, m))
     t0 = w.T - (rng.uniform(10, 80, m) * DAY).astype(np.int64)
-    single = np.nonzero(var == 0)[0]
-    total = np.round(s * np.where(var == 0, rng.uniform(5, 12, m), rng.uniform(4.5, 7, m)), -2)
+    single = np.nonzero(var != 1)[0]
+    mult = np.choose(var, (rng.uniform(5, 12, m), rng.uniform(4.5, 7, m), rng.uniform(3.6, 4.5, m)))
+    total = np.round(s * mult, -2)
+    total = np.where(var == 2, np.maximum(total, 10_500), total)
+    lag = np.where(var == 2, rng.uniform(2 / 24, 0.5, m), rng.uniform(0.1, 3, m))
     lend = _lenders(rng, m, 3)
     # single: one loan, one payment 0.1-3 days later
     w.add_loans(acc[single], lend[single, 0], total[single], t0[single],
                 t0[single] + 180 * DAY, np.full(single.size, -1))  # fmt: skip
     w.add_transfers(acc[single], _shops(w, rng, single.size),
                     total[single] * rng.uniform(0.9, 1.0, single.size),
-                    t0[single] + (rng.uniform(0.1, 3, single.size) * DAY).astype(np.int64))  # fmt: skip
+                    t0[single] + (lag[single] * DAY).astype(np.int64))  # fmt: skip
     # spread: 2-3 loans within 4 days, then 4-8 payments over 5 days
     sp = np.nonzero(var == 1)[0]
     g, pos = ragged(rng.integers(2, 4, sp.size))
@@ -179,19 +184,24 @@ def _income_of(
 
 def high_debt_ratio(w: World, rng: np.random.Generator) -> None:
     """Debt against income: 15-22 months of income owed on 2-4 loans taken over the last
-    1-5 months (stock), or 7.5-11 months of income borrowed in the last 3-25 days (fresh).
-    Income declared only, seen only as salary, or both."""
-    m = _count(w, 0.006, 16)
+    1-5 months (stock), 7.5-11 months of income borrowed in the last 3-25 days (fresh), or
+    6.5-8 months of it on 3-5 loans taken in the last 0.5-7 days (fresh_week). Income
+    declared only, seen only as salary, or both."""
+    m = _count(w, 0.009, 18)
     acc = w.take(m)
-    var = np.arange(m) % 2
+    var = np.arange(m) % 3
     s = _salary(w, rng, 7000, 0.4, m, 2500, 30000)
     _income_of(w, rng, acc, s, 0.4, 0.3)
-    months = np.where(var == 0, rng.uniform(15, 22, m), rng.uniform(7.5, 11, m))
-    g, pos = ragged(np.where(var == 0, rng.integers(2, 5, m), rng.integers(1, 4, m)))
+    months = np.choose(
+        var, (rng.uniform(15, 22, m), rng.uniform(7.5, 11, m), rng.uniform(6.5, 8, m))
+    )
+    n_loans = np.choose(var, (rng.integers(2, 5, m), rng.integers(1, 4, m), rng.integers(3, 6, m)))
+    g, pos = ragged(n_loans)
     k = np.bincount(g)
-    back = np.where(var[g] == 0, rng.uniform(30, 150, g.size), rng.uniform(3, 25, g.size))
+    back = np.choose(var[g], (rng.uniform(30, 150, g.size), rng.uniform(3, 25, g.size),
+                              rng.uniform(0.5, 7, g.size)))  # fmt: skip
     issued = w.T - (back * DAY).astype(np.int64)
-    lend = _lenders(rng, m, 4)
+    lend = _lenders(rng, m, 5)
     w.add_loans(acc[g], lend[g, pos], np.round(s[g] * months[g] / k[g], -2), issued,
                 issued + 365 * DAY, np.full(g.size, -1))  # fmt: skip
     for v, name in enumerate(VARIANTS["high_debt_ratio"]):

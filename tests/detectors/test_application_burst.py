@@ -32,7 +32,24 @@ def test_burst_is_a_watch_flag_with_lenders() -> None:
     assert ev["n_applications"] == 12 and ev["n_lenders"] == 6
     assert ev["lenders"] == [f"L{i}" for i in range(6)]
     assert ev["window"] == {"start": "2026-05-01T00:00:00", "end": "2026-05-03T09:00:00"}
-    assert row["score"] == 1.2
+    assert (ev["window_name"], ev["window_days"]) == ("week", 7)
+    assert ev["threshold"] == {"min_applications": 8, "min_lenders": 5, "window_days": 7}
+    # 12/8 applications, 6/5 lenders: the smaller, at the week's tempo against 30 days
+    assert row["score"] == round(1.2 * (30 / 7) ** 0.25, 6)
+
+
+def test_a_day_and_a_month_have_their_own_thresholds() -> None:
+    day = [("f", f"L{i % 4}", f"2026-05-01T{8 + 2 * i:02d}:00") for i in range(5)]
+    ev = json.loads(_flags(world(as_of=AS_OF, applications=day))["evidence"][0])
+    assert (ev["window_name"], ev["n_applications"], ev["n_lenders"]) == ("fast", 5, 4)
+    assert _flags(world(as_of=AS_OF, applications=day[:4])).is_empty()
+    # sixteen applications to eight lenders over 30 days (one every other day): the month
+    month = [
+        ("m", f"L{i % 8}", f"2026-05-{1 + 2 * (i % 15):02d}T{i // 15:02d}:00") for i in range(16)
+    ]
+    ev = json.loads(_flags(world(as_of=AS_OF, applications=month))["evidence"][0])
+    assert (ev["window_name"], ev["window_days"]) == ("slow", 30)
+    assert _flags(world(as_of=AS_OF, applications=month), slow_min_lenders=9).is_empty()
 
 
 def test_many_applications_to_few_lenders_is_clean() -> None:

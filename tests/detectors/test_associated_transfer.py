@@ -70,3 +70,21 @@ def test_share_of_outflow_or_loan_money_is_needed():
     ctx = world(devices=SAME_DEVICE, transfers=tr)
     assert AssociatedTransfer().detect(ctx).flags.is_empty()
     assert AssociatedTransfer(min_share=0.05).detect(ctx).flags.height == 2
+
+
+def test_each_link_is_weighed_and_the_closer_tie_scores_higher():
+    tr = [("a", "b", 9000, "2026-01-02"), ("a", "b", 8000, "2026-01-05")]
+    phone = AssociatedTransfer().detect(world(loans=LOAN, devices=SAME_DEVICE, transfers=tr))
+    ev = json.loads(phone.flags.filter(phone.flags["account_id"] == "a")["evidence"][0])
+    # one shared device, last used by both days before as_of: 0.4; no shared address
+    assert ev["recipients"][0]["tie"] == {"device": 0.4, "ip": 0.0, "closeness": 0.4}
+    # the same money to an account met on one address of five accounts (0.2 * 2 / 5)
+    cafe = [(f"u{i}", f"P{i}", "2026-01-01", "100.0.0.9") for i in range(3)]
+    cafe += [("a", "PA", "2026-01-01", "100.0.0.9"), ("b", "PB", "2026-01-01", "100.0.0.9")]
+    addr = AssociatedTransfer().detect(world(loans=LOAN, devices=cafe, transfers=tr))
+    ev2 = json.loads(addr.flags.filter(addr.flags["account_id"] == "a")["evidence"][0])
+    assert ev2["recipients"][0]["tie"]["closeness"] == 0.08
+    s_phone, s_addr = phone.flags["score"][0], addr.flags["score"][0]
+    assert 0 < s_addr < s_phone <= 1
+    # sent 17,000 (capped: 1), all of its outflow (85% of the loan); tie 0.4 of 0.6
+    assert abs(s_phone - (1 + 1 + 0.4 / 0.6) / 3) < 1e-6

@@ -49,6 +49,45 @@ def test_friends_without_shared_devices_stay_clean():
     )
 
 
+def money_ring(members: list[str], days: tuple[str, str]) -> list[tuple]:
+    """Two transfers between the first member and each other one, on the given days."""
+    first, *others = members
+    return [
+        t for m in others for t in ((first, m, 1500, f"{days[0]}"), (m, first, 900, f"{days[1]}"))
+    ]
+
+
+def test_ring_linked_by_new_money_relations_only():
+    """Own devices, own addresses: only new money relations (two transfers within days)."""
+    members = ["a", "b", "c", "d"]
+    tr = money_ring(members, ("2026-01-02", "2026-01-05"))
+    found = GroupMultiLender().detect(world(transfers=tr, loans=ring_loans(members)))
+    assert sorted(found.flags["account_id"]) == members
+    ev = json.loads(found.flags["evidence"][0])
+    assert {lk["kind"] for lk in ev["links"]} == {"transfer"} and ev["n_lenders"] == 8
+    # without the new-relation links (the rule before): nothing joins them
+    old = GroupMultiLender(fresh_weight=0.0)
+    assert old.detect(world(transfers=tr, loans=ring_loans(members))).flags.is_empty()
+
+
+def test_old_friends_and_single_transfers_are_no_new_relation():
+    members = ["a", "b", "c", "d"]
+    # the same pairs, but each relation spans three months: friends, not a new relation
+    old = money_ring(members, ("2025-10-01", "2026-01-05"))
+    assert (
+        GroupMultiLender().detect(world(transfers=old, loans=ring_loans(members))).flags.is_empty()
+    )
+    # one transfer per pair: no relation yet
+    once = [t for t in money_ring(members, ("2026-01-02", "2026-01-05")) if t[0] == "a"]
+    assert (
+        GroupMultiLender().detect(world(transfers=once, loans=ring_loans(members))).flags.is_empty()
+    )
+    # a relation whose first transfer comes before fresh_history_days of history: unknown
+    early = money_ring(members, ("2026-01-02", "2026-01-05"))
+    ctx = world(transfers=early, loans=ring_loans(members), lookback_days=40)
+    assert GroupMultiLender().detect(ctx).flags.is_empty()
+
+
 def test_household_with_few_lenders_and_office_stay_clean():
     home = ["m1", "m2", "m3"]
     ctx = world(devices=[(m, "H1", "2026-01-01") for m in home], loans=ring_loans(home))

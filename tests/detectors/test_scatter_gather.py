@@ -37,8 +37,33 @@ def test_thresholds_edges_and_override():
     assert _run(_layering(mids=MIDS[:2]), min_intermediaries=2).flags.height == 4
     assert _run(_layering(share=0.7)).flags.is_empty()  # forwards too little
     assert _run(_layering(share=0.8)).flags.height == 5  # exactly the share
-    assert _run(_layering(gather_hours=80)).flags.is_empty()  # after 3 days
+    # gathered after 3 days: past the fast tempo, found at the slow one
+    assert _run(_layering(gather_hours=80), slow_scatter_hours=0).flags.is_empty()
     assert _run(_layering(gather_hours=80), gather_days=4.0).flags.height == 5
+    slow = _run(_layering(gather_hours=80))
+    assert slow.flags.height == 5
+
+
+def test_two_tempos_name_the_window_that_fired_and_fast_scores_higher():
+    fast = _run(_layering(gather_hours=30))
+    slow = _run(_layering(gather_hours=24 * 10))  # forwarded ten days later
+    ev_fast = json.loads(fast.flags["evidence"][0])
+    ev_slow = json.loads(slow.flags["evidence"][0])
+    assert ev_fast["tempo"] == "fast" and ev_fast["threshold"]["gather_days"] == 3.0
+    assert ev_slow["tempo"] == "slow" and ev_slow["threshold"]["gather_days"] == 21.0
+    assert ev_slow["threshold"]["scatter_hours"] == 168.0
+    assert fast.flags["score"].min() > slow.flags["score"].max()
+    assert slow.flags["score"].min() > 0 and fast.flags["score"].max() <= 1
+    # found at both tempos: reported once, at the fast one
+    assert fast.flags.height == 5 and fast.groups["group_id"].n_unique() == 1
+    # past the slow tempo too: nothing
+    assert _run(_layering(gather_hours=24 * 25)).flags.is_empty()
+    # a scatter spread over five days: only the slow window holds it
+    spread = [("s", m, 8000, f"2026-03-0{1 + 2 * i}T10:00") for i, m in enumerate(MIDS)]
+    spread += [(m, "k", 7800, "2026-03-09T10:00") for m in MIDS]
+    found = _run(spread)
+    assert json.loads(found.flags["evidence"][0])["tempo"] == "slow"
+    assert _run(spread, slow_scatter_hours=0).flags.is_empty()
 
 
 def test_payroll_stays_clean():

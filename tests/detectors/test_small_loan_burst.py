@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 
 import polars as pl
 
@@ -35,7 +36,32 @@ def test_burst_is_flagged_with_its_loans() -> None:
     assert ev["amount"] == 7 * 800 and ev["largest"] == 800
     assert ev["window"] == {"start": "2026-05-01T00:00:00", "end": "2026-05-04T00:00:00"}
     assert ev["threshold"] == {"min_loans": 5, "max_amount": 3000.0, "window_days": 7}
-    assert row["score"] == 7 / 5
+    assert (ev["window_name"], ev["window_days"]) == ("week", 7)
+    # past the week's threshold by 7/5, at the week's tempo against the 30-day window
+    assert row["score"] == round(7 / 5 * (30 / 7) ** 0.25, 6)
+
+
+def test_hours_and_month_windows_have_their_own_thresholds() -> None:
+    three = [("h", f"L{i}", 500.0, f"2026-05-01T{9 + 3 * i:02d}:00") for i in range(3)]
+    ev = json.loads(_flags(world(as_of=AS_OF, loans=three))["evidence"][0])
+    assert (ev["window_name"], ev["n_loans"], ev["threshold"]["min_loans"]) == ("fast", 3, 3)
+    assert _flags(world(as_of=AS_OF, loans=three), fast_min_loans=0).is_empty()
+    # eight over 28 days (one every four days): only the month window sees them
+    month = [("m", "L1", 500.0, f"2026-05-{1 + 4 * i:02d}") for i in range(8)]
+    ev = json.loads(_flags(world(as_of=AS_OF, loans=month))["evidence"][0])
+    assert (ev["window_name"], ev["window_days"], ev["n_loans"]) == ("slow", 30, 8)
+    assert _flags(world(as_of=AS_OF, loans=month[:7])).is_empty()
+
+
+def test_the_same_loans_score_higher_when_faster() -> None:
+    def score(hours: int) -> float:
+        base = datetime(2026, 5, 1)
+        loans = [
+            ("s", "L1", 500.0, (base + timedelta(hours=hours * i)).isoformat()) for i in range(8)
+        ]
+        return _flags(world(as_of=AS_OF, loans=loans))["score"][0]
+
+    assert score(2) > score(20) > score(90)
 
 
 def test_regular_monthly_small_borrower_is_clean() -> None:

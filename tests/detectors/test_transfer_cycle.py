@@ -80,13 +80,23 @@ def test_window_edge_and_override():
 
 
 def test_standing_relation_hop_limits():
-    # one hop of four is a standing monthly relation: 3/4 fresh passes, 2/4 does not
+    # one hop of four is a standing monthly relation: three new relations closed by an old
+    # one is a square of friends of friends, clean by default (min_fresh_beside_old = 4)
     # (non-fresh hops are searched only between accounts that have fresh transfers)
     standing = [("d", "a", 500, f"{m}-20") for m in MONTHS[:3]]
-    assert _flags(LOOP + standing).flags.height == 4
+    assert _flags(LOOP + standing).flags.is_empty()
+    assert _flags(LOOP + standing, min_fresh_beside_old=3).flags.height == 4
+    # four new relations and the old one: a chain that comes back, flagged
+    five = [*LOOP[:3], ("d", "e", 9400, "2026-03-04T09:00"), ("e", "a", 9200, "2026-03-05T09:00")]
+    old = [("e", "a", 500, f"{m}-20") for m in MONTHS[:3]]
+    found = _flags(five + old)
+    assert found.flags.height == 5
+    ev = json.loads(found.flags["evidence"][0])
+    assert ev["new_share"] == 0.8 and ev["threshold"]["min_fresh_beside_old"] == 4
+    # two standing hops of four: 2/4 fresh is below min_new_share
     standing2 = standing + [("b", "c", 500, f"{m}-20") for m in MONTHS[:3]]
-    assert _flags(LOOP + standing2).flags.is_empty()
-    assert _flags(LOOP + standing2, min_new_share=0.5).flags.height == 4
+    assert _flags(LOOP + standing2, min_fresh_beside_old=1).flags.is_empty()
+    assert _flags(LOOP + standing2, min_new_share=0.5, min_fresh_beside_old=2).flags.height == 4
 
 
 def test_bad_parameter_is_a_usage_error():
@@ -152,3 +162,17 @@ def test_budget_keeps_the_loop_that_passes_money_on():
         amount=a,
     )  # fmt: skip
     assert cyc.length.tolist() == [4] and cyc.capped.all()
+
+
+def test_score_is_the_mean_of_five_signs():
+    # LOOP: all fresh, time-respecting, amounts close, 4 fresh hops (0.5), span 3 of 15 days
+    s = _flags(LOOP).flags["score"][0]
+    assert abs(s - (1 + 1 + 1 + 0.5 + (1 - 3 / 15)) / 5) < 1e-4
+    # a longer chain of new relations, as fast, scores higher; everything stays in 0..1
+    six = [(a, b, 10000 - 200 * i, f"2026-03-0{1 + i // 2}T{9 + i:02d}:00")
+           for i, (a, b) in enumerate(zip("abcdef", "bcdefa", strict=True))]  # fmt: skip
+    s6 = _flags(six).flags["score"][0]
+    assert s < s6 <= 1
+    # the same loop with amounts that do not pass on scores lower
+    odd = [(a, b, x, t) for (a, b, _, t), x in zip(LOOP, [10000, 3000, 7000, 500], strict=True)]
+    assert 0 < _flags(odd).flags["score"][0] < s

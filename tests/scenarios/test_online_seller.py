@@ -57,9 +57,12 @@ def test_cut_to_zero_then_restored_step_by_step(tmp_path):
     assert not jan.decision["increase_allowed"]
     assert {"SMALL_LOAN_BURST", "MULTI_LENDER", "IP_HOPPING"} <= set(jan.codes), jan
     # the figures that matter to the customer, in both languages
-    assert "7天内借了6笔小额贷款" in jan.zh and "30天内在6家不同机构借款" in jan.zh, jan
-    assert "6个不同城市登录" in jan.zh, jan
-    assert "borrowed from 6 different lenders within 30 days" in jan.en, jan
+    # (six platforms within five days: the 7-day window fired; six cities in 30 hours: the
+    # 2-day window)
+    assert "7天内借了6笔小额贷款" in jan.zh and "7天内在6家不同机构借款" in jan.zh, jan
+    assert "2天内在6个不同城市登录" in jan.zh, jan
+    assert "borrowed from 6 different lenders within 7 days" in jan.en, jan
+    assert "signed in from 6 different cities within 2 days" in jan.en, jan
     assert "took 6 small loans within 7 days" in jan.en, jan
     assert "signed in from 6 different cities" in jan.en, jan
     assert "60天" in jan.zh and "逐步恢复" in jan.zh  # what would restore it
