@@ -141,6 +141,7 @@ def run(workdir: Path, world: Path, label: str, shards: int, workers: list[int])
 
     env = {k: v for k, v in os.environ.items() if k not in ("SPARK_MASTER", "GRAPHRISK_DEBUG")}
     env["PYSPARK_PYTHON"] = sys.executable
+    env["PYTHONPATH"] = str(REPO)  # executors import this checkout's graphrisk
     rows: dict[str, Any] = {}
     print(f"[{label}] local scan", file=sys.stderr)
     rows["local"] = run_cli_scan(world, workdir / "runs" / f"spark_local_{label}", [], env, [])
