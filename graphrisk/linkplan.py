@@ -87,6 +87,13 @@ class LinkInputs:
     hub_offsets: dict[str, int] | None = None
 
 
+def epoch_us(dt: Any) -> int:
+    """Microseconds since the epoch of a naive (UTC) datetime, as the frames here count."""
+    import polars as pl
+
+    return int(pl.Series([dt]).dt.epoch("us")[0])
+
+
 def edges(u: Any, v: Any) -> list[nw.Expr]:
     """The two columns of an edge frame (``u``, ``v``: node ids, strings or integer codes)."""
     return [nw.col(u).alias("u"), nw.col(v).alias("v")]

@@ -221,7 +221,7 @@ def polars_inputs(ctx: Any) -> Any:
     frames (the local engine's side of the link plan)."""
     import narwhals as nw
 
-    from graphrisk.linkplan import LinkInputs
+    from graphrisk.linkplan import LinkInputs, epoch_us
 
     accounts = ctx.accounts.select("account_id").lazy()
     us = pl.col("ts").dt.epoch("us")
@@ -262,32 +262,19 @@ def polars_inputs(ctx: Any) -> Any:
             "overdue_days",
         )
     )
-    origin = (
-        ctx.transfers.lazy()
-        .join(
-            accounts.select(pl.col("account_id").alias("src_account")), on="src_account", how="semi"
-        )
-        .join(
-            accounts.select(pl.col("account_id").alias("dst_account")), on="dst_account", how="semi"
-        )
-        .select(pl.col("ts").min())
-        .collect()
-        .item()
-    )
+    # the first transfer between two accounts: the internal flag already says which
+    origin = tr.filter(pl.col("internal")).select(pl.col("us").min()).collect().item()
 
     def materialise(lf: Any) -> Any:
         return nw.from_native(nw.to_native(lf).collect().lazy())
-
-    def epoch(dt: datetime) -> int:
-        return int(pl.Series([dt]).dt.epoch("us")[0])
 
     return LinkInputs(
         nw.from_native(tr),
         nw.from_native(logins),
         nw.from_native(loans),
-        epoch(ctx.as_of),
-        epoch(ctx.start),
-        None if origin is None else epoch(origin),
+        epoch_us(ctx.as_of),
+        epoch_us(ctx.start),
+        None if origin is None else int(origin),
         materialise,
     )
 

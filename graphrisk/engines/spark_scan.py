@@ -300,10 +300,6 @@ def _us(column: str) -> Any:
     return F.unix_micros(F.col(column).cast("timestamp"))
 
 
-def _epoch(dt: datetime) -> int:
-    return int(pl.Series([dt]).dt.epoch("us")[0])
-
-
 def _from_us(us: int | None) -> datetime | None:
     if us is None:
         return None
@@ -913,6 +909,7 @@ def scan_on_spark(
     from pyspark.sql import functions as F
 
     from graphrisk.context import parse_as_of
+    from graphrisk.linkplan import epoch_us
     from graphrisk.policy import Policy as _Policy
     from graphrisk.scan import Stages, run_id_for
     from graphrisk.shards import DEFAULT_MAX_HUB_ACCOUNTS
@@ -925,15 +922,23 @@ def scan_on_spark(
     with stages.timed("load", progress):
         book = load_book(path, quarantine=quarantine, spark=spark)
     with stages.timed("plan", progress):
-        latest = _event_bounds(book, None, None)["latest"]
-        snapshot = _from_us(latest)
-        resolved = parse_as_of(as_of) or snapshot
+        given = parse_as_of(as_of)
+        # one pass over the event times: the latest (the snapshot) and, for a given as_of,
+        # the counts inside its window
+        window = None if given is None else given - timedelta(days=lookback)
+        bounds = _event_bounds(
+            book,
+            None if window is None else epoch_us(window),
+            None if given is None else epoch_us(given),
+        )
+        snapshot = _from_us(bounds["latest"])
+        resolved = given or snapshot
         if resolved is None:
             raise UsageError("the input holds no timestamp: give --as-of")
         start = resolved - timedelta(days=lookback)
-        start_us, as_of_us = _epoch(start), _epoch(resolved)
-        if as_of is not None:
-            _check_window(_event_bounds(book, start_us, as_of_us), resolved, start, lookback)
+        start_us, as_of_us = epoch_us(start), epoch_us(resolved)
+        if given is not None:
+            _check_window(bounds, resolved, start, lookback)
         inp = _link_inputs(book, start_us, as_of_us)
         assignment, external, plan_stats = _plan(book, inp, policy, shard_accounts, hub_cap)
         routed = _routed(book, assignment, external, inp)
