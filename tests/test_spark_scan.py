@@ -1,8 +1,7 @@
 """The whole scan on Spark gives the local scan's outputs, row for row, and the same run id.
 
 ``graphrisk.engines.spark_scan`` runs load, plan, the shard kernel, decisions and the run
-directory on Spark (local mode here; the standalone cluster test is in
-``tests/test_spark_cluster_scan.py``). Each test scans real Parquet books (the shipped sample,
+directory on Spark (local mode here; a scan on a standalone cluster is not tested yet). Each test scans real Parquet books (the shipped sample,
 a generated world, a broken copy) with both engines and compares every output table.
 """
 
