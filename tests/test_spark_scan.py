@@ -95,15 +95,26 @@ def test_sample_run_on_spark_equals_local(sample_runs) -> None:
     assert summary["run_id"] in html and "<table" in html
 
 
-def test_generated_world_in_small_shards(tmp_path: Path) -> None:
+def test_generated_world_in_small_shards(tmp_path: Path, sample_runs) -> None:
     """A world of another seed, cut into shards of at most 500 accounts (oversized
-    components, if any, alone): the same outputs as one local scan."""
+    components, if any, alone): the same outputs as one local scan. Written over the
+    sample's Spark run, it leaves no file of that run (the folder is swapped in whole)."""
     d = tmp_path / "w"
     generate_world(d, accounts=6000, seed=29)
     local = graphrisk.scan(d)
     remote = scan_on_spark(d, shard_accounts=500)
     assert remote.plan["shards"] >= 10
     assert_same_scan(remote, local)
+
+    _, out_spark = sample_runs
+    out = tmp_path / "runs" / "run"
+    shutil.copytree(out_spark, out)
+    (out / "flags.parquet" / "stale-part.parquet").write_bytes(b"")
+    remote.write(out)
+    assert not (out / "flags.parquet" / "stale-part.parquet").exists()
+    assert sorted(p.name for p in out.parent.iterdir()) == ["run"]
+    assert json.loads((out / "summary.json").read_text())["run_id"] == remote.run_id
+    assert pl.read_parquet(out / "decisions.parquet").height == 6000
 
 
 def _broken_sample(dst: Path) -> Path:
@@ -150,20 +161,6 @@ def test_bad_input_is_the_local_error(tmp_path: Path) -> None:
     assert repr([p.to_dict() for p in remote.value.problems]) == repr(
         [p.to_dict() for p in local.value.problems]
     )
-
-
-def test_a_spark_run_replaces_the_old_one_whole(tmp_path: Path, sample_runs) -> None:
-    """Writing over an earlier run leaves no file of it (the folder is swapped in whole)."""
-    _, out_spark = sample_runs
-    out = tmp_path / "run"
-    shutil.copytree(out_spark, out)
-    (out / "flags.parquet" / "stale-part.parquet").write_bytes(b"")
-    result = scan_on_spark(SAMPLE, shard_accounts=2000)
-    result.write(out)
-    assert not (out / "flags.parquet" / "stale-part.parquet").exists()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
-    assert json.loads((out / "summary.json").read_text())["run_id"] == result.run_id
-    assert pl.read_parquet(out / "decisions.parquet").height == 4000
 
 
 def test_ledger_over_two_dates_on_spark_equals_local(tmp_path: Path) -> None:

@@ -60,9 +60,10 @@ from typing import TYPE_CHECKING
 from graphrisk.engines.spark import _require_pyspark
 
 if TYPE_CHECKING:
+    from pyspark import StorageLevel
     from pyspark.sql import DataFrame
 
-__all__ = ["IterationStats", "component_sizes", "connected_components"]
+__all__ = ["IterationStats", "component_sizes", "connected_components", "cut"]
 
 #: Default number of iterations between two cuts of the lineage.
 DEFAULT_CHECKPOINT_EVERY = 1
@@ -218,6 +219,19 @@ def _small_star(e: DataFrame) -> DataFrame:
 def _cut(df: DataFrame, reliable: bool) -> DataFrame:
     """Materialise ``df`` and cut its lineage."""
     return df.checkpoint(eager=True) if reliable else df.localCheckpoint(eager=True)
+
+
+def cut(df: DataFrame, storage: StorageLevel | None = None) -> DataFrame:
+    """``df`` computed now, its lineage cut: a reliable checkpoint when the context has a
+    checkpoint directory, else a local one (kept at ``storage``, default memory and disk).
+
+    Every later job that reads the result starts from its stored rows: without the cut a job
+    plans (and, where Spark cannot match a cached plan, runs again) every step before it. On
+    the 4,000-account sample the routed tables' jobs ran 43 to 97 stages each before the
+    scan's seams were cut, and the page's queries ran the shard kernels again."""
+    if df.sparkSession.sparkContext.getCheckpointDir() is not None:
+        return df.checkpoint(eager=True)
+    return df.localCheckpoint(eager=True, storageLevel=storage)
 
 
 def _difference(new: DataFrame, old: DataFrame) -> tuple[int, int, int]:

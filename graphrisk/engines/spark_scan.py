@@ -523,7 +523,7 @@ def _plan(
     from pyspark.sql import functions as F
 
     from graphrisk import linkplan
-    from graphrisk.engines.spark_graph import connected_components
+    from graphrisk.engines.spark_graph import connected_components, cut
     from graphrisk.shards import ip_cap, linkers
 
     dets = [d for d in linkers(policy) if all(book.get(t) is not None for t in d.tables)]
@@ -531,17 +531,16 @@ def _plan(
         linkplan.link_edges(inp, dets, max_hub_accounts, ip_cap(policy))
     ).localCheckpoint()
     n_edges = edges.count()
-    comp = connected_components(
-        edges.select(F.xxhash64("u").alias("u"), F.xxhash64("v").alias("v"))
-    ).persist()
+    comp = cut(
+        connected_components(edges.select(F.xxhash64("u").alias("u"), F.xxhash64("v").alias("v")))
+    )
     accounts = (
         book.frames["accounts"]
         .select("account_id", F.xxhash64("account_id").alias("node"))
         .join(comp, "node", "left")
         .select("account_id", F.coalesce("component", "node").alias("component"))
-        .persist()
     )
-    sizes = accounts.groupBy("component").agg(F.count(F.lit(1)).alias("size")).persist()
+    sizes = cut(accounts.groupBy("component").agg(F.count(F.lit(1)).alias("size")))
     n_accounts = book.read["accounts"]
     n_small = max(1, -(-n_accounts // shard_accounts))
     # a component of more than half a shard gets a shard of its own; the rest are spread
@@ -560,7 +559,7 @@ def _plan(
         "component",
         F.coalesce("own", F.pmod("component", F.lit(n_small))).alias("shard"),
     )
-    assignment = accounts.join(shard_of, "component").select("account_id", "shard").persist()
+    assignment = cut(accounts.join(shard_of, "component").select("account_id", "shard"))
     names = (
         edges.select(F.col("u").alias("id"))
         .union(edges.select(F.col("v").alias("id")))
@@ -573,8 +572,8 @@ def _plan(
         .join(comp, "node")
         .join(shard_of, "component")
         .select("id", "shard")
-        .persist()
     )
+    external = cut(external)
     agg = sizes.agg(
         F.count(F.lit(1)).alias("components"),
         F.max("size").alias("largest"),
@@ -611,6 +610,7 @@ def _routed(
     from pyspark.sql import functions as F
 
     from graphrisk import linkplan
+    from graphrisk.engines.spark_graph import cut
 
     a = assignment
     out: dict[str, DataFrame] = {}
@@ -634,7 +634,7 @@ def _routed(
         .withColumn("shard", F.col("_d"))
         .withColumn("__gr_primary", F.lit(False))
     )
-    out["transfers"] = first.unionByName(second).drop("_s", "_d").persist()
+    out["transfers"] = cut(first.unionByName(second).drop("_s", "_d"))
     ends = (
         out["transfers"]
         .select("shard", F.col("src_account").alias("account_id"))
@@ -645,7 +645,7 @@ def _routed(
     accounts = book.frames["accounts"]
     members = accounts.join(a, "account_id").withColumn("__gr_member", F.lit(True))
     ghosts = accounts.join(ends, "account_id").withColumn("__gr_member", F.lit(False))
-    out["accounts"] = members.unionByName(ghosts)
+    out["accounts"] = cut(members.unionByName(ghosts))
     shard_accounts = out["accounts"].select("shard", "account_id")
     for key, col in (("hub_dev", "device_id"), ("hub_ip", "ip")):
         deg = nw.to_native(linkplan.hub_degree(inp, col))
@@ -991,12 +991,12 @@ def scan_on_spark(
     with stages.timed("shards", progress):
         from pyspark import StorageLevel
 
+        from graphrisk.engines.spark_graph import cut
+
         # the blobs on disk, not in the (driver's, in local mode) heap: each is read once
         # per output table
-        out = (
-            envelope.groupBy("shard")
-            .applyInArrow(_kernel(job), ENVELOPE)
-            .persist(StorageLevel.DISK_ONLY)
+        out = cut(
+            envelope.groupBy("shard").applyInArrow(_kernel(job), ENVELOPE), StorageLevel.DISK_ONLY
         )
         n_blobs = out.count()
         fp_rows = _unpacked(out, "fp", FP_SCHEMA).toArrow().to_pylist()
@@ -1022,7 +1022,7 @@ def scan_on_spark(
 
     run_id = run_id_for(_Window(resolved, lookback), policy, prior, lang, fingerprint)  # type: ignore[arg-type]
     outputs = {  # decoded once: the summary, the page and the write all read them
-        name: _unpacked(out, name, pl.DataFrame(schema=schemas[name]).to_arrow().schema).persist()
+        name: cut(_unpacked(out, name, pl.DataFrame(schema=schemas[name]).to_arrow().schema))
         for name in OUTPUTS
     }
     outputs["decisions"] = outputs["decisions"].withColumn("run_id", F.lit(run_id))
