@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.machine import replace_section
+from graphrisk.testing import run_differences
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -125,6 +126,7 @@ def run_cli_scan(
         raise SystemExit(f"scan {args} of {world} failed ({proc.returncode}): {err[-2000:]}")
     summary = json.loads(out.strip().splitlines()[-1])
     return {
+        "run": str(run),
         "wall_seconds": round(wall, 2),
         "stages": summary["timings"],
         "run_id": summary["run_id"],
@@ -169,15 +171,19 @@ def run(workdir: Path, world: Path, label: str, shards: int, workers: list[int])
     base = rows["local"]
     for r in rows.values():
         r["time_x"] = round(r["wall_seconds"] / base["wall_seconds"], 2)
-        r["same"] = "yes" if (r["run_id"], r["flags"]) == (base["run_id"], base["flags"]) else "NO"
+        diff = run_differences(base["run"], r["run"])
+        r["rows_compared"] = diff["rows"]
+        r["same"] = "yes" if r["run_id"] == base["run_id"] and not diff["differ"] else "NO"
+        if diff["differ"]:
+            r["differ"] = diff["differ"]
     return rows
 
 
 def table(spark: dict[str, Any]) -> str:
     head = (
         "| accounts | engine | **wall s** | x local | driver Python MB | driver JVM MB "
-        "| executors MB | Python workers MB | same run id, flags |\n"
-        "|---:|---|---:|---:|---:|---:|---:|---:|---|\n"
+        "| executors MB | Python workers MB | rows compared | same run id and rows |\n"
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---|\n"
     )
     lines = []
     for lab, rows in spark["sizes"].items():
@@ -186,7 +192,8 @@ def table(spark: dict[str, Any]) -> str:
             lines.append(
                 f"| {lab} | {name} | **{r['wall_seconds']:.1f}** | {r['time_x']:.2f} | "
                 f"{p.get('driver_python', 0):,} | {p.get('driver_jvm', 0):,} | "
-                f"{p.get('executor_jvm', 0):,} | {p.get('python_workers', 0):,} | {r['same']} |"
+                f"{p.get('executor_jvm', 0):,} | {p.get('python_workers', 0):,} | "
+                f"{r.get('rows_compared', 0):,} | {r['same']} |"
             )
     return head + "\n".join(lines) + "\n"
 

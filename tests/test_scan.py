@@ -359,3 +359,33 @@ def test_run_id_names_one_set_of_outputs(world: Path) -> None:
 def test_library_refuses_an_as_of_before_all_data(world: Path) -> None:
     with pytest.raises(graphrisk.errors.UsageError, match="before every loan"):
         graphrisk.scan(world, as_of="2001-01-01")
+
+
+def test_run_differences_finds_a_changed_row_and_nothing_else(world_run, tmp_path: Path) -> None:
+    """The run-directory comparison the Spark tests and benchmark rely on: a copy is equal,
+    a copy with one decision changed (and its table split into part files) is not."""
+    import shutil
+
+    from graphrisk.testing import run_differences
+
+    run, _ = world_run
+    same = tmp_path / "same"
+    shutil.copytree(run, same)
+    assert run_differences(run, same)["differ"] == {}
+    other = tmp_path / "other"
+    shutil.copytree(run, other)
+    dec = pl.read_parquet(other / "decisions.parquet")
+    (other / "decisions.parquet").unlink()
+    (other / "decisions.parquet").mkdir()
+    at = int((dec["action"] != "suspend").arg_true()[0])
+    changed = dec.with_columns(
+        pl.when(pl.int_range(pl.len()) == at)
+        .then(pl.lit("suspend"))
+        .otherwise(pl.col("action"))
+        .alias("action")
+    )
+    changed.head(100).write_parquet(other / "decisions.parquet" / "part-0.parquet")
+    changed.slice(100).write_parquet(other / "decisions.parquet" / "part-1.parquet")
+    diff = run_differences(run, other)
+    assert list(diff["differ"]) == ["decisions"]
+    assert diff["rows"] > dec.height
