@@ -407,6 +407,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--spark-workers", default="1,2", help="standalone clusters to run on ('' for none)"
     )
+    ap.add_argument(
+        "--spark-memory",
+        default="1g",
+        help="JVM heap of the driver and of each executor in the cluster runs (e.g. 512m)",
+    )
     ap.add_argument("--dense-sizes", default="200,1000,5000", help="accounts per dense world")
     ap.add_argument("--dense-per-account", default="5,10,20", help="transfers sent per account")
     ap.add_argument("--dense-timeout", type=float, default=300.0, help="seconds per detector run")
@@ -549,13 +554,21 @@ def run_sharded_only(args: argparse.Namespace) -> int:
 def run_spark_only(args: argparse.Namespace) -> int:
     """``--engine spark``: local, Spark local mode and standalone clusters, merged into ``--out``."""
     results, out = _side_run(args)
-    out |= {"seed": args.seed, "shard_accounts": args.spark_shards, "sizes": {}}
+    out |= {
+        "seed": args.seed,
+        "shard_accounts": args.spark_shards,
+        "jvm_memory": args.spark_memory,
+        "sizes": {},
+    }
     workdir = args.workdir.resolve()
     workers = [int(x) for x in args.spark_workers.split(",") if x.strip()]
     for n in sorted({parse_size(s) for s in args.sizes.split(",") if s.strip()}):
         lab = label(n)
         world, _ = ensure_world(workdir, n, args.seed)
-        out["sizes"][lab] = spark_case.run(workdir, world, lab, args.spark_shards, workers)
+        out.setdefault("inputs", {})[lab] = spark_case.input_size(world)
+        out["sizes"][lab] = spark_case.run(
+            workdir, world, lab, args.spark_shards, workers, args.spark_memory
+        )
     out["loadavg_after"] = load_average()
     out["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
     results["spark"] = out

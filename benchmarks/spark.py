@@ -136,8 +136,11 @@ def run_cli_scan(
     }
 
 
-def run(workdir: Path, world: Path, label: str, shards: int, workers: list[int]) -> dict[str, Any]:
-    """Local, Spark local mode, and a cluster of each size in ``workers``, for one world."""
+def run(
+    workdir: Path, world: Path, label: str, shards: int, workers: list[int], memory: str = "1g"
+) -> dict[str, Any]:
+    """Local, Spark local mode, and a cluster of each size in ``workers`` (driver and
+    executors with ``memory`` of JVM heap each), for one world."""
     sys.path.insert(0, str(REPO / "tests"))
     from spark_cluster import standalone_cluster
 
@@ -158,7 +161,8 @@ def run(workdir: Path, world: Path, label: str, shards: int, workers: list[int])
         with standalone_cluster(root, workers=n, cores=1, memory="2g") as c:
             cenv = {**env, **c.client_env()}
             cenv["GRAPHRISK_SPARK_CONF"] = (
-                "spark.executor.memory=1g;spark.executor.cores=1;spark.driver.memory=1g"
+                f"spark.executor.memory={memory};spark.executor.cores=1;"
+                f"spark.driver.memory={memory}"
             )
             pids = [d.process.pid for d in c.daemons]
             rows[f"cluster, {n} worker{'s' if n > 1 else ''}"] = run_cli_scan(
@@ -177,6 +181,21 @@ def run(workdir: Path, world: Path, label: str, shards: int, workers: list[int])
         if diff["differ"]:
             r["differ"] = diff["differ"]
     return rows
+
+
+def input_size(world: Path) -> dict[str, Any]:
+    """Rows, Parquet MB and Arrow MB (in memory) of a world's input tables (not its labels)."""
+    import pyarrow.parquet as pq
+
+    rows = parquet = arrow = 0
+    for f in sorted(world.glob("*.parquet")):
+        if f.stem == "labels":
+            continue
+        t = pq.read_table(f)
+        rows += t.num_rows
+        arrow += t.nbytes
+        parquet += f.stat().st_size
+    return {"rows": rows, "parquet_mb": round(parquet / 2**20), "arrow_mb": round(arrow / 2**20)}
 
 
 def table(spark: dict[str, Any]) -> str:
@@ -207,8 +226,17 @@ def update_readme(results: dict[str, Any], readme: Path) -> None:
     body = (
         f"Measured {spark['finished']} on {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB; "
         f"graphrisk checkout `{spark['source'].get('commit', '?')[:12]}`, shards of "
-        f"{spark['shard_accounts']:,} accounts. Load average (1 min) before → after: "
+        f"{spark['shard_accounts']:,} accounts; on the clusters, "
+        f"{spark.get('jvm_memory', '1g')} of JVM heap for the driver and each executor. "
+        "Load average (1 min) before → after: "
         f"{' → '.join(f'{x:.1f}' for x in la)}. Memory: peak resident set per role, summed "
-        "over the processes of a role alive at once.\n\n" + table(spark)
+        "over the processes of a role alive at once. Inputs: "
+        + "; ".join(
+            f"{lab}: {v['rows']:,} rows, {v['parquet_mb']} MB of Parquet, {v['arrow_mb']} MB in "
+            "Arrow"
+            for lab, v in spark.get("inputs", {}).items()
+        )
+        + ".\n\n"
+        + table(spark)
     )
     replace_section(readme, "spark", body)
