@@ -141,8 +141,6 @@ def connected_components(
     missing = {"u", "v"} - set(edges.columns)
     if missing:
         raise ValueError(f"edges need columns u and v; missing: {sorted(missing)}")
-    spark = edges.sparkSession
-    reliable = spark.sparkContext.getCheckpointDir() is not None
     level = StorageLevel.MEMORY_AND_DISK
 
     ends = edges.select(F.col("u").cast("long").alias("u"), F.col("v").cast("long").alias("v"))
@@ -158,7 +156,7 @@ def connected_components(
         .select(F.greatest("u", "v").alias("u"), F.least("u", "v").alias("v"))
         .distinct()
     )
-    cur = _cut(cur, reliable)
+    cur = cut(cur)
     iteration = 0
     while True:
         if iteration >= max_iterations:
@@ -169,7 +167,7 @@ def connected_components(
         iteration += 1
         new = _small_star(_large_star(cur))
         # persisted every iteration, the lineage cut every checkpoint_every
-        new = _cut(new, reliable) if iteration % checkpoint_every == 0 else new.persist(level)
+        new = cut(new) if iteration % checkpoint_every == 0 else new.persist(level)
         added, removed, count = _difference(new, cur)
         cur.unpersist()
         cur = new
@@ -214,11 +212,6 @@ def _small_star(e: DataFrame) -> DataFrame:
     low = e.groupBy("u").agg(F.min("v").alias("m"))
     spokes = e.join(low, "u").where(F.col("v") != F.col("m")).select(F.col("v").alias("u"), "m")
     return spokes.union(low.select("u", "m")).select("u", F.col("m").alias("v")).distinct()
-
-
-def _cut(df: DataFrame, reliable: bool) -> DataFrame:
-    """Materialise ``df`` and cut its lineage."""
-    return df.checkpoint(eager=True) if reliable else df.localCheckpoint(eager=True)
 
 
 def cut(df: DataFrame, storage: StorageLevel | None = None) -> DataFrame:

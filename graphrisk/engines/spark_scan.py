@@ -340,6 +340,7 @@ def _link_inputs(book: SparkBook, start_us: int, as_of_us: int) -> Any:
     import narwhals as nw
     from pyspark.sql import functions as F
 
+    from graphrisk.engines.spark_graph import cut
     from graphrisk.linkplan import LinkInputs
 
     accounts = book.frames["accounts"].select("account_id")
@@ -394,7 +395,7 @@ def _link_inputs(book: SparkBook, start_us: int, as_of_us: int) -> Any:
     origin = tr.where(F.col("internal")).agg(F.min("us")).collect()[0][0]
 
     def materialise(lf: Any) -> Any:
-        return nw.from_native(nw.to_native(lf).localCheckpoint())
+        return nw.from_native(cut(nw.to_native(lf)))
 
     return LinkInputs(
         nw.from_native(tr),
@@ -527,9 +528,7 @@ def _plan(
     from graphrisk.shards import ip_cap, linkers
 
     dets = [d for d in linkers(policy) if all(book.get(t) is not None for t in d.tables)]
-    edges = nw.to_native(
-        linkplan.link_edges(inp, dets, max_hub_accounts, ip_cap(policy))
-    ).localCheckpoint()
+    edges = cut(nw.to_native(linkplan.link_edges(inp, dets, max_hub_accounts, ip_cap(policy))))
     n_edges = edges.count()
     comp = cut(
         connected_components(edges.select(F.xxhash64("u").alias("u"), F.xxhash64("v").alias("v")))
