@@ -293,8 +293,16 @@ def decide_with_trace(
             | (pl.col("effective_severity") > pl.col("cut_severity").fill_null(3))
         ).alias("new")
     )
+    # a code's reason is its most severe, then highest-scoring flag; between equals the
+    # latest window, then the evidence text: never the rows' order, which differs between a
+    # whole scan and shards (two equal ASSOCIATED_TRANSFER flags of one account gave two
+    # texts on the 100k benchmark world)
     per_code = (
-        w.sort("effective_severity", "score", descending=True)
+        w.sort(
+            ["effective_severity", "score", "window_end", "evidence"],
+            descending=[True, True, True, False],
+            nulls_last=True,
+        )
         .group_by("account_id", "code", maintain_order=True)
         .agg(
             pl.col("effective_severity").first(),
