@@ -42,7 +42,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+import narwhals as nw
 import polars as pl
 
 from graphrisk.decisions import PRIOR_SCHEMA, TRACE_SCHEMA
@@ -73,11 +75,10 @@ _READ: dict[str, pl.DataType] = {
     "limit_after": pl.Float64(),
     **{c: PRIOR_SCHEMA[c] for c in _STATE},
 }
-_STATEFUL = (
-    pl.col("reference_limit").is_not_null()
-    | pl.col("last_cut_at").is_not_null()
-    | pl.col("last_bad_at").is_not_null()
-)
+#: The same columns as narwhals types (a column an older entry lacks is a typed null).
+_NW: dict[str, Any] = {
+    c: nw.from_native(pl.DataFrame(schema={c: t})).schema[c] for c, t in _READ.items()
+}
 _NAME_AS_OF = "%Y%m%dT%H%M%S"
 _BATCH = 16  # entries read at once when there is no snapshot to start from
 
@@ -134,6 +135,58 @@ def _write_atomic(df: pl.DataFrame, final: Path) -> None:
         tmp.unlink(missing_ok=True)
         raise
     _fsync_dir(final.parent)
+
+
+def entry_state(entry: nw.LazyFrame, pos: int) -> nw.LazyFrame:
+    """``as_of``, the ``_READ`` columns (null where an older entry lacks one) and ``_pos`` of
+    one entry, on any engine narwhals reads (polars here, Spark in the Spark scan)."""
+    have = set(entry.collect_schema().names())
+    state = [(nw.col(c) if c in have else nw.lit(None)).cast(_NW[c]).alias(c) for c in _READ]
+    return entry.select(nw.col("as_of"), *state).with_columns(nw.lit(pos, nw.Int64()).alias("_pos"))
+
+
+def latest_rows(rows: nw.LazyFrame, before: datetime | None) -> nw.LazyFrame:
+    """Each account's latest row by (``as_of``, ``_pos``) among ``rows`` with ``as_of``
+    before ``before`` (all if ``None``): group-bys and joins only, so every engine gives the
+    same rows (an entry has one row per account, so the pair is unique per account)."""
+    if before is not None:
+        rows = rows.filter(nw.col("as_of") < _naive_utc(before))
+    last = rows.group_by("account_id").agg(nw.col("as_of").max().alias("_last"))
+    rows = rows.join(last, on="account_id").filter(nw.col("as_of") == nw.col("_last"))
+    top = rows.group_by("account_id").agg(nw.col("_pos").max().alias("_top"))
+    rows = rows.join(top, on="account_id").filter(nw.col("_pos") == nw.col("_top"))
+    return rows.drop("_last", "_top")
+
+
+def fold_state(later: nw.LazyFrame | None, snapshot: nw.LazyFrame | None) -> nw.LazyFrame | None:
+    """The state (``_READ``): the entries' latest rows (:func:`latest_rows`), and what the
+    snapshot holds where no later entry speaks; only accounts with a state worth keeping."""
+    parts = []
+    if later is not None:
+        parts.append(later.select(list(_READ)))
+    if snapshot is not None:
+        kept = snapshot.select([nw.col(c).cast(_NW[c]) for c in _READ])
+        if later is not None:
+            kept = kept.join(later.select("account_id"), on="account_id", how="anti")
+        parts.append(kept)
+    if not parts:
+        return None
+    state = parts[0] if len(parts) == 1 else nw.concat(parts, how="vertical")
+    return state.filter(
+        ~nw.col("reference_limit").is_null()
+        | ~nw.col("last_cut_at").is_null()
+        | ~nw.col("last_bad_at").is_null()
+    )
+
+
+def prior_of(state: nw.LazyFrame) -> nw.LazyFrame:
+    """The prior state a scan's decisions read (``PRIOR_SCHEMA``'s columns) from a state."""
+    return state.select(
+        "account_id",
+        "reference_limit",
+        nw.col("limit_after").alias("current_limit"),
+        *[c for c in _STATE if c != "reference_limit"],
+    ).select(list(PRIOR_SCHEMA))
 
 
 @dataclass
@@ -216,16 +269,7 @@ class Ledger:
         usable snapshot and only the entries after it (see :meth:`_state`).
         """
         state = self._state(self.files(), None, as_of)
-        return (
-            state.select(
-                "account_id",
-                "reference_limit",
-                pl.col("limit_after").alias("current_limit"),
-                *[c for c in _STATE if c != "reference_limit"],
-            )
-            .select(list(PRIOR_SCHEMA))
-            .cast(PRIOR_SCHEMA)  # type: ignore[arg-type]
-        )
+        return prior_of(nw.from_native(state.lazy())).collect().to_native().cast(PRIOR_SCHEMA)  # type: ignore[arg-type]
 
     # -- snapshots (see the module docstring); a snapshot holds the ``_READ`` columns
 
@@ -267,18 +311,32 @@ class Ledger:
             return k, found[k]
         return 0, None
 
-    def _read(self, f: Path, pos: int) -> pl.LazyFrame:
+    def _read(self, f: Path, pos: int) -> nw.LazyFrame:
         """``as_of`` and the ``_READ`` columns of one entry (a state column an older entry
         lacks is null), with the entry's position ``_pos``."""
-        have = pl.scan_parquet(f).collect_schema()
-        state = [
-            pl.col(c) if c in have else pl.lit(None, dtype).alias(c) for c, dtype in _READ.items()
-        ]
-        return (
-            pl.scan_parquet(f)
-            .select(pl.col("as_of"), *state)
-            .with_columns(pl.lit(pos, pl.Int64).alias("_pos"))
-        )
+        return entry_state(nw.from_native(pl.scan_parquet(f)), pos)
+
+    def _reads(
+        self, files: list[Path], upto: int | None, before: datetime | None
+    ) -> tuple[Path | None, list[tuple[int, Path]]]:
+        """What a read of the state ``files[:upto]`` leave before ``before`` reads: the
+        newest usable snapshot (or ``None``) and the entries after it, by position, without
+        those whose name says they are at or after ``before``."""
+        upto = len(files) if upto is None else upto
+        base, snapshot = self._base(files, upto, before)
+        cut = None if before is None else _naive_utc(before).replace(microsecond=0)
+        entries = []
+        for pos in range(base, upto):
+            second = _second(files[pos])
+            if cut is not None and second is not None and second > cut:
+                continue  # the whole entry is at or after ``before``
+            entries.append((pos, files[pos]))
+        return snapshot, entries
+
+    def prior_reads(self, as_of: datetime) -> tuple[Path | None, list[tuple[int, Path]]]:
+        """The files :meth:`prior` reads (a snapshot, entries by position), for an engine
+        that reads them itself (the Spark scan: :func:`fold_state`, :func:`prior_of`)."""
+        return self._reads(self.files(), None, as_of)
 
     def _state(self, files: list[Path], upto: int | None, before: datetime | None) -> pl.DataFrame:
         """The state (``_READ``, by account) the entries ``files[:upto]`` leave, reading
@@ -287,30 +345,25 @@ class Ledger:
         Same as reading every entry and keeping each account's latest row by (``as_of``,
         position), but starts from the newest usable snapshot.
         """
-        upto = len(files) if upto is None else upto
-        base, snapshot = self._base(files, upto, before)
-        cut = None if before is None else _naive_utc(before).replace(microsecond=0)
-        scans = []
-        for pos in range(base, upto):
-            second = _second(files[pos])
-            if cut is not None and second is not None and second > cut:
-                continue  # the whole entry is at or after ``before``
-            scans.append(self._read(files[pos], pos))
+        snapshot, entries = self._reads(files, upto, before)
+        scans = [self._read(f, pos) for pos, f in entries]
         # fold the entries in batches (memory stays about a batch plus one row per account);
         # each account's latest row by (as_of, position), kept with its as_of and position
         later: pl.DataFrame | None = None
         for i in range(0, len(scans), _BATCH):
-            batch = scans[i : i + _BATCH] + ([] if later is None else [later.lazy()])
-            rows = pl.concat(batch, how="diagonal_relaxed")
-            if before is not None:
-                rows = rows.filter(pl.col("as_of") < before)
-            later = rows.sort("as_of", "_pos").group_by("account_id").last().collect()
-        state = pl.DataFrame(schema=_READ) if later is None else later.select(list(_READ))
-        state = state.cast(_READ)  # type: ignore[arg-type]
-        if snapshot is not None:  # what the snapshot holds, where no later entry speaks
-            kept = pl.read_parquet(snapshot).select(list(_READ)).cast(_READ)  # type: ignore[arg-type]
-            state = pl.concat([state, kept.join(state, on="account_id", how="anti")])
-        return state.filter(_STATEFUL).sort("account_id")
+            batch = scans[i : i + _BATCH]
+            if later is not None:
+                batch.append(nw.from_native(later.lazy()))
+            folded = latest_rows(nw.concat(batch, how="vertical"), before)
+            later = folded.collect().to_native()  # type: ignore[assignment]
+        kept = None
+        if snapshot is not None:
+            kept = nw.from_native(pl.scan_parquet(snapshot))
+        rest = None if later is None else nw.from_native(later.lazy())
+        state = fold_state(rest, kept)
+        if state is None:
+            return pl.DataFrame(schema=_READ)
+        return state.collect().to_native().cast(_READ).sort("account_id")  # type: ignore[arg-type]
 
     def _snapshot(self, files: list[Path], k: int) -> Path:
         """Write (once) the snapshot of the first ``k`` entries."""

@@ -297,7 +297,7 @@ def prior_digest(prior: pl.DataFrame | None) -> str | None:
 def run_id_for(
     ctx: ScanContext,
     policy: Policy,
-    prior: pl.DataFrame | None = None,
+    prior: pl.DataFrame | str | None = None,
     lang: str = "zh",
     fingerprint: dict[str, tuple[int, int] | None] | None = None,
 ) -> str:
@@ -311,6 +311,8 @@ def run_id_for(
     (no ledger state, the policy's own lookback, ``zh``) add nothing, so such runs keep the
     id of a plain scan. A sharded scan passes the book's ``fingerprint`` (the sum of its
     shards' :func:`fingerprint_parts`); ``ctx`` then only gives ``as_of`` and the lookback.
+    ``prior`` may also be its :func:`prior_digest`, computed elsewhere (the Spark scan's,
+    :func:`graphrisk.engines.spark_ledger.prior_digest`).
     """
     h = hashlib.sha1()
     h.update(_fingerprint(fingerprint if fingerprint is not None else ctx).encode())
@@ -320,7 +322,7 @@ def run_id_for(
         h.update(f"lookback:{ctx.lookback_days};".encode())
     if lang != "zh":
         h.update(f"lang:{lang};".encode())
-    digest = prior_digest(prior)
+    digest = prior if isinstance(prior, str) else prior_digest(prior)
     if digest is not None:
         h.update(f"prior:{digest};".encode())
     return h.hexdigest()[:16]

@@ -191,3 +191,13 @@ def test_ledger_over_two_dates_on_spark_equals_local(tmp_path: Path) -> None:
         mine = pl.read_parquet(tmp_path / f"run_spark_{i}" / "decisions.parquet")
         theirs = pl.read_parquet(tmp_path / f"run_local_{i}" / "decisions.parquet")
         assert_frame_equal(mine.select(theirs.columns).cast(theirs.schema), theirs)
+    # the Spark scan wrote its snapshots itself (folders of part files), holding the state
+    # the local ledger's snapshots hold
+    snaps = {e: sorted((tmp_path / f"ledger_{e}" / "snapshots").glob("*.parquet")) for e in ids}
+    assert [p.name for p in snaps["spark"]] == [p.name for p in snaps["local"]]
+    assert len(snaps["spark"]) == 2 and all(p.is_dir() for p in snaps["spark"])
+    for mine_p, theirs_p in zip(snaps["spark"], snaps["local"], strict=True):
+        theirs = pl.read_parquet(theirs_p)
+        mine = pl.read_parquet(mine_p).select(theirs.columns).cast(theirs.schema)
+        assert theirs.height > 0
+        assert_frame_equal(mine.sort("account_id"), theirs.sort("account_id"))

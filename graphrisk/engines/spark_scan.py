@@ -533,7 +533,8 @@ def _plan(
     comp = cut(
         connected_components(edges.select(F.xxhash64("u").alias("u"), F.xxhash64("v").alias("v")))
     )
-    accounts = (
+    # read twice (the sizes, the assignment): cut, so the join runs once
+    accounts = cut(
         book.frames["accounts"]
         .select("account_id", F.xxhash64("account_id").alias("node"))
         .join(comp, "node", "left")
@@ -943,16 +944,15 @@ def scan_on_spark(
         routed = _routed(book, assignment, external, inp)
         led = prior = None
         if ledger is not None:
-            from graphrisk.ledger import Ledger
+            from graphrisk.engines.spark_ledger import SparkLedger, prior_digest
 
-            # the ledger's state before as_of: one row per account with a cut or a watch
-            # (read in this process; the ledger is a local folder of Parquet files)
-            led = Ledger(ledger)
-            prior = led.prior(resolved)
-            if prior.height:
-                routed["prior"] = book.spark.createDataFrame(prior.to_arrow()).join(
-                    assignment, "account_id"
-                )
+            # the ledger's state before as_of (one row per account with a cut or a watch),
+            # read and folded by Spark; the driver gets its digest, for the run id
+            led = SparkLedger(ledger, book.spark)
+            state = led.prior_frame(resolved)
+            prior = prior_digest(state)
+            if state is not None and prior is not None:
+                routed["prior"] = state.join(assignment, "account_id")
         loans = book.frames["loans"]
         in_window = loans.where(
             (_us("issued_at") <= as_of_us)
