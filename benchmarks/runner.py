@@ -492,9 +492,9 @@ def main(argv: list[str] | None = None) -> int:
     results["target_check"] = target_check(results)
     results["loadavg_after"] = load_average()
     results["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
-    if args.out.is_file():  # the dense cases are run on their own (--dense): keep the last ones
+    if args.out.is_file():  # side runs (--dense, --sharded, --engine spark): keep the last ones
         previous = json.loads(args.out.read_text(encoding="utf-8"))
-        for key in ("dense", "sharded"):
+        for key in ("dense", "sharded", "spark"):
             if previous.get(key):
                 results[key] = previous[key]
     save_results(results, args.out)
@@ -539,7 +539,8 @@ def run_sharded_only(args: argparse.Namespace) -> int:
         for mode, shard in (("whole", None), ("sharded", args.sharded)):
             print(f"[{lab}] {mode} scan (fresh subprocess)", file=sys.stderr)
             runs[mode] = run_scan(world, workdir / "runs" / f"{mode}_{lab}", shard_accounts=shard)
-        out["sizes"][lab] = {"accounts": n, **runs, **sharded_case.compare(**runs)}
+        dirs = {mode: workdir / "runs" / f"{mode}_{lab}" for mode in runs}
+        out["sizes"][lab] = {"accounts": n, **runs, **sharded_case.compare(**runs, dirs=dirs)}
     out["loadavg_after"] = load_average()
     out["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
     results["sharded"] = out

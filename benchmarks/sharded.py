@@ -4,7 +4,8 @@
 
 For each size: one whole scan and one scan in shards of at most ``--sharded`` accounts
 (``graphrisk.scan(..., shard_accounts=N)``), with wall and CPU seconds and peak RSS per stage,
-the ratio sharded / whole, and whether both gave the same run id and flag count. The table goes
+the ratio sharded / whole, and whether both gave the same run id and every output row
+(:func:`graphrisk.testing.run_differences`). The table goes
 between the ``sharded`` markers of ``benchmarks/README.md``.
 """
 
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.machine import replace_section
+from graphrisk.testing import run_differences
 
 
 def _stage(scan: dict[str, Any], name: str) -> float:
@@ -28,7 +30,7 @@ def table(sharded: dict[str, Any]) -> str:
     """The markdown table of one ``--sharded`` run."""
     head = (
         "| accounts | scan | shards | largest shard | load | plan | context | graph | detectors "
-        "| decide | **total s** | CPU s | peak RSS MB | time x | memory x | same run id, flags |\n"
+        "| decide | **total s** | CPU s | peak RSS MB | time x | memory x | same run id, rows |\n"
         "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n"
     )
     rows = []
@@ -51,17 +53,32 @@ def table(sharded: dict[str, Any]) -> str:
     return head + "\n".join(rows) + "\n"
 
 
-def compare(whole: dict[str, Any], sharded: dict[str, Any]) -> dict[str, Any]:
-    """Ratios sharded / whole and whether the outputs agree (run id, flags, actions)."""
-    same = (
-        whole["run_id"] == sharded["run_id"]
-        and whole["flags"] == sharded["flags"]
-        and whole["actions"] == sharded["actions"]
-    )
+def compare(
+    whole: dict[str, Any], sharded: dict[str, Any], dirs: dict[str, Path] | None = None
+) -> dict[str, Any]:
+    """Ratios sharded / whole and whether the outputs agree.
+
+    With ``dirs`` (the two run directories) "same" means every output row
+    (:func:`graphrisk.testing.run_differences`) and the run id; without, the run id, flag
+    count and actions.
+    """
+    same = whole["run_id"] == sharded["run_id"]
+    extra: dict[str, Any] = {}
+    if dirs is not None:
+        diff = run_differences(dirs["whole"], dirs["sharded"])
+        extra["rows_compared"] = diff["rows"]
+        if diff["differ"]:
+            extra["differ"] = diff["differ"]
+        same = same and not diff["differ"]
+    else:
+        same = (
+            same and whole["flags"] == sharded["flags"] and whole["actions"] == sharded["actions"]
+        )
     return {
         "time_ratio": round(sharded["wall_seconds"] / whole["wall_seconds"], 3),
         "memory_ratio": round(sharded["peak_rss_mb"] / whole["peak_rss_mb"], 3),
         "same": "yes" if same else "NO",
+        **extra,
     }
 
 

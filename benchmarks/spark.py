@@ -15,10 +15,7 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -26,85 +23,8 @@ from benchmarks.machine import replace_section
 from graphrisk.testing import run_differences
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-def _children() -> dict[int, list[int]]:
-    kids: dict[int, list[int]] = {}
-    for d in Path("/proc").iterdir():
-        if not d.name.isdigit():
-            continue
-        try:
-            stat = (d / "stat").read_text()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        kids.setdefault(ppid, []).append(int(d.name))
-    return kids
-
-
-def _rss_mb(pid: int) -> float:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    return 0.0
-
-
-def _role(pid: int) -> str:
-    try:
-        cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except OSError:
-        return "gone"
-    if "CoarseGrainedExecutorBackend" in cmd:
-        return "executor_jvm"
-    if "java" in cmd.split(" ")[0] or "/java " in cmd:
-        return "driver_jvm" if "SparkSubmit" in cmd else "other_jvm"
-    if "pyspark.daemon" in cmd or "pyspark.worker" in cmd or "pyspark/daemon" in cmd:
-        return "python_workers"
-    if "graphrisk" in cmd:
-        return "driver_python"
-    return "other"
-
-
-class Sampler:
-    """Peak resident memory (MB) per role over the process trees of ``roots``."""
-
-    def __init__(self, roots: list[int], every: float = 0.5) -> None:
-        self.roots, self.every = roots, every
-        self.peak: dict[str, float] = {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            kids = _children()
-            seen, todo = set(), list(self.roots)
-            while todo:
-                p = todo.pop()
-                if p in seen:
-                    continue
-                seen.add(p)
-                todo += kids.get(p, [])
-            now: dict[str, float] = {}
-            for p in seen:
-                role = _role(p)
-                if role in ("gone", "other"):
-                    continue
-                # several Python workers (or executors) at once: their sum is what they hold
-                now[role] = now.get(role, 0.0) + _rss_mb(p)
-            for role, mb in now.items():
-                self.peak[role] = max(self.peak.get(role, 0.0), mb)
-            self._stop.wait(self.every)
-
-    def __enter__(self) -> Sampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
+sys.path.insert(0, str(REPO / "tests"))
+from spark_cluster import run_watched, standalone_cluster  # noqa: E402  (tests/spark_cluster.py)
 
 
 def run_cli_scan(
@@ -114,16 +34,10 @@ def run_cli_scan(
     summary's stage timings, peak memory per role (``watch``: more roots, e.g. a cluster's
     workers)."""
     cmd = [sys.executable, "-m", "graphrisk", "scan", str(world), "--out", str(run), "--json"]
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(
-        [*cmd, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-        cwd=REPO,
-    )  # fmt: skip
-    with Sampler([proc.pid, *watch]) as s:
-        out, err = proc.communicate()
-    wall = time.perf_counter() - t0
-    if proc.returncode != 0:
-        raise SystemExit(f"scan {args} of {world} failed ({proc.returncode}): {err[-2000:]}")
+    ran = run_watched([*cmd, *args], env, REPO, watch)
+    if ran.returncode != 0:
+        raise SystemExit(f"scan {args} of {world} failed ({ran.returncode}): {ran.err[-2000:]}")
+    out, wall, s = ran.out, ran.wall_seconds, ran.memory
     summary = json.loads(out.strip().splitlines()[-1])
     return {
         "run": str(run),
@@ -141,9 +55,6 @@ def run(
 ) -> dict[str, Any]:
     """Local, Spark local mode, and a cluster of each size in ``workers`` (driver and
     executors with ``memory`` of JVM heap each), for one world."""
-    sys.path.insert(0, str(REPO / "tests"))
-    from spark_cluster import standalone_cluster
-
     env = {k: v for k, v in os.environ.items() if k not in ("SPARK_MASTER", "GRAPHRISK_DEBUG")}
     env["PYSPARK_PYTHON"] = sys.executable
     env["PYTHONPATH"] = str(REPO)  # executors import this checkout's graphrisk
@@ -181,21 +92,6 @@ def run(
         if diff["differ"]:
             r["differ"] = diff["differ"]
     return rows
-
-
-def input_size(world: Path) -> dict[str, Any]:
-    """Rows, Parquet MB and Arrow MB (in memory) of a world's input tables (not its labels)."""
-    import pyarrow.parquet as pq
-
-    rows = parquet = arrow = 0
-    for f in sorted(world.glob("*.parquet")):
-        if f.stem == "labels":
-            continue
-        t = pq.read_table(f)
-        rows += t.num_rows
-        arrow += t.nbytes
-        parquet += f.stat().st_size
-    return {"rows": rows, "parquet_mb": round(parquet / 2**20), "arrow_mb": round(arrow / 2**20)}
 
 
 def table(spark: dict[str, Any]) -> str:

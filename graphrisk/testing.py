@@ -202,3 +202,24 @@ def run_differences(a: str | Path, b: str | Path, rel_tol: float = 1e-9) -> dict
         rows += mine.height
     ids = [json.loads((d / "summary.json").read_text())["run_id"] for d in (a, b)]
     return {"rows": rows, "differ": differ, "run_ids": ids}
+
+
+def input_size(data: str | Path) -> dict[str, int]:
+    """Rows, Parquet MB and in-memory (Arrow) MB of a data directory's input tables.
+
+    Every ``*.parquet`` file or folder of part files but ``labels`` (a generated world's answer
+    key) counts. The Arrow figure is what the tables take once read, which is what "a book
+    larger than a process's memory" is measured against.
+    """
+    import pyarrow.parquet as pq
+
+    rows = parquet = arrow = 0
+    for f in sorted(Path(data).glob("*.parquet")):
+        if f.stem == "labels":
+            continue
+        t = pq.read_table(f)
+        rows += t.num_rows
+        arrow += t.nbytes
+        parts = [f] if f.is_file() else sorted(f.rglob("*.parquet"))
+        parquet += sum(x.stat().st_size for x in parts)
+    return {"rows": rows, "parquet_mb": round(parquet / 2**20), "arrow_mb": round(arrow / 2**20)}

@@ -30,6 +30,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -243,3 +244,117 @@ def standalone_cluster(
         yield cluster
     finally:
         cluster.stop()
+
+
+# --- memory of the processes of a run ---------------------------------------------------
+
+
+def _children() -> dict[int, list[int]]:
+    kids: dict[int, list[int]] = {}
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            stat = (d / "stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        kids.setdefault(ppid, []).append(int(d.name))
+    return kids
+
+
+def _rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return 0.0
+
+
+def _role(pid: int) -> str:
+    try:
+        cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return "gone"
+    if "CoarseGrainedExecutorBackend" in cmd:
+        return "executor_jvm"
+    if "java" in cmd.split(" ")[0] or "/java " in cmd:
+        return "driver_jvm" if "SparkSubmit" in cmd else "other_jvm"
+    if "pyspark.daemon" in cmd or "pyspark.worker" in cmd or "pyspark/daemon" in cmd:
+        return "python_workers"
+    if "graphrisk" in cmd:
+        return "driver_python"
+    return "other"
+
+
+class Sampler:
+    """Peak resident memory (MB) over the process trees of ``roots``, sampled from ``/proc``
+    every ``every`` seconds: per role (``peak``: the sum over a role's processes at one
+    sample, e.g. all Python workers at once) and per process (``process_peak``: role and
+    pid -> its own peak)."""
+
+    def __init__(self, roots: list[int], every: float = 0.5) -> None:
+        self.roots, self.every = roots, every
+        self.peak: dict[str, float] = {}
+        self.process_peak: dict[tuple[str, int], float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            kids = _children()
+            seen, todo = set(), list(self.roots)
+            while todo:
+                p = todo.pop()
+                if p in seen:
+                    continue
+                seen.add(p)
+                todo += kids.get(p, [])
+            now: dict[str, float] = {}
+            for p in seen:
+                role = _role(p)
+                if role in ("gone", "other"):
+                    continue
+                mb = _rss_mb(p)
+                key = (role, p)
+                self.process_peak[key] = max(self.process_peak.get(key, 0.0), mb)
+                # several Python workers (or executors) at once: their sum is what they hold
+                now[role] = now.get(role, 0.0) + mb
+            for role, mb in now.items():
+                self.peak[role] = max(self.peak.get(role, 0.0), mb)
+            self._stop.wait(self.every)
+
+    def __enter__(self) -> Sampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+@dataclass
+class Watched:
+    """A finished process run under a :class:`Sampler`."""
+
+    returncode: int
+    out: str
+    err: str
+    wall_seconds: float
+    memory: Sampler
+
+
+def run_watched(
+    cmd: list[str], env: dict[str, str], cwd: Path, watch: list[int] | None = None
+) -> Watched:
+    """Run ``cmd`` to its end while sampling the memory of its process tree and of the trees
+    of ``watch`` (e.g. a cluster's worker daemons, whose children are the executors)."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=cwd
+    )
+    with Sampler([proc.pid, *(watch or [])]) as s:
+        out, err = proc.communicate()
+    return Watched(proc.returncode, out, err, time.perf_counter() - t0, s)
