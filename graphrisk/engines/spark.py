@@ -95,6 +95,10 @@ SPARK_CONF: dict[str, str] = {
     # one job per query instead of one per shuffle stage: on one machine the re-planning
     # costs more than it saves (a caller's own session keeps its own setting)
     "spark.sql.adaptive.enabled": "false",
+    # the checkpointed kernel output is rows of blobs of up to 8 MB: Java serialization keeps
+    # the last 100 objects it wrote (objectStreamReset), 800 MB of blobs, more than a 512 MB
+    # executor has (measured: out of heap on a 250,000-account world); Kryo keeps none
+    "spark.serializer": "org.apache.spark.serializer.KryoSerializer",
 }
 
 #: SQL settings of the engine's own ``newSession()`` (never the caller's session).

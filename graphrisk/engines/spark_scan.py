@@ -57,9 +57,15 @@ if TYPE_CHECKING:
 __all__ = ["SparkBook", "SparkScanResult", "load_book", "scan_on_spark"]
 
 _FILE, _ROW = "__gr_file", "__gr_row"
-#: The rows of one shard's table travel as Arrow IPC blobs of at most this many rows.
+#: The rows of one shard's table travel as Arrow IPC blobs of at most this many rows and
+#: about this many bytes: a blob is one value in a JVM's heap (an executor's, with 512 MB,
+#: holds a few), whatever the shard's size
 BLOB_ROWS = 500_000
+BLOB_BYTES = 8 << 20
 ENVELOPE = "shard long, name string, part int, data binary"
+ENVELOPE_ARROW = pa.schema(
+    [("shard", pa.int64()), ("name", pa.string()), ("part", pa.int32()), ("data", pa.binary())]
+)
 #: Options of every Spark write: no ``.crc`` file beside each part and no ``_SUCCESS`` marker
 #: (a run's tables are then folders of part files that polars and pyarrow read as one table).
 WRITE_OPTIONS: dict[str, str] = {
@@ -414,8 +420,12 @@ def _link_inputs(book: SparkBook, start_us: int, as_of_us: int) -> Any:
 
 def _to_blobs(tbl: pa.Table) -> list[bytes]:
     out = []
-    for start in range(0, max(tbl.num_rows, 1), BLOB_ROWS):
-        piece = tbl.slice(start, BLOB_ROWS)
+    # rows per blob: BLOB_ROWS, fewer where rows are wide (the feature table's 251 columns)
+    step = BLOB_ROWS
+    if tbl.num_rows and tbl.nbytes > BLOB_BYTES:
+        step = max(1, min(BLOB_ROWS, BLOB_BYTES * tbl.num_rows // tbl.nbytes))
+    for start in range(0, max(tbl.num_rows, 1), step):
+        piece = tbl.slice(start, step)
         sink = pa.BufferOutputStream()
         with pa.ipc.new_stream(sink, piece.schema) as writer:
             writer.write_table(piece)
@@ -836,13 +846,21 @@ def _kernel(job: _Job) -> Callable[[pa.Table], pa.Table]:
                 names.append(name)
                 parts.append(i)
                 blobs.append(blob)
-        return pa.table(
-            {
-                "shard": pa.array([shard] * len(blobs), pa.int64()),
-                "name": pa.array(names, pa.string()),
-                "part": pa.array(parts, pa.int32()),
-                "data": pa.array(blobs, pa.binary()),
-            }
+        # one Arrow batch per blob: the executor's JVM takes the output batch by batch, so
+        # it holds one blob at a time, not the shard's whole output
+        return pa.Table.from_batches(
+            [
+                pa.RecordBatch.from_pydict(
+                    {
+                        "shard": pa.array([shard], pa.int64()),
+                        "name": pa.array([name], pa.string()),
+                        "part": pa.array([part], pa.int32()),
+                        "data": pa.array([blob], pa.binary()),
+                    }
+                )
+                for name, part, blob in zip(names, parts, blobs, strict=True)
+            ],
+            schema=ENVELOPE_ARROW,
         )
 
     return run
