@@ -333,11 +333,6 @@ class Ledger:
             entries.append((pos, files[pos]))
         return snapshot, entries
 
-    def prior_reads(self, as_of: datetime) -> tuple[Path | None, list[tuple[int, Path]]]:
-        """The files :meth:`prior` reads (a snapshot, entries by position), for an engine
-        that reads them itself (the Spark scan: :func:`fold_state`, :func:`prior_of`)."""
-        return self._reads(self.files(), None, as_of)
-
     def _state(self, files: list[Path], upto: int | None, before: datetime | None) -> pl.DataFrame:
         """The state (``_READ``, by account) the entries ``files[:upto]`` leave, reading
         only rows with ``as_of`` before ``before`` (all if ``None``).
