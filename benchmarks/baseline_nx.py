@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import sys
 import time
 from bisect import bisect_right
@@ -39,6 +38,7 @@ import networkx as nx
 import graphrisk
 from graphrisk.context import ScanContext
 from graphrisk.detectors import REGISTRY
+from graphrisk.scan import peak_rss_mb
 
 Flag = tuple[str, str, int]  # (account_id, code, severity)
 
@@ -46,10 +46,6 @@ Flag = tuple[str, str, int]  # (account_id, code, severity)
 def params(name: str) -> dict[str, Any]:
     """The default parameters of graphrisk detector ``name``."""
     return REGISTRY[name]().get_params()
-
-
-def _peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 @dataclass
@@ -619,7 +615,7 @@ def run(
         row = {
             "stage": name,
             "seconds": round(time.perf_counter() - t, 4),
-            "peak_rss_mb": round(_peak_mb(), 1),
+            "peak_rss_mb": round(peak_rss_mb(), 1),
         }
         rows.append(row)
         if progress:
@@ -656,7 +652,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{row['stage']:<34} {row['seconds']:>10.2f} s", file=sys.stderr, flush=True)
 
     rows, per_code = run(args.data, progress)
-    print(json.dumps({"stages": rows, "flags": per_code, "peak_rss_mb": round(_peak_mb(), 1)}))
+    print(json.dumps({"stages": rows, "flags": per_code, "peak_rss_mb": round(peak_rss_mb(), 1)}))
     return 0
 
 

@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.machine import replace_section
+from graphrisk.scan import peak_rss_mb
 
 HERE = Path(__file__).resolve().parent
 DETECTORS = ("transfer_cycle", "scatter_gather")
@@ -157,10 +158,6 @@ def expected_cycles(accounts: int, per_account: int, length_bound: int) -> float
 # ------------------------------------------------------------------------ measured runs
 
 
-def _peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
 def _cpu() -> float:
     ru = resource.getrusage(resource.RUSAGE_SELF)
     return ru.ru_utime + ru.ru_stime
@@ -183,7 +180,7 @@ def run_case(
     _ = ctx.graph
     graph_s = time.perf_counter() - t
     det = REGISTRY[detector]()
-    rss0, cpu0 = _peak_mb(), _cpu()
+    rss0, cpu0 = peak_rss_mb(), _cpu()
     prof = None
     if profile is not None:
         import cProfile
@@ -217,7 +214,7 @@ def run_case(
         "seconds": round(seconds, 3),
         "cpu_seconds": round(cpu, 3),
         "rss_before_mb": round(rss0, 1),
-        "peak_rss_mb": round(_peak_mb(), 1),
+        "peak_rss_mb": round(peak_rss_mb(), 1),
         "flags": flags.height,
         "flagged_accounts": flags["account_id"].n_unique(),
         "groups": found.groups["group_id"].n_unique(),
@@ -280,7 +277,7 @@ def run_nx(
 
     def emit(elapsed: float) -> None:
         state["seconds"] = round(elapsed, 3)
-        state["peak_rss_mb"] = round(_peak_mb(), 1)
+        state["peak_rss_mb"] = round(peak_rss_mb(), 1)
         print(json.dumps(state), flush=True)
 
     t = time.perf_counter()

@@ -23,16 +23,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+from graphrisk.scan import peak_rss_mb
+
 REPO = Path(__file__).resolve().parent.parent
 
 
 def _cpu_seconds() -> float:
     ru = resource.getrusage(resource.RUSAGE_SELF)
     return ru.ru_utime + ru.ru_stime
-
-
-def _peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def _where(key: tuple[str, int, str]) -> str:
@@ -118,7 +116,7 @@ def scan(
         "stages": result.stages.rows,
         "wall_seconds": round(wall, 3),
         "cpu_seconds": round(cpu, 3),
-        "peak_rss_mb": round(_peak_mb(), 1),
+        "peak_rss_mb": round(peak_rss_mb(), 1),
         "rows": result.summary["rows"]["in_window"],
         "flags": result.flags.height,
         "flagged_accounts": result.summary["flagged_accounts"],

@@ -36,7 +36,18 @@ if TYPE_CHECKING:
 Progress = Callable[[str], None]
 
 
-def _peak_mb() -> float:
+def peak_rss_mb() -> float:
+    """This process's peak resident memory (MB) since it started, as Linux counts it
+    (``VmHWM``). Not ``ru_maxrss``: that one carries the parent's peak across fork and exec,
+    so a scan started from a large process (a test run that generated a world, a notebook)
+    reported the parent's memory as its own. ``ru_maxrss`` where ``/proc`` is missing."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
@@ -60,7 +71,7 @@ class Stages:
                     {
                         "stage": name,
                         "seconds": round(time.perf_counter() - self.t, 4),
-                        "peak_rss_mb": round(_peak_mb(), 1),
+                        "peak_rss_mb": round(peak_rss_mb(), 1),
                     }
                 )
 
