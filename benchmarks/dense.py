@@ -8,7 +8,7 @@ a *fresh* relation (no history before it, nothing after it), so the freshness ru
 nothing, every loop of up to ``max_length`` hops is a candidate, and the number of simple
 cycles grows like ``per_account ** max_length / max_length``.
 
-Each measurement runs in a fresh subprocess (``ru_maxrss`` is its own) under a time limit
+Each measurement runs in a fresh subprocess (its peak memory, ``VmHWM``, is its own) under a time limit
 and a resident-memory ceiling, so one case cannot hang the run or exhaust the machine:
 
     python -m benchmarks.dense case N D --detector transfer_cycle [--seed S] [--profile F]

@@ -1,4 +1,4 @@
-"""One measured run, meant to be started in a fresh subprocess (so ``ru_maxrss`` is its own).
+"""One measured run, meant to be started in a fresh subprocess (so its peak memory is its own).
 
     python -m benchmarks.worker generate WORLD --accounts N --seed S
     python -m benchmarks.worker scan WORLD RUN [--profile DIR] [--shard-accounts N]
