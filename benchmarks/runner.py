@@ -535,11 +535,11 @@ def run_sharded_only(args: argparse.Namespace) -> int:
     for n in sorted({parse_size(s) for s in args.sizes.split(",") if s.strip()}):
         lab = label(n)
         world, _ = ensure_world(workdir, n, args.seed)
-        runs = {}
+        runs, dirs = {}, {}
         for mode, shard in (("whole", None), ("sharded", args.sharded)):
             print(f"[{lab}] {mode} scan (fresh subprocess)", file=sys.stderr)
-            runs[mode] = run_scan(world, workdir / "runs" / f"{mode}_{lab}", shard_accounts=shard)
-        dirs = {mode: workdir / "runs" / f"{mode}_{lab}" for mode in runs}
+            dirs[mode] = workdir / "runs" / f"{mode}_{lab}"
+            runs[mode] = run_scan(world, dirs[mode], shard_accounts=shard)
         out["sizes"][lab] = {"accounts": n, **runs, **sharded_case.compare(**runs, dirs=dirs)}
     out["loadavg_after"] = load_average()
     out["finished"] = datetime.now(UTC).isoformat(timespec="seconds")

@@ -54,31 +54,19 @@ def table(sharded: dict[str, Any]) -> str:
 
 
 def compare(
-    whole: dict[str, Any], sharded: dict[str, Any], dirs: dict[str, Path] | None = None
+    whole: dict[str, Any], sharded: dict[str, Any], dirs: dict[str, Path]
 ) -> dict[str, Any]:
-    """Ratios sharded / whole and whether the outputs agree.
-
-    With ``dirs`` (the two run directories) "same" means every output row
-    (:func:`graphrisk.testing.run_differences`) and the run id; without, the run id, flag
-    count and actions.
-    """
-    same = whole["run_id"] == sharded["run_id"]
-    extra: dict[str, Any] = {}
-    if dirs is not None:
-        diff = run_differences(dirs["whole"], dirs["sharded"])
-        extra["rows_compared"] = diff["rows"]
-        if diff["differ"]:
-            extra["differ"] = diff["differ"]
-        same = same and not diff["differ"]
-    else:
-        same = (
-            same and whole["flags"] == sharded["flags"] and whole["actions"] == sharded["actions"]
-        )
+    """Ratios sharded / whole and whether the outputs agree: the run id and every output row
+    of the two run directories ``dirs["whole"]``, ``dirs["sharded"]``
+    (:func:`graphrisk.testing.run_differences`)."""
+    diff = run_differences(dirs["whole"], dirs["sharded"])
+    same = whole["run_id"] == sharded["run_id"] and not diff["differ"]
     return {
         "time_ratio": round(sharded["wall_seconds"] / whole["wall_seconds"], 3),
         "memory_ratio": round(sharded["peak_rss_mb"] / whole["peak_rss_mb"], 3),
         "same": "yes" if same else "NO",
-        **extra,
+        "rows_compared": diff["rows"],
+        **({"differ": diff["differ"]} if diff["differ"] else {}),
     }
 
 

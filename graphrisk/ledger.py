@@ -95,9 +95,15 @@ def _naive_utc(t: datetime) -> datetime:
     return t.astimezone(UTC).replace(tzinfo=None) if t.tzinfo else t
 
 
+def tmp_beside(final: Path) -> Path:
+    """The hidden temporary name of ``final`` for this process (what :meth:`Ledger._clean_stale`
+    recognises and removes once the process is gone)."""
+    return final.parent / f".{final.name}.{os.getpid()}.tmp"
+
+
 def _write_tmp(df: pl.DataFrame, final: Path) -> Path:
     """Write ``df`` to a hidden temporary beside ``final`` and flush it; returns its path."""
-    tmp = final.parent / f".{final.name}.{os.getpid()}.tmp"
+    tmp = tmp_beside(final)
     try:
         df.write_parquet(tmp)
         with open(tmp, "rb") as fh:
@@ -360,9 +366,13 @@ class Ledger:
             return pl.DataFrame(schema=_READ)
         return state.collect().to_native().cast(_READ).sort("account_id")  # type: ignore[arg-type]
 
+    def _snapshot_path(self, files: list[Path], k: int) -> Path:
+        """Where the snapshot of the first ``k`` entries goes (see :meth:`_snapshots`)."""
+        return self.snapshots / f"{k:06d}--{files[k - 1].stem}.parquet"
+
     def _snapshot(self, files: list[Path], k: int) -> Path:
         """Write (once) the snapshot of the first ``k`` entries."""
-        final = self.snapshots / f"{k:06d}--{files[k - 1].stem}.parquet"
+        final = self._snapshot_path(files, k)
         if not final.exists():
             self.snapshots.mkdir(parents=True, exist_ok=True)
             _write_atomic(self._state(files, k, None), final)

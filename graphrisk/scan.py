@@ -292,17 +292,28 @@ def effective_policy(policy: Policy) -> dict[str, Any]:
     return data
 
 
+def prior_parts(prior: pl.DataFrame) -> tuple[int, int]:
+    """Rows and row-hash sum (modulo 2**64) of prior state (``PRIOR_SCHEMA``): they add up
+    over any split of the rows, so an engine may compute them piece by piece."""
+    from graphrisk.decisions import PRIOR_SCHEMA
+
+    df = prior.select(list(PRIOR_SCHEMA)).cast(PRIOR_SCHEMA)  # type: ignore[arg-type]
+    return df.height, int(df.hash_rows(seed=7).sum())
+
+
+def digest_of(rows: int, hash_sum: int) -> str | None:
+    """The text of :func:`prior_digest` from summed :func:`prior_parts`; ``None`` for no rows."""
+    return f"{rows}:{hash_sum % (1 << 64)}" if rows else None
+
+
 def prior_digest(prior: pl.DataFrame | None) -> str | None:
     """A digest of the ledger state a scan read (``PRIOR_SCHEMA``); ``None`` when it is empty.
 
     One row per account, so the digest ignores row order.
     """
-    if prior is None or not prior.height:
+    if prior is None:
         return None
-    from graphrisk.decisions import PRIOR_SCHEMA
-
-    df = prior.select(list(PRIOR_SCHEMA)).cast(PRIOR_SCHEMA)  # type: ignore[arg-type]
-    return f"{df.height}:{int(df.hash_rows(seed=7).sum())}"
+    return digest_of(*prior_parts(prior))
 
 
 def run_id_for(

@@ -25,7 +25,6 @@ import narwhals as nw
 import polars as pl
 import pyarrow as pa
 
-from graphrisk.decisions import PRIOR_SCHEMA
 from graphrisk.ledger import (
     Ledger,
     _fsync_dir,
@@ -35,6 +34,7 @@ from graphrisk.ledger import (
     fold_state,
     latest_rows,
     prior_of,
+    tmp_beside,
 )
 
 if TYPE_CHECKING:
@@ -45,13 +45,14 @@ _DIGEST = "rows long, hash string"
 
 
 def _hashes(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    from graphrisk.scan import prior_parts
+
     rows, total = 0, 0
     for batch in batches:
         df = pl.from_arrow(batch)
         assert isinstance(df, pl.DataFrame)
-        df = df.select(list(PRIOR_SCHEMA)).cast(PRIOR_SCHEMA)  # type: ignore[arg-type]
-        rows += df.height
-        total = (total + int(df.hash_rows(seed=7).sum())) % (1 << 64)
+        n, h = prior_parts(df)
+        rows, total = rows + n, (total + h) % (1 << 64)
     yield pa.RecordBatch.from_pydict(
         {"rows": pa.array([rows], pa.int64()), "hash": pa.array([str(total)], pa.string())}
     )
@@ -60,13 +61,12 @@ def _hashes(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
 def prior_digest(prior: DataFrame | None) -> str | None:
     """:func:`graphrisk.scan.prior_digest` of a Spark frame of prior state (``None`` when it
     is empty): one small row per partition comes back to the driver."""
+    from graphrisk.scan import digest_of
+
     if prior is None:
         return None
     parts = prior.mapInArrow(_hashes, _DIGEST).collect()
-    rows = sum(int(r["rows"]) for r in parts)
-    if not rows:
-        return None
-    return f"{rows}:{sum(int(r['hash']) for r in parts) % (1 << 64)}"
+    return digest_of(sum(int(r["rows"]) for r in parts), sum(int(r["hash"]) for r in parts))
 
 
 class SparkLedger(Ledger):
@@ -122,13 +122,13 @@ class SparkLedger(Ledger):
         """Write (once) the snapshot of the first ``k`` entries, with Spark: a folder of
         part files written beside its name, then renamed (best effort, as the local one:
         a snapshot is derived data)."""
-        final = self.snapshots / f"{k:06d}--{files[k - 1].stem}.parquet"
+        final = self._snapshot_path(files, k)
         if final.exists():
             return final
         from graphrisk.engines.spark_scan import WRITE_OPTIONS
 
         self.snapshots.mkdir(parents=True, exist_ok=True)
-        tmp = final.parent / f".{final.name}.{os.getpid()}.tmp"
+        tmp = tmp_beside(final)
         try:
             state = self._state_frame(files, k, None)
             if state is None:

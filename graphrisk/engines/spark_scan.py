@@ -1230,13 +1230,14 @@ class SparkScanResult:
         commit: Callable[[], None],
     ) -> None:
         from graphrisk.io import atomic_dir
+        from graphrisk.ledger import tmp_beside
 
         with atomic_dir(out, then=commit) as tmp, self.stages.timed("write", progress):
             if self.ledger is not None and self.entries is not None:
                 entries = self.entries
 
                 def write_entry(final: Path) -> Path:
-                    tmp_entry = final.parent / f".{final.name}.{os.getpid()}.tmp"
+                    tmp_entry = tmp_beside(final)
                     entries.orderBy("account_id").write.options(**WRITE_OPTIONS).parquet(
                         str(tmp_entry)
                     )
