@@ -408,7 +408,7 @@ def _near(ctx: ScanContext, policy: Policy | None) -> list[pl.DataFrame]:
 
     near_by = proximity(policy)
     bad = _links.defaulters(ctx, near_by.default_days)
-    if not bad.height:
+    if not near_by.reaches(ctx, bad):
         return []
     hop1, hop2 = near_by._hops(ctx, bad)
     paths = pl.concat(
@@ -416,7 +416,7 @@ def _near(ctx: ScanContext, policy: Policy | None) -> list[pl.DataFrame]:
             hop1.select("acc", "d", "hops", "kinds", "w"),
             hop2.select("acc", "d", "hops", "kinds", "w"),
         ]
-    ).filter(pl.col("acc") != pl.col("d"))
+    )  # an account's own default is not a path (hop1 has no self ties, hop2 none to acc)
     nearest = pl.col("hops") == pl.col("hops").min()
     near = paths.group_by("acc").agg(
         pl.col("hops").min().cast(pl.Int32).alias("defaulter_hops"),

@@ -417,14 +417,14 @@ def pass_on_edges(inp: LinkInputs, transfer_days: float, min_share: float) -> nw
 def proximity_edges(
     inp: LinkInputs,
     default_days: int,
-    max_hops: int,
-    max_device_accounts: int,
-    max_ip_accounts: int,
     max_partners: int,
 ) -> nw.LazyFrame:
-    """Transfers on a path of at most ``max_hops`` links to an account in default (a superset
-    of RISK_PROXIMITY's ``links``; its device and address links are identity edges already):
-    money between non-hub accounts with one end in default or next to one."""
+    """Money between an account in default and a non-hub account (a superset of
+    RISK_PROXIMITY's ``links``: its device and address links are identity edges already).
+
+    Only one link: a path two links long (``acc -- m -- d``) needs no edge, the shard of
+    ``acc`` is handed ``m``'s ties to defaulters as a book fact (:func:`near_defaulters`).
+    Edges of both links chained a third of a generated book into one linked group."""
     bad = inp.materialise(defaulters(inp, default_days))
     hubs = partner_counts(inp).filter(nw.col("partners") > max_partners).select("account_id")
     pairs = (
@@ -432,28 +432,106 @@ def proximity_edges(
         .join(hubs.select(nw.col("account_id").alias("lo")), on="lo", how="anti")
         .join(hubs.select(nw.col("account_id").alias("hi")), on="hi", how="anti")
     )
-    pairs = inp.materialise(pairs)
-
-    def touching(nodes: nw.LazyFrame) -> nw.LazyFrame:
-        return nw.concat(
+    return (
+        nw.concat(
             [
-                pairs.join(nodes.select(nw.col("account_id").alias(c)), on=c, how="semi")
+                pairs.join(bad.select(nw.col("account_id").alias(c)), on=c, how="semi")
                 for c in ("lo", "hi")
             ],
             how="vertical",
-        ).unique()
+        )
+        .unique()
+        .select(*edges("lo", "hi"))
+    )
 
-    near = bad
-    if max_hops >= 2:
-        one = [bad]
-        for hub, cap in (("device_id", max_device_accounts), ("ip", max_ip_accounts)):
-            ha = hub_accounts(inp, hub, cap)
-            bad_hubs = ha.join(bad, on="account_id", how="semi").select(hub).unique()
-            one.append(ha.join(bad_hubs, on=hub, how="semi").select("account_id"))
-        ends = touching(bad)
-        one += [ends.select(nw.col(c).alias("account_id")) for c in ("lo", "hi")]
-        near = inp.materialise(nw.concat(one, how="vertical").unique())
-    return touching(near).select(*edges("lo", "hi"))
+
+def scan_defaulters(inp: LinkInputs, default_days: int, at_snapshot: bool) -> nw.LazyFrame:
+    """``account_id, max_overdue_days, first_issued_us``: the accounts in default by the
+    scan's own rule (:attr:`graphrisk.context.ScanContext.loans` and
+    :func:`graphrisk.detectors._links.defaulters`), exactly, not a superset.
+
+    A loan of the window still open at ``as_of`` counts its days past due then, or the
+    table's own days when larger and ``as_of`` is at or after the data's snapshot
+    (``at_snapshot``)."""
+    in_window = (
+        (nw.col("issued_us") >= inp.start_us)
+        | nw.col("repaid_us").is_null()
+        | (nw.col("repaid_us") >= inp.start_us)
+    )
+    repaid = nw.when(nw.col("repaid_us") <= inp.as_of_us).then(nw.col("repaid_us"))
+    # whole days, as polars' Duration.total_days counts them (clipped at 0 below)
+    late = ((nw.lit(inp.as_of_us) - nw.col("due_us")) // DAY_US).clip(lower_bound=0)
+    open_late = nw.max_horizontal("overdue_days", late) if at_snapshot else late
+    days = (
+        nw.when(nw.col("_repaid").is_null() & ~nw.col("due_us").is_null())
+        .then(open_late)
+        .otherwise(nw.col("overdue_days"))
+        .cast(nw.Int64)
+    )
+    return (
+        inp.loans.filter((nw.col("issued_us") <= inp.as_of_us) & in_window)
+        .with_columns(repaid.alias("_repaid"))
+        .with_columns(days.alias("_days"))
+        .filter(nw.col("_days") >= default_days)
+        .group_by("account_id")
+        .agg(
+            nw.col("_days").max().alias("max_overdue_days"),
+            nw.col("issued_us").min().alias("first_issued_us"),
+        )
+    )
+
+
+def near_defaulters(
+    inp: LinkInputs,
+    detector: Any,
+    at_snapshot: bool,
+) -> nw.LazyFrame:
+    """``m, d, w, max_overdue_days, first_issued_us``: every account ``m`` one tie from an
+    account ``d`` in default, with the tie's weight, for RISK_PROXIMITY's paths two links
+    long (``acc -- m -- d``), whose middle ``m`` may lie in another shard than ``acc``.
+
+    The ties are :func:`graphrisk.detectors._ties.tie_table`'s, the one rule the detector
+    weighs with, on the whole book; an ``m`` with more than ``max_partners`` transfer
+    partners is left out (no path runs through a hub). ``detector`` is the
+    :class:`~graphrisk.detectors.risk_proximity.RiskProximity` whose parameters apply."""
+    from graphrisk.detectors import _ties
+
+    bad = inp.materialise(scan_defaulters(inp, detector.default_days, at_snapshot))
+    hub_rows = {}
+    for key, col in (("dev", "device_id"), ("ip", "ip")):
+        last = (
+            inp.logins.filter(~nw.col(col).is_null())
+            .group_by("account_id", col)
+            .agg(nw.col("us").max().alias("last"))
+        )
+        hub_rows[key] = last.join(hub_degree(inp, col), on=col).select(
+            nw.col("account_id").alias("acc"), nw.col(col).alias("hub"), "deg", "last"
+        )
+    transfers = inp.transfers.filter(nw.col("internal")).select("src", "dst", "amount", "us")
+    hubs = (
+        partner_counts(inp)
+        .filter(nw.col("partners") > detector.max_partners)
+        .select(nw.col("account_id").alias("acc"))
+    )
+    hubs = inp.materialise(hubs)
+    caps = {"dev": detector.max_device_accounts, "ip": detector.max_ip_accounts}
+    ends = bad.select(nw.col("account_id").alias("acc"))
+    tie = _ties.tie_table(
+        hub_rows, transfers, hubs, inp.as_of_us, caps, detector.weights(), ends
+    ).select("a", "b", _ties.tie_weight(detector.base_weight).alias("w"))
+    info = bad.select(nw.col("account_id").alias("d"), "max_overdue_days", "first_issued_us")
+    directed = nw.concat(
+        [
+            tie.select(nw.col("b").alias("m"), nw.col("a").alias("d"), "w"),
+            tie.select(nw.col("a").alias("m"), nw.col("b").alias("d"), "w"),
+        ],
+        how="vertical",
+    )
+    return (
+        directed.filter(nw.col("m") != nw.col("d"))
+        .join(info, on="d")
+        .join(hubs.select(nw.col("acc").alias("m")), on="m", how="anti")
+    )
 
 
 def tied_transfer_edges(

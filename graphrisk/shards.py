@@ -16,14 +16,17 @@ of a book into one component (3,986 of the sample's 4,000 accounts). The link gr
 * the pairs each enabled detector declares with
   :meth:`~graphrisk.detectors.base.Detector.links`: the transfers a loop search may follow,
   the legs of a scatter-gather, loan money fed to a collector or passed on to a repayer,
-  the paths to a defaulter, money between identity-linked accounts.
+  money with a defaulter, money between identity-linked accounts.
 
 Every other transfer goes to the shards of both of its ends, and the account at the far end
 of one (a *ghost*) is in the shard's accounts table, with none of its own rows: a shard sees
 every transfer of its own accounts, and what their counterparties are, and leaves the ghost's
 findings to the ghost's shard. What a shard cannot see of the book is handed to it as
 :class:`BookFacts`: ``as_of`` and the snapshot time, the accounts on each device and
-address, each account's transfer partners and the first transfer of the window. The flags,
+address, each account's transfer partners, its ties to accounts in default (the middle of
+RISK_PROXIMITY's paths two links long: ``acc -- m -- d`` needs ``m``'s ties, not ``d`` in the
+shard of ``acc``; as edges, those paths joined a third of a generated book into one
+component) and the first transfer of the window. The flags,
 decisions and groups of a sharded scan are then those of a whole scan, row for row, and its
 run id is the same (``tests/test_shards.py`` forces dozens of shards and compares; removing
 one detector's ``links`` makes it fail).
@@ -96,6 +99,11 @@ class BookFacts:
         holds only part of a ghost's transfers).
     lender_ids
         The lenders of the window's loans (money from one is a payout, not income).
+    near, near_params
+        ``m, d, w, max_overdue_days, first_issued_us``: every account's ties to accounts in
+        default (:func:`graphrisk.linkplan.near_defaulters`), for RISK_PROXIMITY's paths two
+        links long, whose defaulter may lie in another shard; and the parameters they were
+        made with (:meth:`~graphrisk.detectors.risk_proximity.RiskProximity.near_params`).
     """
 
     as_of: datetime
@@ -105,6 +113,8 @@ class BookFacts:
     first_internal: datetime | None = None
     partners: pl.DataFrame | None = None
     lender_ids: pl.Series | None = None
+    near: pl.DataFrame | None = None
+    near_params: tuple[Any, ...] | None = None
 
     def for_shard(self, accounts: pl.DataFrame, devices: pl.DataFrame) -> BookFacts:
         """The facts a shard needs: those of the accounts, devices and addresses it holds."""
@@ -118,6 +128,11 @@ class BookFacts:
             partners = self.partners.join(
                 accounts.select("account_id"), on="account_id", how="semi"
             )
+        near = None
+        if self.near is not None:
+            near = self.near.join(
+                accounts.select(pl.col("account_id").alias("m")), on="m", how="semi"
+            )
         return BookFacts(
             self.as_of,
             self.snapshot,
@@ -126,6 +141,8 @@ class BookFacts:
             self.first_internal,
             partners,
             self.lender_ids,
+            near,
+            self.near_params,
         )
 
 
@@ -411,7 +428,7 @@ def plan_shards(
     sizes = np.bincount(label[:n]) if n else np.zeros(0, dtype=np.int64)
     sizes = sizes[sizes > 0]
     per_shard = shard.value_counts().sort(shard.name)
-    facts = book_facts(ctx, inp)
+    facts = book_facts(ctx, inp, policy)
     stats = {
         "shards": int(per_shard.height),
         "shard_accounts": shard_accounts,
@@ -426,7 +443,17 @@ def plan_shards(
     return ShardPlan(assignment, int(per_shard.height), facts, stats, external, ctx)
 
 
-def book_facts(ctx: Any, inp: Any) -> BookFacts:
+def near_facts(policy: Policy | None, inp: Any, at_snapshot: bool) -> tuple[Any, tuple[Any, ...]]:
+    """The book's ties to defaulters (:attr:`BookFacts.near`, a lazy frame of the engine
+    ``inp`` is on) and the parameters they are made with: those of RISK_PROXIMITY, which
+    the feature table uses even when the code itself is off."""
+    from graphrisk.features import proximity
+
+    det = proximity(policy)
+    return det.near(inp, at_snapshot), det.near_params()
+
+
+def book_facts(ctx: Any, inp: Any, policy: Policy | None = None) -> BookFacts:
     """The :class:`BookFacts` of a whole book's window (from the link plan's inputs)."""
     import narwhals as nw
 
@@ -445,6 +472,11 @@ def book_facts(ctx: Any, inp: Any) -> BookFacts:
     tr = ctx.transfers
     acc = ctx.accounts["account_id"].implode()
     internal = tr.filter(pl.col("src_account").is_in(acc) & pl.col("dst_account").is_in(acc))
+    at_snapshot = not ctx.tables.loans.height or ctx.as_of >= ctx.snapshot
+    near, params = near_facts(policy, inp, at_snapshot)
+    near = (
+        nw.to_native(near).collect().sort("m", "d") if ctx.tables.get("loans") is not None else None
+    )
     return BookFacts(
         ctx.as_of,
         ctx.snapshot,
@@ -453,6 +485,8 @@ def book_facts(ctx: Any, inp: Any) -> BookFacts:
         internal["ts"].min() if internal.height else None,  # type: ignore[arg-type]
         partners,
         ctx.loans["lender_id"].unique().sort(),
+        near,
+        params,
     )
 
 

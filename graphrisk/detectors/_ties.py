@@ -17,17 +17,23 @@ at 1.
 
 Transfer parts of a pair with a hub (an account with more than ``max_partners`` partners:
 a shop, an employer) are left out, as RISK_PROXIMITY always did.
+
+The rule is written once, in narwhals (:func:`tie_table`): :func:`ties` runs it on a scan's
+graph with polars, and the link plan (:func:`graphrisk.linkplan.near_defaulters`) on the
+whole book, with polars or Spark, for the ties to defaulters a shard is handed.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import narwhals as nw
 import polars as pl
 
 from graphrisk.context import ScanContext
 from graphrisk.detectors import _links
 from graphrisk.graph import IDX
+from graphrisk.linkplan import epoch_us
 
 
 @dataclass(frozen=True)
@@ -49,47 +55,168 @@ class TieWeights:
 _PARTS = ("device", "ip", "money", "often", "large")
 
 
-def _hub_ties(ctx: ScanContext, hub: str, max_accounts: int) -> pl.DataFrame:
-    """``a, b, deg, last`` for pairs on a shared hub: the rarest hub's degree and, over the
-    hubs they share, the latest time both had used it (the earlier of their last logins)."""
-    ha = _links.hub_accounts(ctx, hub).filter(pl.col("deg").is_between(2, max_accounts))
-    last = (
-        ctx.graph.logins.select("acc", hub, "ts")
-        .drop_nulls()
-        .group_by("acc", hub)
-        .agg(pl.col("ts").max().alias("last"))
-    )
-    ha = ha.join(last, on=["acc", hub], how="left")
-    left = ha.select(pl.col("acc").alias("a"), hub, "deg", pl.col("last").alias("la"))
-    right = ha.select(pl.col("acc").alias("b"), hub, pl.col("last").alias("lb"))
-    return (
-        left.join(right, on=hub)
-        .filter(pl.col("a") < pl.col("b"))
-        .group_by("a", "b")
-        .agg(pl.col("deg").min(), pl.min_horizontal("la", "lb").max().alias("last"))
-    )
+def tie_table(
+    hub_rows: dict[str, nw.LazyFrame],
+    transfers: nw.LazyFrame,
+    hubs: nw.LazyFrame,
+    as_of_us: int,
+    caps: dict[str, int],
+    weights: TieWeights,
+    ends: nw.LazyFrame | None = None,
+) -> nw.LazyFrame:
+    """The ties of linked pairs, on any engine narwhals drives (polars here, Spark in the
+    Spark scan's plan): one expression of the rule for both.
 
+    Parameters
+    ----------
+    hub_rows
+        ``"dev"`` and ``"ip"``: ``acc, hub, deg, last`` (an account on a device or address,
+        the accounts on it, the account's last login on it in microseconds).
+    transfers
+        Internal transfers ``src, dst, amount, us``.
+    hubs
+        ``acc`` of the accounts with more than ``max_partners`` partners (their money links
+        nobody).
+    caps
+        ``"dev"`` / ``"ip"``: a hub used by more accounts links nobody.
+    ends
+        ``acc``: only pairs with an end among these (``None``: every pair).
 
-def _money_ties(ctx: ScanContext) -> pl.DataFrame:
-    """``a, b, n_ab, n_ba, amount, last`` for pairs with internal transfers."""
-    t = ctx.graph.transfers.filter(pl.col("internal"))
-    fwd = pl.col("src") < pl.col("dst")
-    return (
-        t.select(
-            pl.min_horizontal("src", "dst").alias("a"),
-            pl.max_horizontal("src", "dst").alias("b"),
-            fwd.alias("fwd"),
-            "amount",
-            "ts",
+    Returns ``a, b`` (``a < b``), the parts ``device, ip, money, often, large`` (unrounded),
+    ``closeness`` (rounded), ``n_transfers, both_ways, amount`` (rounded to cents).
+    """
+    w = weights
+
+    def fresh(last: str) -> nw.Expr:
+        # whole seconds, as polars' Duration.total_seconds counts them
+        age = ((nw.lit(as_of_us) - nw.col(last)) // 1_000_000) / 86_400.0
+        return nw.when(age <= w.recent_days).then(nw.lit(1.0)).otherwise(nw.lit(w.old_factor))
+
+    def near(df: nw.LazyFrame) -> nw.LazyFrame:
+        if ends is None:
+            return df
+        e = ends.select("acc")
+        return nw.concat(
+            [
+                df.join(e.select(nw.col("acc").alias("a")), on="a", how="semi"),
+                df.join(e.select(nw.col("acc").alias("b")), on="b", how="semi"),
+            ],
+            how="vertical",
+        ).unique()
+
+    parts: dict[str, nw.LazyFrame] = {}
+    for hub in ("dev", "ip"):
+        ha = hub_rows[hub].filter((nw.col("deg") >= 2) & (nw.col("deg") <= caps[hub]))
+        left = ha.select(nw.col("acc").alias("a"), "hub", "deg", nw.col("last").alias("la"))
+        right = ha.select(nw.col("acc").alias("b"), "hub", nw.col("last").alias("lb"))
+        if ends is not None:  # the end among ``ends`` on either side, before the pair join
+            e = ends.select("acc")
+            mine = ha.join(e, on="acc", how="semi").select("hub").unique()
+            left = left.join(mine, on="hub", how="semi")
+            right = right.join(mine, on="hub", how="semi")
+        pairs = near(
+            left.join(right, on="hub")
+            .filter(nw.col("a") < nw.col("b"))
+            .group_by("a", "b")
+            .agg(
+                nw.col("deg").min(),
+                nw.min_horizontal("la", "lb").max().alias("last"),
+            )
         )
+        if hub == "dev":
+            parts[hub] = pairs.select("a", "b", (w.device * fresh("last")).alias("device"))
+        else:
+            rarity = (2.0 / nw.col("deg").cast(nw.Float64)).clip(upper_bound=1.0)
+            parts[hub] = pairs.select("a", "b", (w.ip * rarity * fresh("last")).alias("ip"))
+    fwd = nw.col("src") < nw.col("dst")
+    money = near(
+        transfers.select(
+            nw.min_horizontal("src", "dst").alias("a"),
+            nw.max_horizontal("src", "dst").alias("b"),
+            fwd.cast(nw.Int64).alias("f"),
+            (~fwd).cast(nw.Int64).alias("r"),
+            "amount",
+            "us",
+        )
+        .join(hubs.select(nw.col("acc").alias("a")), on="a", how="anti")
+        .join(hubs.select(nw.col("acc").alias("b")), on="b", how="anti")
         .group_by("a", "b")
         .agg(
-            pl.col("fwd").sum().cast(pl.UInt32).alias("n_ab"),
-            (~pl.col("fwd")).sum().cast(pl.UInt32).alias("n_ba"),
-            pl.col("amount").sum(),
-            pl.col("ts").max().alias("last"),
+            nw.col("f").sum().alias("n_ab"),
+            nw.col("r").sum().alias("n_ba"),
+            nw.col("amount").sum(),
+            nw.col("us").max().alias("last"),
         )
     )
+    n = nw.col("n_ab") + nw.col("n_ba")
+    both = (nw.col("n_ab") > 0) & (nw.col("n_ba") > 0)
+    new = fresh("last")
+    money = money.select(
+        "a",
+        "b",
+        (nw.when(both).then(nw.lit(w.both_ways)).otherwise(nw.lit(w.one_way)) * new).alias("money"),
+        (nw.when(n >= w.often_transfers).then(nw.lit(w.often)).otherwise(nw.lit(0.0)) * new).alias(
+            "often"
+        ),
+        (
+            nw.when(nw.col("amount") >= w.large_amount).then(nw.lit(w.large)).otherwise(nw.lit(0.0))
+            * new
+        ).alias("large"),
+        n.alias("n_transfers"),
+        both.alias("both_ways"),
+        nw.col("amount").round(2),
+    )
+    keys = nw.concat(
+        [parts["dev"].select("a", "b"), parts["ip"].select("a", "b"), money.select("a", "b")],
+        how="vertical",
+    ).unique()
+    return (
+        keys.join(parts["dev"], on=["a", "b"], how="left")
+        .join(parts["ip"], on=["a", "b"], how="left")
+        .join(money, on=["a", "b"], how="left")
+        .with_columns(nw.col(p).fill_null(0.0) for p in _PARTS)
+        .with_columns(
+            nw.col("n_transfers").fill_null(0),
+            nw.col("both_ways").fill_null(False),
+            nw.col("amount").fill_null(0.0),
+            nw.sum_horizontal(*_PARTS).clip(upper_bound=1.0).round(6).alias("closeness"),
+        )
+    )
+
+
+def tie_weight(base_weight: float) -> nw.Expr:
+    """A defaulter's weight behind a tie (RISK_PROXIMITY): ``base + (1 - base) * closeness``."""
+    return (base_weight + (1 - base_weight) * nw.col("closeness")).round(6)
+
+
+def _inputs(
+    ctx: ScanContext, max_partners: int
+) -> tuple[dict[str, nw.LazyFrame], nw.LazyFrame, nw.LazyFrame]:
+    """:func:`tie_table`'s inputs from a scan's graph (dense ids; a shard's hub degrees and
+    partner counts are the book's)."""
+    hub_rows = {}
+    for hub in ("dev", "ip"):
+        last = (
+            ctx.graph.logins.lazy()
+            .select("acc", hub, "ts")
+            .drop_nulls()
+            .group_by("acc", hub)
+            .agg(pl.col("ts").max().dt.epoch("us").alias("last"))
+        )
+        rows = (
+            _links.hub_accounts(ctx, hub)
+            .lazy()
+            .join(last, on=["acc", hub], how="left")
+            .select("acc", pl.col(hub).alias("hub"), "deg", "last")
+        )
+        hub_rows[hub] = nw.from_native(rows)
+    tr = (
+        ctx.graph.transfers.lazy()
+        .filter(pl.col("internal"))
+        .select("src", "dst", "amount", pl.col("ts").dt.epoch("us").alias("us"))
+    )
+    hubs = _links.partner_counts(ctx).lazy().filter(pl.col("len") > max_partners).select("acc")
+    return hub_rows, nw.from_native(tr), nw.from_native(hubs)
 
 
 def ties(
@@ -116,71 +243,23 @@ def ties(
     key = repr(("_ties.ties", max_device_accounts, max_ip_accounts, max_partners, weights))
 
     def make() -> pl.DataFrame:
-        w = weights
-        as_of = pl.lit(ctx.as_of)
-
-        def fresh(last: str) -> pl.Expr:
-            age = (as_of - pl.col(last)).dt.total_seconds() / 86_400.0
-            return pl.when(age <= w.recent_days).then(1.0).otherwise(w.old_factor)
-
-        dev = _hub_ties(ctx, "dev", max_device_accounts).select(
-            "a", "b", (w.device * fresh("last")).alias("device")
-        )
-        ip = _hub_ties(ctx, "ip", max_ip_accounts).select(
-            "a",
-            "b",
-            (
-                w.ip * (2.0 / pl.col("deg").cast(pl.Float64)).clip(upper_bound=1.0) * fresh("last")
-            ).alias("ip"),
-        )
-        hubs = _links.partner_counts(ctx).filter(pl.col("len") > max_partners)["acc"].implode()
-        money = _money_ties(ctx).filter(~(pl.col("a").is_in(hubs) | pl.col("b").is_in(hubs)))
-        n = pl.col("n_ab") + pl.col("n_ba")
-        both = (pl.col("n_ab") > 0) & (pl.col("n_ba") > 0)
-        money = money.select(
-            "a",
-            "b",
-            (pl.when(both).then(w.both_ways).otherwise(w.one_way) * fresh("last")).alias("money"),
-            (pl.when(n >= w.often_transfers).then(w.often).otherwise(0.0) * fresh("last")).alias(
-                "often"
-            ),
-            (
-                pl.when(pl.col("amount") >= w.large_amount).then(w.large).otherwise(0.0)
-                * fresh("last")
-            ).alias("large"),
-            n.cast(pl.UInt32).alias("n_transfers"),
-            both.alias("both_ways"),
-            pl.col("amount").round(2),
-        )
-        pairs = pl.concat(
-            [dev.select("a", "b"), ip.select("a", "b"), money.select("a", "b")]
-        ).unique()
-        out = (
-            pairs.join(dev, on=["a", "b"], how="left")
-            .join(ip, on=["a", "b"], how="left")
-            .join(money, on=["a", "b"], how="left")
-            .with_columns(pl.col(p).fill_null(0.0) for p in _PARTS)
-            .with_columns(
-                pl.col("n_transfers").fill_null(0),
-                pl.col("both_ways").fill_null(False),
-                pl.col("amount").fill_null(0.0),
-                pl.concat_list(
-                    pl.when(pl.col("device") > 0).then(pl.lit("device")),
-                    pl.when(pl.col("ip") > 0).then(pl.lit("ip")),
-                    pl.when(pl.col("money") > 0).then(pl.lit("transfer")),
-                )
-                .list.drop_nulls()
-                .alias("kinds"),
-                pl.sum_horizontal(*_PARTS).clip(upper_bound=1.0).round(6).alias("closeness"),
-            )
-        )
+        hub_rows, transfers, hubs = _inputs(ctx, max_partners)
+        caps = {"dev": max_device_accounts, "ip": max_ip_accounts}
+        table = tie_table(hub_rows, transfers, hubs, epoch_us(ctx.as_of), caps, weights)
+        out = nw.to_native(table).collect()
         return out.select(
             pl.col("a").cast(IDX),
             pl.col("b").cast(IDX),
-            "kinds",
+            pl.concat_list(
+                pl.when(pl.col("device") > 0).then(pl.lit("device")),
+                pl.when(pl.col("ip") > 0).then(pl.lit("ip")),
+                pl.when(pl.col("money") > 0).then(pl.lit("transfer")),
+            )
+            .list.drop_nulls()
+            .alias("kinds"),
             *(pl.col(p).round(6) for p in _PARTS),
             "closeness",
-            "n_transfers",
+            pl.col("n_transfers").cast(pl.UInt32),
             "both_ways",
             "amount",
         ).sort("a", "b")

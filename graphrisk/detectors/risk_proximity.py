@@ -40,7 +40,12 @@ scale shared by the transfer and linkage codes) is the mean of two signs: the we
 (0.75) ranks above two weak ones (0.55), and four close ones reach 1. Linkage only:
 severity 1.
 
-Work is proportional to the defaulters' neighbourhoods: two joins of the tie list.
+Work is proportional to the defaulters' neighbourhoods: two joins of the tie list. In a
+shard of a book (:mod:`graphrisk.shards`) the middle account of a path two links long may
+have its defaulter in another shard: its ties to defaulters come from the book
+(:meth:`RiskProximity.near`, weighed by the same :func:`~graphrisk.detectors._ties.tie_table`
+rule on either engine), so only an account and the defaulters it is tied to directly must
+share a shard.
 """
 
 from __future__ import annotations
@@ -120,14 +125,7 @@ class RiskProximity(Detector):
         """Money near defaulters (:func:`graphrisk.linkplan.proximity_edges`)."""
         from graphrisk import linkplan
 
-        return linkplan.proximity_edges(
-            inp,
-            self.default_days,
-            self.max_hops,
-            self.max_device_accounts,
-            self.max_ip_accounts,
-            self.max_partners,
-        )
+        return linkplan.proximity_edges(inp, self.default_days, self.max_partners)
 
     def weights(self) -> _ties.TieWeights:
         """The tie weights these parameters give."""
@@ -145,17 +143,60 @@ class RiskProximity(Detector):
         )
 
     def links(self, ctx: ScanContext) -> pl.DataFrame | None:
-        """Account -- defaulter (one link away) and account -- neighbour of a defaulter."""
+        """Account -- defaulter, one link away (a path two links long needs no shared shard:
+        the middle account's ties to defaulters are a book fact, :meth:`near`)."""
         bad = _links.defaulters(ctx, self.default_days)
         if bad.is_empty():
             return None
-        hop1, hop2 = self._hops(ctx, bad)
-        return pl.concat(
-            [
-                hop1.select(pl.col("acc").alias("u"), pl.col("d").alias("v")),
-                hop2.select(pl.col("acc").alias("u"), pl.col("m").alias("v")),
-            ]
-        ).unique()
+        return (
+            self._direct(ctx, bad)
+            .select(pl.col("acc").alias("u"), pl.col("d_acc").alias("v"))
+            .unique()
+        )
+
+    def near(self, inp: Any, at_snapshot: bool) -> Any:
+        """The book fact a shard needs for paths two links long: every account's ties to
+        defaulters (:func:`graphrisk.linkplan.near_defaulters`), on either engine."""
+        from graphrisk import linkplan
+
+        return linkplan.near_defaulters(inp, self, at_snapshot)
+
+    def _direct(self, ctx: ScanContext, bad: pl.DataFrame) -> pl.DataFrame:
+        """Ties to a defaulter (``acc, d_acc, d, kinds, w, parts, ...``), ``d`` its id."""
+        key = repr(("risk_proximity.direct", *sorted(self.get_params().items())))
+
+        def make() -> pl.DataFrame:
+            tie = _ties.ties(
+                ctx, self.max_device_accounts, self.max_ip_accounts, self.max_partners,
+                self.weights(),
+            )  # fmt: skip
+            directed = _links.both_ways(
+                self._weighed(tie.filter(pl.col("a") != pl.col("b"))).select(
+                    "a",
+                    "b",
+                    "kinds",
+                    "w",
+                    pl.struct(_ties._PARTS).alias("parts"),
+                    "n_transfers",
+                    "amount",
+                )
+            )
+            info = bad.select(pl.col("acc").alias("dst"), "max_overdue_days", "first_issued")
+            return (
+                directed.join(info, on="dst")
+                .with_columns(_links.ids(ctx, "dst").alias("d"))
+                .rename({"src": "acc", "dst": "d_acc"})
+            )
+
+        return ctx.cached(key, make)
+
+    def _weighed(self, tie: pl.DataFrame) -> pl.DataFrame:
+        """``tie`` with ``w``, a defaulter's weight behind it (:func:`_ties.tie_weight`, the
+        rule the book fact :meth:`near` weighs with)."""
+        import narwhals as nw
+
+        w = _ties.tie_weight(self.base_weight).alias("w")
+        return nw.to_native(nw.from_native(tie).with_columns(w))
 
     def _hops(self, ctx: ScanContext, bad: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
         """Paths to a defaulter (``acc, d, hops, kinds, w``), one link away (with the tie's
@@ -166,53 +207,40 @@ class RiskProximity(Detector):
         return ctx.cached(key, lambda: self._find_hops(ctx, bad))
 
     def _find_hops(self, ctx: ScanContext, bad: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-        tie = _ties.ties(
-            ctx, self.max_device_accounts, self.max_ip_accounts, self.max_partners, self.weights()
-        )
-        base = self.base_weight
-        directed = _links.both_ways(
-            tie.select(
-                "a",
-                "b",
-                "kinds",
-                (base + (1 - base) * pl.col("closeness")).round(6).alias("w"),
-                pl.struct(_ties._PARTS).alias("parts"),
-                "n_transfers",
-                "amount",
-            )
-        )
-        is_bad = bad.select(pl.col("acc").alias("dst"))
-        hop1 = directed.join(is_bad, on="dst").select(
-            pl.col("src").alias("acc"),
-            pl.col("dst").alias("d"),
+        direct = self._direct(ctx, bad)
+        hop1 = direct.select(
+            "acc",
+            "d",
             pl.lit(1, pl.Int32).alias("hops"),
             "kinds",
             "w",
             "parts",
             "n_transfers",
             "amount",
+            "max_overdue_days",
+            "first_issued",
         )
         hop2 = pl.DataFrame(
             schema={
                 "acc": hop1.schema["acc"],
-                "d": hop1.schema["d"],
+                "d": pl.String,
                 "hops": pl.Int32,
                 "kinds": hop1.schema["kinds"],
                 "w": pl.Float64,
                 "m": hop1.schema["acc"],
                 "w1": pl.Float64,
                 "w2": pl.Float64,
+                "max_overdue_days": hop1.schema["max_overdue_days"],
+                "first_issued": hop1.schema["first_issued"],
             }
         )
         if self.max_hops >= 2:
-            hubs = (
-                _links.partner_counts(ctx)
-                .filter(pl.col("len") > self.max_partners)["acc"]
-                .implode()
-            )
-            via = hop1.filter(~pl.col("acc").is_in(hubs)).select(
-                pl.col("acc").alias("m"), "d", pl.col("w").alias("w2")
-            )
+            tie = _ties.ties(
+                ctx, self.max_device_accounts, self.max_ip_accounts, self.max_partners,
+                self.weights(),
+            )  # fmt: skip
+            directed = _links.both_ways(self._weighed(tie).select("a", "b", "kinds", "w"))
+            via = self._via(ctx, direct)
             hop2 = (
                 directed.select(
                     pl.col("src").alias("acc"),
@@ -221,7 +249,7 @@ class RiskProximity(Detector):
                     pl.col("w").alias("w1"),
                 )
                 .join(via, on="m")
-                .filter(pl.col("acc") != pl.col("d"))
+                .filter(_links.ids(ctx, "acc") != pl.col("d"))
                 .select(
                     "acc",
                     "d",
@@ -231,13 +259,62 @@ class RiskProximity(Detector):
                     "m",
                     "w1",
                     "w2",
+                    "max_overdue_days",
+                    "first_issued",
                 )
             )
         return hop1, hop2
 
+    def _via(self, ctx: ScanContext, direct: pl.DataFrame) -> pl.DataFrame:
+        """``m, d, w2, max_overdue_days, first_issued``: the middle accounts of paths two
+        links long, each with its ties to defaulters. A whole book has them all; a shard of
+        one is handed them (``ctx.book.near``: the ties of the book's accounts it holds,
+        whose defaulters may lie in other shards)."""
+        book = ctx.book
+        if book is None or book.near is None:
+            hubs = (
+                _links.partner_counts(ctx)
+                .filter(pl.col("len") > self.max_partners)["acc"]
+                .implode()
+            )
+            return direct.filter(~pl.col("acc").is_in(hubs)).select(
+                pl.col("acc").alias("m"), "d", pl.col("w").alias("w2"),
+                "max_overdue_days", "first_issued",
+            )  # fmt: skip
+        if book.near_params != self.near_params():
+            raise ValueError(
+                "this shard's book facts were planned for other RISK_PROXIMITY parameters"
+            )
+        nodes = ctx.graph.nodes.select(pl.col("id").alias("m_id"), pl.col("idx").alias("m"))
+        dtype = direct.schema["first_issued"]
+        return (
+            book.near.rename({"m": "m_id"})
+            .join(nodes, on="m_id")
+            .select(
+                "m",
+                "d",
+                pl.col("w").alias("w2"),
+                pl.col("max_overdue_days").cast(direct.schema["max_overdue_days"]),
+                pl.from_epoch("first_issued_us", time_unit="us").cast(dtype).alias("first_issued"),
+            )
+        )
+
+    def reaches(self, ctx: ScanContext, bad: pl.DataFrame) -> bool:
+        """Whether any account of ``ctx`` can be near a defaulter: one is in ``ctx``, or (a
+        shard) the book's ties to defaulters reach one of its accounts."""
+        near = None if ctx.book is None else ctx.book.near
+        return not bad.is_empty() or (self.max_hops >= 2 and near is not None and near.height > 0)
+
+    def near_params(self) -> tuple[Any, ...]:
+        """The parameters :meth:`near` depends on (a shard checks its fact was made with
+        them)."""
+        names = ("default_days", "base_weight", "max_device_accounts", "max_ip_accounts",
+                 "max_partners")  # fmt: skip
+        return (*(getattr(self, n) for n in names), self.weights())
+
     def run(self, ctx: ScanContext) -> Findings:
         bad = _links.defaulters(ctx, self.default_days)
-        if bad.is_empty():
+        if not self.reaches(ctx, bad):
             return Findings(empty_flags())
         hop1, hop2 = self._hops(ctx, bad)
         one = hop1.select(
@@ -249,6 +326,8 @@ class RiskProximity(Detector):
             pl.lit(None, hop1.schema["acc"]).alias("m"),
             pl.concat_list("w").alias("ties"),
             "parts",
+            "max_overdue_days",
+            "first_issued",
         )
         two = hop2.select(
             "acc",
@@ -259,6 +338,8 @@ class RiskProximity(Detector):
             "m",
             pl.concat_list("w1", "w2").alias("ties"),
             pl.lit(None, hop1.schema["parts"]).alias("parts"),
+            "max_overdue_days",
+            "first_issued",
         )
         # each defaulter once, by its heaviest path (the shorter, then the middle account)
         reach = (
@@ -268,12 +349,11 @@ class RiskProximity(Detector):
             .group_by("acc", "d", maintain_order=True)
             .first()
             .with_columns(
-                _links.ids(ctx, "d").alias("defaulter"),
+                pl.col("d").alias("defaulter"),
                 pl.when(pl.col("m").is_not_null())
                 .then(_links.ids(ctx, "m").alias("via"))
                 .alias("via"),
             )
-            .join(bad.select(pl.col("acc").alias("d"), "first_issued", "max_overdue_days"), on="d")
             .sort(["acc", "w", "defaulter"], descending=[False, True, False])
         )
         per = (

@@ -612,10 +612,15 @@ def _plan(
 
 
 def _routed(
-    book: SparkBook, assignment: DataFrame, external: DataFrame, inp: Any
+    book: SparkBook,
+    assignment: DataFrame,
+    external: DataFrame,
+    inp: Any,
+    policy: Policy,
+    at_snapshot: bool,
 ) -> dict[str, DataFrame]:
     """Each table's rows with the ``shard`` they go to (see :func:`graphrisk.shards.split`),
-    and the per-shard book facts (``hub_dev``, ``hub_ip``, ``partners``)."""
+    and the per-shard book facts (``hub_dev``, ``hub_ip``, ``partners``, ``near``)."""
     import narwhals as nw
     from pyspark.sql import functions as F
 
@@ -665,6 +670,19 @@ def _routed(
     out["partners"] = shard_accounts.join(partners, "account_id").select(
         "shard", "account_id", F.col("partners").cast("int").alias("len")
     )
+    from graphrisk.shards import near_facts
+
+    near = nw.to_native(near_facts(policy, inp, at_snapshot)[0])
+    out["near"] = shard_accounts.join(
+        near.withColumnRenamed("m", "account_id"), "account_id"
+    ).select(
+        "shard",
+        F.col("account_id").alias("m"),
+        "d",
+        F.col("w").cast("double"),
+        F.col("max_overdue_days").cast("long"),
+        F.col("first_issued_us").cast("long"),
+    )
     return out
 
 
@@ -713,6 +731,7 @@ def shard_outputs(frames: dict[str, pl.DataFrame], job: _Job) -> dict[str, pl.Da
     """The outputs of one shard (its own accounts only) and its fingerprint parts."""
     from graphrisk.context import ScanContext
     from graphrisk.decisions import decide_with_trace
+    from graphrisk.features import proximity
     from graphrisk.io import Tables
     from graphrisk.policy import Policy
     from graphrisk.scan import FINGERPRINT_TABLES, account_features, run_detectors
@@ -758,6 +777,19 @@ def shard_outputs(frames: dict[str, pl.DataFrame], job: _Job) -> dict[str, pl.Da
         if partners is None or not partners.height
         else partners.select("account_id", pl.col("len").cast(pl.UInt32)).sort("account_id")
     )
+    near = frames.get("near")
+    near_schema = {
+        "m": pl.String,
+        "d": pl.String,
+        "w": pl.Float64,
+        "max_overdue_days": pl.Int64,
+        "first_issued_us": pl.Int64,
+    }
+    near = (
+        pl.DataFrame(schema=near_schema)
+        if near is None or not near.height
+        else near.select(list(near_schema)).cast(near_schema).sort("m", "d")  # type: ignore[arg-type]
+    )
     facts = BookFacts(
         job.as_of,
         job.snapshot,
@@ -766,6 +798,8 @@ def shard_outputs(frames: dict[str, pl.DataFrame], job: _Job) -> dict[str, pl.Da
         job.first_internal,
         partners,
         pl.Series("lender_id", job.lender_ids, pl.String),
+        near,
+        proximity(policy).near_params(),
     )
     ctx = ScanContext(tables, job.as_of, job.lookback, facts)
     flags, groups = run_detectors(ctx, policy)
@@ -959,7 +993,8 @@ def scan_on_spark(
             _check_window(bounds, resolved, start, lookback)
         inp = _link_inputs(book, start_us, as_of_us)
         assignment, external, plan_stats = _plan(book, inp, policy, shard_accounts, hub_cap)
-        routed = _routed(book, assignment, external, inp)
+        at_snapshot = snapshot is None or resolved >= snapshot
+        routed = _routed(book, assignment, external, inp, policy, at_snapshot)
         led = prior = None
         if ledger is not None:
             from graphrisk.engines.spark_ledger import SparkLedger, prior_digest
