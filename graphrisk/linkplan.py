@@ -414,37 +414,6 @@ def pass_on_edges(inp: LinkInputs, transfer_days: float, min_share: float) -> nw
     )
 
 
-def proximity_edges(
-    inp: LinkInputs,
-    default_days: int,
-    max_partners: int,
-) -> nw.LazyFrame:
-    """Money between an account in default and a non-hub account (a superset of
-    RISK_PROXIMITY's ``links``: its device and address links are identity edges already).
-
-    Only one link: a path two links long (``acc -- m -- d``) needs no edge, the shard of
-    ``acc`` is handed ``m``'s ties to defaulters as a book fact (:func:`near_defaulters`).
-    Edges of both links chained a third of a generated book into one linked group."""
-    bad = inp.materialise(defaulters(inp, default_days))
-    hubs = partner_counts(inp).filter(nw.col("partners") > max_partners).select("account_id")
-    pairs = (
-        transfer_pairs(inp)
-        .join(hubs.select(nw.col("account_id").alias("lo")), on="lo", how="anti")
-        .join(hubs.select(nw.col("account_id").alias("hi")), on="hi", how="anti")
-    )
-    return (
-        nw.concat(
-            [
-                pairs.join(bad.select(nw.col("account_id").alias(c)), on=c, how="semi")
-                for c in ("lo", "hi")
-            ],
-            how="vertical",
-        )
-        .unique()
-        .select(*edges("lo", "hi"))
-    )
-
-
 def scan_defaulters(inp: LinkInputs, default_days: int, at_snapshot: bool) -> nw.LazyFrame:
     """``account_id, max_overdue_days, first_issued_us``: the accounts in default by the
     scan's own rule (:attr:`graphrisk.context.ScanContext.loans` and
@@ -486,13 +455,16 @@ def near_defaulters(
     detector: Any,
     at_snapshot: bool,
 ) -> nw.LazyFrame:
-    """``m, d, w, max_overdue_days, first_issued_us``: every account ``m`` one tie from an
-    account ``d`` in default, with the tie's weight, for RISK_PROXIMITY's paths two links
-    long (``acc -- m -- d``), whose middle ``m`` may lie in another shard than ``acc``.
+    """Every tie of an account ``m`` to an account ``d`` in default: ``m, d, w`` (the weight
+    of ``d`` behind the tie), the tie's parts ``device, ip, money, often, large``,
+    ``n_transfers, amount``, ``through`` (``m`` has at most ``max_partners`` transfer
+    partners, so a path may run through it), and ``d``'s ``max_overdue_days,
+    first_issued_us``.
 
-    The ties are :func:`graphrisk.detectors._ties.tie_table`'s, the one rule the detector
-    weighs with, on the whole book; an ``m`` with more than ``max_partners`` transfer
-    partners is left out (no path runs through a hub). ``detector`` is the
+    These are RISK_PROXIMITY's direct ties (``acc = m``) and the middles of its paths two
+    links long (``acc -- m -- d``), handed to each shard as a book fact, so that neither
+    needs ``d`` in the shard. The ties are :func:`graphrisk.detectors._ties.tie_table`'s,
+    the one rule the detector weighs with, on the whole book. ``detector`` is the
     :class:`~graphrisk.detectors.risk_proximity.RiskProximity` whose parameters apply."""
     from graphrisk.detectors import _ties
 
@@ -516,21 +488,27 @@ def near_defaulters(
     hubs = inp.materialise(hubs)
     caps = {"dev": detector.max_device_accounts, "ip": detector.max_ip_accounts}
     ends = bad.select(nw.col("account_id").alias("acc"))
-    tie = _ties.tie_table(
-        hub_rows, transfers, hubs, inp.as_of_us, caps, detector.weights(), ends
-    ).select("a", "b", _ties.tie_weight(detector.base_weight).alias("w"))
+    cols = [*(nw.col(p).round(6) for p in _ties._PARTS), "n_transfers", "amount"]
+    tie = inp.materialise(
+        _ties.tie_table(hub_rows, transfers, hubs, inp.as_of_us, caps, detector.weights(), ends)
+        .filter(nw.col("a") != nw.col("b"))
+        .select("a", "b", _ties.tie_weight(detector.base_weight).alias("w"), *cols)
+    )
+    rest = ["w", *_ties._PARTS, "n_transfers", "amount"]
     info = bad.select(nw.col("account_id").alias("d"), "max_overdue_days", "first_issued_us")
     directed = nw.concat(
         [
-            tie.select(nw.col("b").alias("m"), nw.col("a").alias("d"), "w"),
-            tie.select(nw.col("a").alias("m"), nw.col("b").alias("d"), "w"),
+            tie.select(nw.col("b").alias("m"), nw.col("a").alias("d"), *rest),
+            tie.select(nw.col("a").alias("m"), nw.col("b").alias("d"), *rest),
         ],
         how="vertical",
     )
+    busy = hubs.select(nw.col("acc").alias("m"), nw.lit(False).alias("_through"))
     return (
-        directed.filter(nw.col("m") != nw.col("d"))
-        .join(info, on="d")
-        .join(hubs.select(nw.col("acc").alias("m")), on="m", how="anti")
+        directed.join(info, on="d")
+        .join(busy, on="m", how="left")
+        .with_columns(nw.col("_through").fill_null(True).alias("through"))
+        .drop("_through")
     )
 
 

@@ -79,6 +79,18 @@ DEFAULT_SHARD_ACCOUNTS = 500_000
 #: then be scanned in several shards; `shards.hubs_cut` in the summary counts such devices).
 DEFAULT_MAX_HUB_ACCOUNTS = 1_000
 SHARD = pl.UInt32
+#: The columns of :attr:`BookFacts.near` (:func:`graphrisk.linkplan.near_defaulters`).
+NEAR_SCHEMA: dict[str, Any] = {
+    "m": pl.String,
+    "d": pl.String,
+    "w": pl.Float64,
+    **{p: pl.Float64 for p in ("device", "ip", "money", "often", "large")},
+    "n_transfers": pl.Int64,
+    "amount": pl.Float64,
+    "through": pl.Boolean,
+    "max_overdue_days": pl.Int64,
+    "first_issued_us": pl.Int64,
+}
 
 
 @dataclass(frozen=True)
@@ -100,10 +112,10 @@ class BookFacts:
     lender_ids
         The lenders of the window's loans (money from one is a payout, not income).
     near, near_params
-        ``m, d, w, max_overdue_days, first_issued_us``: every account's ties to accounts in
-        default (:func:`graphrisk.linkplan.near_defaulters`), for RISK_PROXIMITY's paths two
-        links long, whose defaulter may lie in another shard; and the parameters they were
-        made with (:meth:`~graphrisk.detectors.risk_proximity.RiskProximity.near_params`).
+        Every tie of an account of the shard to an account in default (:data:`NEAR_SCHEMA`,
+        :func:`graphrisk.linkplan.near_defaulters`): RISK_PROXIMITY's direct ties and the
+        middles of its paths two links long, whose defaulters may lie in other shards; and
+        the parameters they were made with (:meth:`~graphrisk.detectors.risk_proximity.RiskProximity.near_params`).
     """
 
     as_of: datetime
@@ -475,7 +487,9 @@ def book_facts(ctx: Any, inp: Any, policy: Policy | None = None) -> BookFacts:
     at_snapshot = not ctx.tables.loans.height or ctx.as_of >= ctx.snapshot
     near, params = near_facts(policy, inp, at_snapshot)
     near = (
-        nw.to_native(near).collect().sort("m", "d") if ctx.tables.get("loans") is not None else None
+        nw.to_native(near).collect().select(list(NEAR_SCHEMA)).cast(NEAR_SCHEMA).sort("m", "d")
+        if ctx.tables.get("loans") is not None
+        else None
     )
     return BookFacts(
         ctx.as_of,

@@ -69,8 +69,8 @@ def test_components_stay_small(book) -> None:
     accounts = plan.assignment.height
     # transfers alone join almost every account (3,986 of the sample's 4,000). With
     # RISK_PROXIMITY's paths two links long as edges, the largest component held 1,074 of
-    # 3,000 at seed 11 (1,083 at seed 23, 1,356 of the sample's 4,000); with only its direct
-    # ties as edges (the paths' middles are a book fact) it holds 557 (559, 698).
+    # 3,000 at seed 11 (1,083 at seed 23, 1,356 of the sample's 4,000); with its ties to
+    # defaulters a book fact instead of edges it holds 355 (481, 591).
     assert plan.stats["largest_component"] <= 0.25 * accounts, plan.stats
     assert plan.stats["components"] >= 0.5 * accounts, plan.stats
 
@@ -99,19 +99,15 @@ def test_book_facts_are_the_whole_scans_counts(book) -> None:
     assert facts.lender_ids.equals(g.lenders["lender_id"])
     assert facts.first_internal == ctx.first_transfer(internal=True)
     assert facts.first_transfer == ctx.first_transfer()
-    # the ties to defaulters a shard is handed: what the whole scan's paths go through
+    # the ties to defaulters a shard is handed: RISK_PROXIMITY's direct ties and the middles
+    # of its paths, as the whole scan finds them
     det = Policy.load(None).detector("risk_proximity")
     bad = _links.defaulters(ctx, det.default_days)
-    whole = det._via(ctx, det._direct(ctx, bad)).select(
-        _links.ids(ctx, "m").alias("m"),
-        "d",
-        "w2",
-        "max_overdue_days",
-        pl.col("first_issued").dt.epoch("us").alias("first_issued_us"),
-    )
-    near = facts.near.rename({"w": "w2"}).select(whole.columns)
+    whole = det._direct(ctx, bad)
+    handed = det._handed(ctx, facts.near, bad)
     assert whole.height > 50  # generated worlds plant money and devices near defaulters
-    assert near.sort("m", "d").equals(whole.sort("m", "d"))
+    assert handed.schema == whole.schema
+    assert handed.equals(whole.sort("acc", "d"))
     assert facts.near_params == det.near_params()
 
 

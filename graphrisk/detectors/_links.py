@@ -122,7 +122,7 @@ def partner_counts(ctx: ScanContext) -> pl.DataFrame:
             return nodes.join(book, left_on="id", right_on="account_id").select(
                 pl.col("idx").alias("acc"), pl.col("len").cast(pl.UInt32)
             )
-        tr = transfer_pairs(ctx)
+        tr = transfer_pairs(ctx).filter(pl.col("a") != pl.col("b"))  # not oneself
         return (
             pl.concat([tr.select(pl.col("a").alias("acc")), tr.select(pl.col("b").alias("acc"))])
             .group_by("acc")

@@ -121,12 +121,6 @@ class RiskProximity(Detector):
     max_listed: int = param(20, "defaulters listed by id in the evidence", min=1)
     severity: int = severity_param(1)
 
-    def link_plan(self, inp: Any) -> Any:
-        """Money near defaulters (:func:`graphrisk.linkplan.proximity_edges`)."""
-        from graphrisk import linkplan
-
-        return linkplan.proximity_edges(inp, self.default_days, self.max_partners)
-
     def weights(self) -> _ties.TieWeights:
         """The tie weights these parameters give."""
         return _ties.TieWeights(
@@ -142,18 +136,6 @@ class RiskProximity(Detector):
             old_factor=self.old_factor,
         )
 
-    def links(self, ctx: ScanContext) -> pl.DataFrame | None:
-        """Account -- defaulter, one link away (a path two links long needs no shared shard:
-        the middle account's ties to defaulters are a book fact, :meth:`near`)."""
-        bad = _links.defaulters(ctx, self.default_days)
-        if bad.is_empty():
-            return None
-        return (
-            self._direct(ctx, bad)
-            .select(pl.col("acc").alias("u"), pl.col("d_acc").alias("v"))
-            .unique()
-        )
-
     def near(self, inp: Any, at_snapshot: bool) -> Any:
         """The book fact a shard needs for paths two links long: every account's ties to
         defaulters (:func:`graphrisk.linkplan.near_defaulters`), on either engine."""
@@ -162,8 +144,21 @@ class RiskProximity(Detector):
         return linkplan.near_defaulters(inp, self, at_snapshot)
 
     def _direct(self, ctx: ScanContext, bad: pl.DataFrame) -> pl.DataFrame:
-        """Ties to a defaulter (``acc, d_acc, d, kinds, w, parts, ...``), ``d`` its id."""
+        """Ties to a defaulter: ``acc, d`` (the defaulter's id), ``kinds, w, parts,
+        n_transfers, amount``, ``through`` (a path may run through ``acc``: it is no transfer
+        hub) and the defaulter's ``max_overdue_days, first_issued``.
+
+        A whole book finds them in its own ties; a shard of one is handed them
+        (``ctx.book.near``: the ties of the accounts it holds, whose defaulters may lie in
+        other shards), so RISK_PROXIMITY needs no link edges at all."""
         key = repr(("risk_proximity.direct", *sorted(self.get_params().items())))
+        book = ctx.book
+        if book is not None and book.near is not None:
+            if book.near_params != self.near_params():
+                raise ValueError(
+                    "this shard's book facts were planned for other RISK_PROXIMITY parameters"
+                )
+            return ctx.cached(key, lambda: self._handed(ctx, book.near, bad))
 
         def make() -> pl.DataFrame:
             tie = _ties.ties(
@@ -182,13 +177,50 @@ class RiskProximity(Detector):
                 )
             )
             info = bad.select(pl.col("acc").alias("dst"), "max_overdue_days", "first_issued")
+            busy = _links.partner_counts(ctx).filter(pl.col("len") > self.max_partners)["acc"]
             return (
                 directed.join(info, on="dst")
-                .with_columns(_links.ids(ctx, "dst").alias("d"))
-                .rename({"src": "acc", "dst": "d_acc"})
+                .with_columns(
+                    _links.ids(ctx, "dst").alias("d"),
+                    (~pl.col("src").is_in(busy.implode())).alias("through"),
+                )
+                .select(pl.col("src").alias("acc"), "d", *self._TIE, "through", *self._BAD)
             )
 
         return ctx.cached(key, make)
+
+    _TIE = ("kinds", "w", "parts", "n_transfers", "amount")
+    _BAD = ("max_overdue_days", "first_issued")
+
+    def _handed(self, ctx: ScanContext, near: pl.DataFrame, bad: pl.DataFrame) -> pl.DataFrame:
+        """:meth:`_direct` from the book's ties to defaulters (a shard's fact), in the
+        columns and types a whole book gives."""
+        nodes = ctx.graph.nodes.select(pl.col("id").alias("m"), pl.col("idx").alias("acc"))
+        loans = ctx.graph.loans
+        return (
+            near.join(nodes, on="m")
+            .select(
+                "acc",
+                "d",
+                pl.concat_list(
+                    pl.when(pl.col("device") > 0).then(pl.lit("device")),
+                    pl.when(pl.col("ip") > 0).then(pl.lit("ip")),
+                    pl.when(pl.col("money") > 0).then(pl.lit("transfer")),
+                )
+                .list.drop_nulls()
+                .alias("kinds"),
+                "w",
+                pl.struct(_ties._PARTS).alias("parts"),
+                pl.col("n_transfers").cast(pl.UInt32),
+                "amount",
+                "through",
+                pl.col("max_overdue_days").cast(loans.schema["overdue_days"]),
+                pl.from_epoch("first_issued_us", time_unit="us")
+                .cast(loans.schema["issued_at"])
+                .alias("first_issued"),
+            )
+            .sort("acc", "d")
+        )
 
     def _weighed(self, tie: pl.DataFrame) -> pl.DataFrame:
         """``tie`` with ``w``, a defaulter's weight behind it (:func:`_ties.tie_weight`, the
@@ -267,43 +299,16 @@ class RiskProximity(Detector):
 
     def _via(self, ctx: ScanContext, direct: pl.DataFrame) -> pl.DataFrame:
         """``m, d, w2, max_overdue_days, first_issued``: the middle accounts of paths two
-        links long, each with its ties to defaulters. A whole book has them all; a shard of
-        one is handed them (``ctx.book.near``: the ties of the book's accounts it holds,
-        whose defaulters may lie in other shards)."""
-        book = ctx.book
-        if book is None or book.near is None:
-            hubs = (
-                _links.partner_counts(ctx)
-                .filter(pl.col("len") > self.max_partners)["acc"]
-                .implode()
-            )
-            return direct.filter(~pl.col("acc").is_in(hubs)).select(
-                pl.col("acc").alias("m"), "d", pl.col("w").alias("w2"),
-                "max_overdue_days", "first_issued",
-            )  # fmt: skip
-        if book.near_params != self.near_params():
-            raise ValueError(
-                "this shard's book facts were planned for other RISK_PROXIMITY parameters"
-            )
-        nodes = ctx.graph.nodes.select(pl.col("id").alias("m_id"), pl.col("idx").alias("m"))
-        dtype = direct.schema["first_issued"]
-        return (
-            book.near.rename({"m": "m_id"})
-            .join(nodes, on="m_id")
-            .select(
-                "m",
-                "d",
-                pl.col("w").alias("w2"),
-                pl.col("max_overdue_days").cast(direct.schema["max_overdue_days"]),
-                pl.from_epoch("first_issued_us", time_unit="us").cast(dtype).alias("first_issued"),
-            )
+        links long (no transfer hubs), each with its ties to defaulters."""
+        return direct.filter(pl.col("through")).select(
+            pl.col("acc").alias("m"), "d", pl.col("w").alias("w2"), *self._BAD
         )
 
     def reaches(self, ctx: ScanContext, bad: pl.DataFrame) -> bool:
         """Whether any account of ``ctx`` can be near a defaulter: one is in ``ctx``, or (a
         shard) the book's ties to defaulters reach one of its accounts."""
         near = None if ctx.book is None else ctx.book.near
-        return not bad.is_empty() or (self.max_hops >= 2 and near is not None and near.height > 0)
+        return not bad.is_empty() or (near is not None and near.height > 0)
 
     def near_params(self) -> tuple[Any, ...]:
         """The parameters :meth:`near` depends on (a shard checks its fact was made with

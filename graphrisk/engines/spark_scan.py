@@ -670,19 +670,12 @@ def _routed(
     out["partners"] = shard_accounts.join(partners, "account_id").select(
         "shard", "account_id", F.col("partners").cast("int").alias("len")
     )
-    from graphrisk.shards import near_facts
+    from graphrisk.shards import NEAR_SCHEMA, near_facts
 
     near = nw.to_native(near_facts(policy, inp, at_snapshot)[0])
     out["near"] = shard_accounts.join(
         near.withColumnRenamed("m", "account_id"), "account_id"
-    ).select(
-        "shard",
-        F.col("account_id").alias("m"),
-        "d",
-        F.col("w").cast("double"),
-        F.col("max_overdue_days").cast("long"),
-        F.col("first_issued_us").cast("long"),
-    )
+    ).select("shard", F.col("account_id").alias("m"), *[c for c in NEAR_SCHEMA if c != "m"])
     return out
 
 
@@ -735,7 +728,7 @@ def shard_outputs(frames: dict[str, pl.DataFrame], job: _Job) -> dict[str, pl.Da
     from graphrisk.io import Tables
     from graphrisk.policy import Policy
     from graphrisk.scan import FINGERPRINT_TABLES, account_features, run_detectors
-    from graphrisk.shards import BookFacts
+    from graphrisk.shards import NEAR_SCHEMA, BookFacts
 
     policy = Policy.from_dict(job.policy)
     acc = frames.get("accounts")
@@ -778,17 +771,10 @@ def shard_outputs(frames: dict[str, pl.DataFrame], job: _Job) -> dict[str, pl.Da
         else partners.select("account_id", pl.col("len").cast(pl.UInt32)).sort("account_id")
     )
     near = frames.get("near")
-    near_schema = {
-        "m": pl.String,
-        "d": pl.String,
-        "w": pl.Float64,
-        "max_overdue_days": pl.Int64,
-        "first_issued_us": pl.Int64,
-    }
     near = (
-        pl.DataFrame(schema=near_schema)
+        pl.DataFrame(schema=NEAR_SCHEMA)
         if near is None or not near.height
-        else near.select(list(near_schema)).cast(near_schema).sort("m", "d")  # type: ignore[arg-type]
+        else near.select(list(NEAR_SCHEMA)).cast(NEAR_SCHEMA).sort("m", "d")  # type: ignore[arg-type]
     )
     facts = BookFacts(
         job.as_of,
