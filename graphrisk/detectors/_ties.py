@@ -55,6 +55,19 @@ class TieWeights:
 _PARTS = ("device", "ip", "money", "often", "large")
 
 
+def round_half_up(expr: nw.Expr, decimals: int) -> nw.Expr:
+    """``expr`` (not negative) rounded to ``decimals``, the same bits on every engine.
+
+    ``Expr.round`` is not: polars rounds half to even on the binary value, Spark half up on
+    the shortest decimal one, and a tie weight ``0.5 + 0.5 * closeness`` lands on a half in
+    its seventh decimal whenever closeness ends in an odd digit. A multiplication, an
+    addition and ``floor`` are IEEE operations both engines do alike; the division that
+    follows may come out one binary digit off the decimal (eager polars multiplies by the
+    inverse), which the engine's own ``round`` then snaps back, far from any half."""
+    scale = float(10**decimals)
+    return ((expr * scale + 0.5).floor() / scale).round(decimals)
+
+
 def tie_table(
     hub_rows: dict[str, nw.LazyFrame],
     transfers: nw.LazyFrame,
@@ -164,7 +177,7 @@ def tie_table(
         ).alias("large"),
         n.alias("n_transfers"),
         both.alias("both_ways"),
-        nw.col("amount").round(2),
+        round_half_up(nw.col("amount"), 2).alias("amount"),
     )
     keys = nw.concat(
         [parts["dev"].select("a", "b"), parts["ip"].select("a", "b"), money.select("a", "b")],
@@ -179,14 +192,14 @@ def tie_table(
             nw.col("n_transfers").fill_null(0),
             nw.col("both_ways").fill_null(False),
             nw.col("amount").fill_null(0.0),
-            nw.sum_horizontal(*_PARTS).clip(upper_bound=1.0).round(6).alias("closeness"),
+            round_half_up(nw.sum_horizontal(*_PARTS).clip(upper_bound=1.0), 6).alias("closeness"),
         )
     )
 
 
 def tie_weight(base_weight: float) -> nw.Expr:
     """A defaulter's weight behind a tie (RISK_PROXIMITY): ``base + (1 - base) * closeness``."""
-    return (base_weight + (1 - base_weight) * nw.col("closeness")).round(6)
+    return round_half_up(base_weight + (1 - base_weight) * nw.col("closeness"), 6)
 
 
 def _inputs(
