@@ -197,6 +197,20 @@ def tie_table(
     )
 
 
+def kinds() -> pl.Expr:
+    """``kinds``: the links a tie is made of (``device``, ``ip``, ``transfer``), from its
+    parts."""
+    return (
+        pl.concat_list(
+            pl.when(pl.col("device") > 0).then(pl.lit("device")),
+            pl.when(pl.col("ip") > 0).then(pl.lit("ip")),
+            pl.when(pl.col("money") > 0).then(pl.lit("transfer")),
+        )
+        .list.drop_nulls()
+        .alias("kinds")
+    )
+
+
 def tie_weight(base_weight: float) -> nw.Expr:
     """A defaulter's weight behind a tie (RISK_PROXIMITY): ``base + (1 - base) * closeness``."""
     return round_half_up(base_weight + (1 - base_weight) * nw.col("closeness"), 6)
@@ -263,13 +277,7 @@ def ties(
         return out.select(
             pl.col("a").cast(IDX),
             pl.col("b").cast(IDX),
-            pl.concat_list(
-                pl.when(pl.col("device") > 0).then(pl.lit("device")),
-                pl.when(pl.col("ip") > 0).then(pl.lit("ip")),
-                pl.when(pl.col("money") > 0).then(pl.lit("transfer")),
-            )
-            .list.drop_nulls()
-            .alias("kinds"),
+            kinds(),
             *(pl.col(p).round(6) for p in _PARTS),
             "closeness",
             pl.col("n_transfers").cast(pl.UInt32),

@@ -202,13 +202,7 @@ class RiskProximity(Detector):
             .select(
                 "acc",
                 "d",
-                pl.concat_list(
-                    pl.when(pl.col("device") > 0).then(pl.lit("device")),
-                    pl.when(pl.col("ip") > 0).then(pl.lit("ip")),
-                    pl.when(pl.col("money") > 0).then(pl.lit("transfer")),
-                )
-                .list.drop_nulls()
-                .alias("kinds"),
+                _ties.kinds(),
                 "w",
                 pl.struct(_ties._PARTS).alias("parts"),
                 pl.col("n_transfers").cast(pl.UInt32),
