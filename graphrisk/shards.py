@@ -440,7 +440,7 @@ def plan_shards(
     sizes = np.bincount(label[:n]) if n else np.zeros(0, dtype=np.int64)
     sizes = sizes[sizes > 0]
     per_shard = shard.value_counts().sort(shard.name)
-    facts = book_facts(ctx, inp, policy)
+    facts = book_facts(ctx, inp, policy, (coded, names))
     stats = {
         "shards": int(per_shard.height),
         "shard_accounts": shard_accounts,
@@ -465,8 +465,14 @@ def near_facts(policy: Policy | None, inp: Any, at_snapshot: bool) -> tuple[Any,
     return det.near(inp, at_snapshot), det.near_params()
 
 
-def book_facts(ctx: Any, inp: Any, policy: Policy | None = None) -> BookFacts:
-    """The :class:`BookFacts` of a whole book's window (from the link plan's inputs)."""
+def book_facts(
+    ctx: Any, inp: Any, policy: Policy | None = None, coded: tuple[Any, pl.Series] | None = None
+) -> BookFacts:
+    """The :class:`BookFacts` of a whole book's window (from the link plan's inputs).
+
+    ``coded``: the same inputs with integer ids and the name of each code
+    (:func:`encoded_inputs`), which the ties to defaulters are then found on (the joins of
+    the whole book's device and address pairs run on integers) and named after."""
     import narwhals as nw
 
     from graphrisk import linkplan
@@ -485,12 +491,22 @@ def book_facts(ctx: Any, inp: Any, policy: Policy | None = None) -> BookFacts:
     acc = ctx.accounts["account_id"].implode()
     internal = tr.filter(pl.col("src_account").is_in(acc) & pl.col("dst_account").is_in(acc))
     at_snapshot = not ctx.tables.loans.height or ctx.as_of >= ctx.snapshot
-    near, params = near_facts(policy, inp, at_snapshot)
-    near = (
-        nw.to_native(near).collect().select(list(NEAR_SCHEMA)).cast(NEAR_SCHEMA).sort("m", "d")
-        if ctx.tables.get("loans") is not None
-        else None
-    )
+    near, params = near_facts(policy, inp if coded is None else coded[0], at_snapshot)
+    if ctx.tables.get("loans") is None:
+        near = None
+    else:
+        near = nw.to_native(near).collect()
+        if coded is not None:
+            name = pl.DataFrame({"_name": coded[1]}).with_row_index("_i")
+            for col in ("m", "d"):
+                near = (
+                    near.join(
+                        name.cast({"_i": near.schema[col]}), left_on=col, right_on="_i", how="left"
+                    )
+                    .with_columns(pl.col("_name").alias(col))
+                    .drop("_name")
+                )
+        near = near.select(list(NEAR_SCHEMA)).cast(NEAR_SCHEMA).sort("m", "d")
     return BookFacts(
         ctx.as_of,
         ctx.snapshot,

@@ -106,16 +106,22 @@ def tie_table(
         return nw.when(age <= w.recent_days).then(nw.lit(1.0)).otherwise(nw.lit(w.old_factor))
 
     def near(df: nw.LazyFrame) -> nw.LazyFrame:
+        # one pass over df: a union of two semi-joins evaluates it twice, and a pair with
+        # both ends among ``ends`` came out twice when its float sums differed in the last
+        # bit between the two evaluations (a parallel group-by's order), unique or not
         if ends is None:
             return df
-        e = ends.select("acc")
-        return nw.concat(
-            [
-                df.join(e.select(nw.col("acc").alias("a")), on="a", how="semi"),
-                df.join(e.select(nw.col("acc").alias("b")), on="b", how="semi"),
-            ],
-            how="vertical",
-        ).unique()
+        e = ends.select("acc").unique().with_columns(nw.lit(True).alias("_end"))
+        return (
+            df.join(
+                e.select(nw.col("acc").alias("a"), nw.col("_end").alias("_ea")), on="a", how="left"
+            )
+            .join(
+                e.select(nw.col("acc").alias("b"), nw.col("_end").alias("_eb")), on="b", how="left"
+            )
+            .filter(nw.col("_ea").fill_null(False) | nw.col("_eb").fill_null(False))
+            .drop("_ea", "_eb")
+        )
 
     parts: dict[str, nw.LazyFrame] = {}
     for hub in ("dev", "ip"):
