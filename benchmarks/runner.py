@@ -21,6 +21,7 @@ from benchmarks import sharded as sharded_case
 from benchmarks import spark as spark_case
 from benchmarks.machine import load_average, machine, replace_section, source_state
 from benchmarks.worlds import existing, world_dir
+from graphrisk.testing import input_size
 
 HERE = Path(__file__).resolve().parent
 TARGETS = {
@@ -566,7 +567,7 @@ def run_spark_only(args: argparse.Namespace) -> int:
     for n in sorted({parse_size(s) for s in args.sizes.split(",") if s.strip()}):
         lab = label(n)
         world, _ = ensure_world(workdir, n, args.seed)
-        out.setdefault("inputs", {})[lab] = spark_case.input_size(world)
+        out.setdefault("inputs", {})[lab] = input_size(world)
         out["sizes"][lab] = spark_case.run(
             workdir, world, lab, args.spark_shards, workers, args.spark_memory
         )
