@@ -4,8 +4,8 @@ A shard is handed facts its kernel cannot count by itself (:class:`graphrisk.sha
 on Spark they are computed by the same narwhals steps as locally, but on another engine, whose
 arithmetic and rounding are not polars'. The shipped sample's window is put on Spark as
 :class:`graphrisk.linkplan.LinkInputs` and every fact is compared exactly with the local one:
-the ties to defaulters (weights rounded to six decimals, where half the ties of the default
-policy land on a half), transfer partners and accounts per device and address.
+the ties to defaulters (weights rounded to six decimals, which land on a half whenever a tie's
+closeness ends in an odd digit), transfer partners and accounts per device and address.
 """
 
 from __future__ import annotations
@@ -23,12 +23,11 @@ from pyspark.sql import SparkSession
 
 from graphrisk import linkplan
 from graphrisk.context import ScanContext
-from graphrisk.detectors._ties import round_half_up
+from graphrisk.detectors._ties import _PARTS, round_half_up
 from graphrisk.engines.spark import spark_session
 from graphrisk.io import load
 from graphrisk.shards import near_facts, polars_inputs
 
-PARTS = ["device", "ip", "money", "often", "large"]
 SAMPLE = Path(__file__).resolve().parents[1] / "datasets" / "sample"
 
 
@@ -79,7 +78,7 @@ def test_ties_to_defaulters_are_the_same_bits(inputs) -> None:
     # the default weight is 0.5 + 0.5 * closeness: a half in the seventh decimal whenever
     # closeness ends in an odd digit, which the engines' own round may break apart (polars
     # half to even on the binary value, Spark half up on the shortest decimal)
-    closeness = a.select(pl.sum_horizontal(PARTS).clip(upper_bound=1.0))
+    closeness = a.select(pl.sum_horizontal(_PARTS).clip(upper_bound=1.0))
     assert (((closeness.to_series() * 1e6).round() % 2) == 1).sum() > 5
     assert_frame_equal(a, b.select(a.columns).cast(a.schema), check_exact=True)
 
