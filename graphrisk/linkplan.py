@@ -302,20 +302,53 @@ def scatter_edges(
     tr = inp.transfers.select("src", "dst", "us", "amount")
     src_ok = bursty(tr, "src", "dst", scatter_hours * 3600, k)
     sink_ok = bursty(tr, "dst", "src", scatter_hours * 3600 + gather_days * 86400, k)
-    scatter = src_ok.select(
-        nw.col("src").alias("source"),
-        nw.col("dst").alias("mid"),
-        nw.col("us").alias("sent"),
-        nw.col("amount").alias("sent_amount"),
+    # each step computed once (a lazy frame used twice would be computed twice, and the
+    # rounds below use each one's result in the next)
+    scatter = inp.materialise(
+        src_ok.select(
+            nw.col("src").alias("source"),
+            nw.col("dst").alias("mid"),
+            nw.col("us").alias("sent"),
+            nw.col("amount").alias("sent_amount"),
+        )
     )
-    forward = sink_ok.select(
-        nw.col("src").alias("mid"),
-        nw.col("dst").alias("sink"),
-        nw.col("us").alias("fwd"),
-        nw.col("amount").alias("fwd_amount"),
+    forward = inp.materialise(
+        sink_ok.select(
+            nw.col("src").alias("mid"),
+            nw.col("dst").alias("sink"),
+            nw.col("us").alias("fwd"),
+            nw.col("amount").alias("fwd_amount"),
+        )
     )
-    scatter = scatter.join(forward.select("mid").unique(), on="mid", how="semi")
-    forward = forward.join(scatter.select("mid").unique(), on="mid", how="semi")
+    scatter = inp.materialise(scatter.join(forward.select("mid").unique(), on="mid", how="semi"))
+    forward = inp.materialise(forward.join(scatter.select("mid").unique(), on="mid", how="semi"))
+    # again among those only, as the detector does: a source needs k intermediaries that
+    # forward at all, a sink k senders that received from such a source (at the slow
+    # tempo's wide windows this cuts the join below by an order of magnitude)
+    gather_s = scatter_hours * 3600 + gather_days * 86400
+    for _ in range(2):
+        scatter = inp.materialise(
+            bursty(
+                scatter.rename({"source": "src", "mid": "dst", "sent": "us"}),
+                "src", "dst", scatter_hours * 3600, k,
+            ).select(
+                nw.col("src").alias("source"), nw.col("dst").alias("mid"),
+                nw.col("us").alias("sent"), "sent_amount",
+            )
+        )  # fmt: skip
+        forward = forward.join(scatter.select("mid").unique(), on="mid", how="semi")
+        forward = inp.materialise(
+            bursty(
+                forward.rename({"mid": "src", "sink": "dst", "fwd": "us"}),
+                "dst", "src", gather_s, k,
+            ).select(
+                nw.col("src").alias("mid"), nw.col("dst").alias("sink"),
+                nw.col("us").alias("fwd"), "fwd_amount",
+            )
+        )  # fmt: skip
+        scatter = inp.materialise(
+            scatter.join(forward.select("mid").unique(), on="mid", how="semi")
+        )
     gather_us = int(gather_days * DAY_US)
     legs = inp.materialise(
         scatter.join(forward, on="mid", how="inner")
