@@ -226,8 +226,24 @@ class ScanContext:
             return None
         return self.book.hub_degree.get(hub)
 
+    def window(self, name: str) -> pl.DataFrame | None:
+        """Table ``name`` cut to the window as :attr:`loans`, :attr:`transfers`,
+        :attr:`devices` and :attr:`applications` are, in no particular order (the sorted
+        copy when one is built already): for steps that do not need the order, such as a
+        shard plan's relational steps and row-hash sums."""
+        if name in self.__dict__:
+            return self.__dict__[name]
+        if name == "accounts":
+            return self.tables.accounts
+        if name == "loans":
+            return self._loans_in_window()
+        return self._events(name)
+
     @cached_property
     def loans(self) -> pl.DataFrame:
+        return sort_rows(self._loans_in_window(), "account_id", "issued_at", "loan_id")
+
+    def _loans_in_window(self) -> pl.DataFrame:
         as_of = self.as_of
         df = self.tables.loans.filter(
             (pl.col("issued_at") <= as_of)
@@ -253,7 +269,7 @@ class ScanContext:
             .cast(pl.Int64)
             .alias("overdue_days")
         )
-        return sort_rows(df, "account_id", "issued_at", "loan_id")
+        return df
 
     @cached_property
     def transfers(self) -> pl.DataFrame:

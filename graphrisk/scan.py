@@ -254,7 +254,7 @@ def fingerprint_parts(ctx: ScanContext) -> dict[str, tuple[int, int] | None]:
     if ctx.lenders is not None:  # reference data, whole in every shard: counted once
         out["lenders"] = (ctx.lenders.height, int(ctx.lenders.hash_rows(seed=7).sum()))
     for name in FINGERPRINT_TABLES:
-        df = getattr(ctx, name)
+        df = ctx.window(name)  # sums of row hashes: the order does not count
         if df is None:
             out[name] = None
             continue
@@ -530,9 +530,9 @@ def account_features(
 
 def _in_window(ctx: ScanContext) -> dict[str, int]:
     return {
-        n: getattr(ctx, n).height
+        n: df.height
         for n in ("accounts", "loans", "transfers", "devices", "applications")
-        if getattr(ctx, n) is not None
+        if (df := ctx.window(n)) is not None
     }
 
 

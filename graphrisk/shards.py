@@ -254,8 +254,10 @@ def polars_inputs(ctx: Any) -> Any:
 
     accounts = ctx.accounts.select("account_id").lazy()
     us = pl.col("ts").dt.epoch("us")
+    # the window's rows in the tables' own order: every step here is relational (no sorted
+    # copy of the largest tables is made for the plan)
     tr = (
-        ctx.transfers.lazy()
+        ctx.window("transfers").lazy()
         .select(
             pl.col("src_account").alias("src"),
             pl.col("dst_account").alias("dst"),
@@ -277,7 +279,7 @@ def polars_inputs(ctx: Any) -> Any:
         )
         .drop("_s", "_d")
     )
-    logins = ctx.devices.lazy().select("account_id", "device_id", "ip", us.alias("us"))
+    logins = ctx.window("devices").lazy().select("account_id", "device_id", "ip", us.alias("us"))
     loans = (
         ctx.tables.loans.lazy()
         .filter(pl.col("issued_at") <= ctx.as_of)
@@ -487,7 +489,7 @@ def book_facts(
         .select("account_id", pl.col("partners").cast(pl.UInt32).alias("len"))
         .sort("account_id")
     )
-    tr = ctx.transfers
+    tr = ctx.window("transfers")
     acc = ctx.accounts["account_id"].implode()
     internal = tr.filter(pl.col("src_account").is_in(acc) & pl.col("dst_account").is_in(acc))
     at_snapshot = not ctx.tables.loans.height or ctx.as_of >= ctx.snapshot
@@ -514,7 +516,7 @@ def book_facts(
         tr["ts"].min() if tr.height else None,  # type: ignore[arg-type]
         internal["ts"].min() if internal.height else None,  # type: ignore[arg-type]
         partners,
-        ctx.loans["lender_id"].unique().sort(),
+        ctx.window("loans")["lender_id"].unique().sort(),
         near,
         params,
     )
@@ -531,31 +533,46 @@ def split(tables: Tables, plan: ShardPlan) -> Iterator[tuple[Tables, pl.Series]]
     """
     a = plan.assignment.select("account_id", "shard")
     anchor = pl.concat([a.rename({"account_id": "id"}), plan.external])
+
+    def shard_of(keys: pl.Series, table: pl.DataFrame, col: str) -> pl.Series:
+        # the shard of each row's key, in row order: a column of its own, not a copy of
+        # the table with one more column (the tables stay the only copy of the book)
+        return (
+            keys.to_frame(col)
+            .join(table.rename({table.columns[0]: col}), on=col, how="left", maintain_order="left")
+            .get_column("shard")
+        )
+
     by_acc = {
-        name: df.join(a, on="account_id", how="left")
+        name: (df, shard_of(df["account_id"], a, "account_id"))
         for name in ("accounts", "loans", "devices", "applications")
         if (df := tables.get(name)) is not None
     }
-    tr = tables.transfers.join(
-        anchor.rename({"id": "src_account", "shard": "_s"}), on="src_account", how="left"
-    ).join(anchor.rename({"id": "dst_account", "shard": "_d"}), on="dst_account", how="left")
-    first = tr.with_columns(pl.coalesce("_s", "_d", pl.lit(0, SHARD)).alias("shard"))
-    second = tr.filter(
-        pl.col("_s").is_not_null() & pl.col("_d").is_not_null() & (pl.col("_s") != pl.col("_d"))
-    ).with_columns(pl.col("_d").alias("shard"))
-    by_acc["transfers"] = pl.concat([first, second]).drop("_s", "_d")
+    tr = tables.transfers
+    s_src = shard_of(tr["src_account"], anchor, "src_account")
+    s_dst = shard_of(tr["dst_account"], anchor, "dst_account")
+    # a transfer goes to its sender's shard (else its receiver's, else shard 0), and also
+    # to its receiver's when that is another
+    ends = pl.DataFrame({"_s": s_src, "_d": s_dst}).select(
+        pl.coalesce("_s", "_d", pl.lit(0, SHARD)).alias("first"),
+        pl.when(pl.col("_s").is_not_null() & (pl.col("_s") != pl.col("_d")))
+        .then(pl.col("_d"))
+        .alias("second"),
+    )
+    first, second = ends["first"], ends["second"]
+    del s_src, s_dst, ends
     # one shard at a time: a filter per shard and table, so only one shard's copy is alive
     for s in range(plan.n_shards):
 
         def part(name: str, s: int = s) -> pl.DataFrame | None:
-            df = by_acc.get(name)
-            if df is None:
+            if name not in by_acc:
                 return None
-            return df.filter(pl.col("shard") == s).drop("shard")
+            df, shard = by_acc[name]
+            return df.filter(shard == s)
 
         members = part("accounts")
-        transfers = part("transfers")
-        assert members is not None and transfers is not None
+        transfers = pl.concat([tr.filter(first == s), tr.filter(second == s)])
+        assert members is not None
         ends = pl.concat([transfers["src_account"], transfers["dst_account"]]).unique()
         ghosts = tables.accounts.join(
             pl.DataFrame({"account_id": ends}), on="account_id", how="semi"
