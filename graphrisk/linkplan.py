@@ -177,7 +177,9 @@ def partner_counts(inp: LinkInputs) -> nw.LazyFrame:
 
 def bursty(transfers: nw.LazyFrame, who: str, other: str, seconds: float, k: int) -> nw.LazyFrame:
     """Transfers of ``who`` with ``k``+ distinct ``other`` ends in two adjacent time buckets
-    (``bucket`` kept), as :func:`graphrisk.detectors.scatter_gather._bursty`."""
+    of ``seconds`` (``bucket`` kept; times in ``us``): SCATTER_GATHER's cheap superset of the
+    senders and receivers a window of that length can hold ``k`` of (it lies in two
+    buckets), shared by the detector and the shard plan."""
     size = max(int(seconds * 1_000_000), 1)
     df = transfers.with_columns((nw.col("us") // size).alias("bucket"))
     cnt = df.group_by(who, "bucket").agg(nw.col(other).n_unique().alias("c"))
@@ -521,7 +523,7 @@ def near_defaulters(
     hubs = inp.materialise(hubs)
     caps = {"dev": detector.max_device_accounts, "ip": detector.max_ip_accounts}
     ends = bad.select(nw.col("account_id").alias("acc"))
-    cols = [*(nw.col(p).round(6) for p in _ties._PARTS), "n_transfers", "amount"]
+    cols = [*_ties._PARTS, "n_transfers", "amount"]  # parts rounded by tie_table
     tie = inp.materialise(
         _ties.tie_table(hub_rows, transfers, hubs, inp.as_of_us, caps, detector.weights(), ends)
         .filter(nw.col("a") != nw.col("b"))

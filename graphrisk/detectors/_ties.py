@@ -95,7 +95,7 @@ def tie_table(
     ends
         ``acc``: only pairs with an end among these (``None``: every pair).
 
-    Returns ``a, b`` (``a < b``), the parts ``device, ip, money, often, large`` (unrounded),
+    Returns ``a, b`` (``a < b``), the parts ``device, ip, money, often, large`` (rounded),
     ``closeness`` (rounded), ``n_transfers, both_ways, amount`` (rounded to cents).
     """
     w = weights
@@ -199,6 +199,8 @@ def tie_table(
             nw.col("both_ways").fill_null(False),
             nw.col("amount").fill_null(0.0),
             round_half_up(nw.sum_horizontal(*_PARTS).clip(upper_bound=1.0), 6).alias("closeness"),
+            # rounded once here, the same bits on every engine (closeness: of the exact sum)
+            *(round_half_up(nw.col(p), 6).alias(p) for p in _PARTS),
         )
     )
 
@@ -284,7 +286,7 @@ def ties(
             pl.col("a").cast(IDX),
             pl.col("b").cast(IDX),
             kinds(),
-            *(pl.col(p).round(6) for p in _PARTS),
+            *_PARTS,
             "closeness",
             pl.col("n_transfers").cast(pl.UInt32),
             "both_ways",
