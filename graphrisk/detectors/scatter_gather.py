@@ -48,22 +48,16 @@ from graphrisk.detectors.base import (
 
 
 def _bursty(tr: pl.DataFrame, who: str, other: str, seconds: float, k: int) -> pl.DataFrame:
-    """Transfers of ``who`` accounts with ``k``+ distinct ``other`` ends in two adjacent buckets."""
-    size = max(int(seconds * 1_000_000), 1)
-    df = tr.with_columns((pl.col("ts").dt.epoch("us") // size).alias("bucket"))
-    cnt = df.group_by(who, "bucket").agg(pl.col(other).n_unique().alias("c"))
-    nxt = cnt.select(who, (pl.col("bucket") - 1).alias("bucket"), pl.col("c").alias("c_next"))
-    prv = cnt.select(who, (pl.col("bucket") + 1).alias("bucket"), pl.col("c").alias("c_prev"))
-    ok = (
-        cnt.join(nxt, on=[who, "bucket"], how="left")
-        .join(prv, on=[who, "bucket"], how="left")
-        .filter(
-            (pl.col("c") + pl.col("c_next").fill_null(0) >= k)
-            | (pl.col("c") + pl.col("c_prev").fill_null(0) >= k)
-        )
-        .select(who, "bucket")
+    """Transfers of ``who`` accounts with ``k``+ distinct ``other`` ends in two adjacent buckets
+    (:func:`graphrisk.linkplan.bursty`, the rule the shard plan cuts the book with)."""
+    import narwhals as nw
+
+    from graphrisk.linkplan import bursty
+
+    timed = tr.lazy().with_columns(pl.col("ts").dt.epoch("us").alias("us"))
+    return nw.to_native(bursty(nw.from_native(timed), who, other, seconds, k)).collect().drop(
+        "us", "bucket"
     )
-    return df.join(ok, on=[who, "bucket"], how="semi").drop("bucket")
 
 
 @dataclass
