@@ -462,10 +462,18 @@ def scan(
 
             tables = get_engine(engine).load(data, quarantine=quarantine)
     lookback = lookback_days or policy.lookback_days
+    led = None
+    if ledger is not None:
+        from graphrisk.ledger import Ledger
+
+        led = Ledger(ledger)
     if shard_accounts is not None and tables.accounts.height > shard_accounts:
-        ctx, flags, groups, feats, fingerprint, in_window, shard_stats = _detect_in_shards(
-            tables, as_of, lookback, policy, shard_accounts, stages, progress
+        sh = _scan_in_shards(
+            tables, as_of, lookback, policy, shard_accounts, stages, progress, led, lang
         )
+        ctx, flags, groups, feats = sh.book, sh.flags, sh.groups, sh.features
+        decisions, trace, prior, run_id = sh.decisions, sh.trace, sh.prior, sh.run_id
+        in_window, shard_stats = sh.in_window, sh.stats
     else:
         with stages.timed("context", progress):
             ctx = ScanContext.build(tables, as_of=as_of, lookback_days=lookback)
@@ -477,27 +485,21 @@ def scan(
         flags, groups = run_detectors(ctx, policy, stages, progress)
         with stages.timed("features", progress):
             feats = account_features(ctx, flags, groups, policy)
-        fingerprint, in_window, shard_stats = None, _in_window(ctx), None
-    led = None
-    prior = None
-    with stages.timed("decide", progress):
-        if ledger is not None:
-            from graphrisk.ledger import Ledger
-
-            led = Ledger(ledger)
-            prior = led.prior(ctx.as_of)
-        run_id = run_id_for(ctx, policy, prior, lang, fingerprint)
-        decisions, trace = decide_with_trace(
-            ctx.accounts,
-            flags,
-            policy,
-            ctx.as_of,
-            run_id,
-            prior,
-            lang,
-            ctx.lookback_days,
-            loans=ctx.loans,
-        )
+        in_window, shard_stats = _in_window(ctx), None
+        with stages.timed("decide", progress):
+            prior = None if led is None else led.prior(ctx.as_of)
+            run_id = run_id_for(ctx, policy, prior, lang)
+            decisions, trace = decide_with_trace(
+                ctx.accounts,
+                flags,
+                policy,
+                ctx.as_of,
+                run_id,
+                prior,
+                lang,
+                ctx.lookback_days,
+                loans=ctx.loans,
+            )
     summary = _summary(ctx, tables, flags, decisions, groups, policy, run_id, engine, in_window)
     if shard_stats is not None:
         summary["shards"] = shard_stats
@@ -536,7 +538,23 @@ def _in_window(ctx: ScanContext) -> dict[str, int]:
     }
 
 
-def _detect_in_shards(
+@dataclass
+class _Sharded:
+    """What :func:`_scan_in_shards` found, for :func:`scan` to assemble."""
+
+    book: ScanContext  # the whole book's context (its tables; graph and window cuts released)
+    flags: pl.DataFrame
+    groups: pl.DataFrame
+    features: pl.DataFrame
+    decisions: pl.DataFrame
+    trace: pl.DataFrame
+    prior: pl.DataFrame | None
+    run_id: str
+    in_window: dict[str, int]
+    stats: dict[str, Any]
+
+
+def _scan_in_shards(
     tables: Tables,
     as_of: datetime | str | None,
     lookback: int,
@@ -544,13 +562,15 @@ def _detect_in_shards(
     shard_accounts: int,
     stages: Stages,
     progress: Progress | None,
-) -> tuple[
-    ScanContext, pl.DataFrame, pl.DataFrame, pl.DataFrame, dict, dict[str, int], dict[str, Any]
-]:
-    """Every detector over each shard of whole linked groups in turn (see graphrisk.shards).
+    led: Any,
+    lang: str,
+) -> _Sharded:
+    """Every detector and the decisions over each shard of whole linked groups in turn (see
+    graphrisk.shards).
 
-    Returns the book's context (its tables; its graph released), the flags, groups and
-    features, the book's fingerprint, the rows in the window and the plan's figures.
+    A decision reads its own account's flags, loans and ledger state only, so each shard's
+    members are decided with the shard (the run id is the book's, from the plan's
+    fingerprint): no window cut of the whole book is made after the plan.
     """
     from graphrisk.shards import plan_shards, split
 
@@ -564,9 +584,12 @@ def _detect_in_shards(
         book.release()  # the whole book's graph and window cuts: not needed past the plan
         book.book = plan.facts
         parts = split(tables, plan)
-    flags: list[pl.DataFrame] = []
-    groups: list[pl.DataFrame] = []
-    feats: list[pl.DataFrame] = []
+    with stages.timed("decide", progress):
+        prior = None if led is None else led.prior(book.as_of)
+        run_id = run_id_for(book, policy, prior, lang, fingerprint)
+    out: dict[str, list[pl.DataFrame]] = {
+        k: [] for k in ("flags", "groups", "features", "decisions", "trace")
+    }
     for i, (part, members) in enumerate(parts):
         if progress:
             progress(f"shard {i + 1}/{plan.n_shards}")
@@ -583,15 +606,40 @@ def _detect_in_shards(
         f = f.filter(pl.col("account_id").is_in(keep))
         g = g.filter(pl.col("account_id").is_in(keep))
         with stages.timed("features"):
-            feats.append(
+            out["features"].append(
                 account_features(ctx, f, g, policy).filter(pl.col("account_id").is_in(keep))
             )
-        flags.append(f)
-        groups.append(g)
+        with stages.timed("decide"):
+            mine = None if prior is None else prior.filter(pl.col("account_id").is_in(keep))
+            d, t = decide_with_trace(
+                ctx.accounts.filter(pl.col("account_id").is_in(keep)),
+                f,
+                policy,
+                ctx.as_of,
+                run_id,
+                mine,
+                lang,
+                ctx.lookback_days,
+                loans=ctx.loans,
+            )
+        out["flags"].append(f)
+        out["groups"].append(g)
+        out["decisions"].append(d)
+        out["trace"].append(t)
         del ctx
-    all_flags, all_groups = combine(flags, groups)
-    all_features = pl.concat(feats).sort("account_id")
-    return book, all_flags, all_groups, all_features, fingerprint, in_window, plan.stats
+    flags, groups = combine(out["flags"], out["groups"])
+    return _Sharded(
+        book,
+        flags,
+        groups,
+        pl.concat(out["features"]).sort("account_id"),
+        pl.concat(out["decisions"]).sort("account_id"),
+        pl.concat(out["trace"]).sort("account_id"),
+        prior,
+        run_id,
+        in_window,
+        plan.stats,
+    )
 
 
 def commit_ledger(result: ScanResult) -> Path | None:
