@@ -257,7 +257,8 @@ def polars_inputs(ctx: Any) -> Any:
     # the window's rows in the tables' own order: every step here is relational (no sorted
     # copy of the largest tables is made for the plan)
     tr = (
-        ctx.window("transfers").lazy()
+        ctx.window("transfers")
+        .lazy()
         .select(
             pl.col("src_account").alias("src"),
             pl.col("dst_account").alias("dst"),

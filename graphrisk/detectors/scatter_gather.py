@@ -55,8 +55,10 @@ def _bursty(tr: pl.DataFrame, who: str, other: str, seconds: float, k: int) -> p
     from graphrisk.linkplan import bursty
 
     timed = tr.lazy().with_columns(pl.col("ts").dt.epoch("us").alias("us"))
-    return nw.to_native(bursty(nw.from_native(timed), who, other, seconds, k)).collect().drop(
-        "us", "bucket"
+    return (
+        nw.to_native(bursty(nw.from_native(timed), who, other, seconds, k))
+        .collect()
+        .drop("us", "bucket")
     )
 
 
