@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from graphrisk import __version__
-from graphrisk.context import ScanContext, check_window
+from graphrisk.context import ScanContext, check_window, concat_sorted
 from graphrisk.decisions import decide_with_trace
 from graphrisk.detectors.base import FLAG_SCHEMA, GROUP_SCHEMA, Findings
 from graphrisk.errors import UsageError
@@ -627,14 +627,19 @@ def _scan_in_shards(
         out["decisions"].append(d)
         out["trace"].append(t)
         del ctx
-    flags, groups = combine(out["flags"], out["groups"])
+    with stages.timed("combine", progress):
+        flags, groups = combine(out.pop("flags"), out.pop("groups"))
+        # one row per account of the book each: put in order without a second copy
+        ordered = {
+            k: concat_sorted(out[k], "account_id") for k in ("features", "decisions", "trace")
+        }
     return _Sharded(
         book,
         flags,
         groups,
-        pl.concat(out["features"]).sort("account_id"),
-        pl.concat(out["decisions"]).sort("account_id"),
-        pl.concat(out["trace"]).sort("account_id"),
+        ordered["features"],
+        ordered["decisions"],
+        ordered["trace"],
         prior,
         run_id,
         in_window,
