@@ -113,8 +113,17 @@ class ScanResult:
         A whole scan has one already; a sharded scan builds a small one over those accounts'
         rows (their logins, loans and transfers), with the book's facts.
         """
-        if self.context.book is None or accounts is None:
+        spill = getattr(self, "_spill", None)
+        if self.context.book is None or (accounts is None and spill is None):
             return self.context
+        if spill is not None:  # the book's rows are on disk, shard by shard
+            return ScanContext(
+                spill.rows(accounts),
+                self.context.as_of,
+                self.context.lookback_days,
+                self.context.book,
+            )
+        assert accounts is not None
         keep = pl.Series(list(accounts), dtype=pl.String).implode()
         t = self.context.tables
         sub = Tables(
@@ -142,6 +151,14 @@ class ScanResult:
                 raise KeyError(f"no group {group_id!r}")
             accounts = members.to_list()
         return self.graph_context(accounts).graph.to_networkx(accounts)
+
+    def close(self) -> None:
+        """Remove a sharded scan's shards from disk (written beside the book while it was
+        scanned, read again by :meth:`graph_context`); nothing to do for a whole scan. The
+        frames stay; a report or networkx view needs the shards, so write first."""
+        spill = getattr(self, "_spill", None)
+        if spill is not None:
+            spill.close()
 
     def write(self, out: str | Path, progress: Progress | None = None) -> Path:
         """Write the run directory atomically: flags, decisions, groups, summary, report.
@@ -467,10 +484,15 @@ def scan(
         from graphrisk.ledger import Ledger
 
         led = Ledger(ledger)
+    read = tables.counts()
+    spill = None
     if shard_accounts is not None and tables.accounts.height > shard_accounts:
+        held = [tables]  # let go of by _scan_in_shards once the shards are on disk
+        del tables
         sh = _scan_in_shards(
-            tables, as_of, lookback, policy, shard_accounts, stages, progress, led, lang
+            held, as_of, lookback, policy, shard_accounts, stages, progress, led, lang
         )
+        tables, spill = sh.book.tables, sh.spill
         ctx, flags, groups, feats = sh.book, sh.flags, sh.groups, sh.features
         decisions, trace, prior, run_id = sh.decisions, sh.trace, sh.prior, sh.run_id
         in_window, shard_stats = sh.in_window, sh.stats
@@ -500,7 +522,9 @@ def scan(
                 ctx.lookback_days,
                 loans=ctx.loans,
             )
-    summary = _summary(ctx, tables, flags, decisions, groups, policy, run_id, engine, in_window)
+    summary = _summary(
+        ctx, tables, read, flags, decisions, groups, policy, run_id, engine, in_window
+    )
     if shard_stats is not None:
         summary["shards"] = shard_stats
     result = ScanResult(
@@ -518,6 +542,7 @@ def scan(
     )
     if led is not None:
         result._ledger = (led, prior)  # type: ignore[attr-defined]
+    result._spill = spill
     return result
 
 
@@ -552,10 +577,11 @@ class _Sharded:
     run_id: str
     in_window: dict[str, int]
     stats: dict[str, Any]
+    spill: Any  # graphrisk.shards.Spill: the shards on disk
 
 
 def _scan_in_shards(
-    tables: Tables,
+    held: list[Tables],
     as_of: datetime | str | None,
     lookback: int,
     policy: Policy,
@@ -571,9 +597,14 @@ def _scan_in_shards(
     A decision reads its own account's flags, loans and ledger state only, so each shard's
     members are decided with the shard (the run id is the book's, from the plan's
     fingerprint): no window cut of the whole book is made after the plan.
-    """
-    from graphrisk.shards import plan_shards, split
 
+    ``held`` holds the book's tables, and is emptied: once the shards are written to disk
+    (:class:`graphrisk.shards.Spill`), the book's context keeps its accounts, lenders and
+    load report only, and each shard is read back in its turn.
+    """
+    from graphrisk.shards import Spill, plan_shards
+
+    tables = held.pop()
     with stages.timed("plan", progress):
         plan = plan_shards(tables, as_of, lookback, shard_accounts, policy)
         book = plan.book
@@ -583,7 +614,20 @@ def _scan_in_shards(
         in_window = _in_window(book)
         book.release()  # the whole book's graph and window cuts: not needed past the plan
         book.book = plan.facts
-        parts = split(tables, plan)
+    with stages.timed("spill", progress):
+        parts = Spill(tables, plan)
+        book.tables = Tables(
+            accounts=tables.accounts,
+            loans=tables.loans.clear(),
+            transfers=tables.transfers.clear(),
+            devices=tables.devices.clear(),
+            applications=None if tables.applications is None else tables.applications.clear(),
+            source=tables.source,
+            quarantine=tables.quarantine,
+            lenders=tables.lenders,
+            warnings=tables.warnings,
+        )
+        del tables
     with stages.timed("decide", progress):
         prior = None if led is None else led.prior(book.as_of)
         run_id = run_id_for(book, policy, prior, lang, fingerprint)
@@ -644,6 +688,7 @@ def _scan_in_shards(
         run_id,
         in_window,
         plan.stats,
+        parts,
     )
 
 
@@ -666,6 +711,7 @@ def commit_ledger(result: ScanResult) -> Path | None:
 def _summary(
     ctx: ScanContext,
     tables: Tables,
+    read: dict[str, int],
     flags: pl.DataFrame,
     decisions: pl.DataFrame,
     groups: pl.DataFrame,
@@ -693,7 +739,7 @@ def _summary(
             # what the files held: the rows kept plus the rows set aside by --quarantine
             "read": {
                 n: k + (tables.quarantine[n].height if n in tables.quarantine else 0)
-                for n, k in tables.counts().items()
+                for n, k in read.items()
             },
             "in_window": in_window,
         },

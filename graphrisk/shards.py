@@ -590,3 +590,129 @@ def split(tables: Tables, plan: ShardPlan) -> Iterator[tuple[Tables, pl.Series]]
             ),
             members["account_id"],
         )
+
+
+#: The tables a shard is written with (``accounts`` holds its ghosts too).
+SPILLED = ("accounts", "loans", "transfers", "devices", "applications")
+
+
+class Spill:
+    """A book's shards written to a temporary directory, read back one at a time.
+
+    A sharded scan holds the whole book only until its shards are written: then the book's
+    tables are let go, and each shard's tables are read back when its turn comes (the
+    process then holds one shard, the plan's facts and the outputs so far). The files are
+    :func:`split`'s tables, one folder per shard; :meth:`rows` reads the rows of a few
+    accounts back (a report's drawings, a networkx view of a group). The directory is
+    removed by :meth:`close`, or when the object is collected.
+
+    Parameters
+    ----------
+    tables, plan
+        The book and its plan.
+    root
+        Where the temporary directory goes (default: the system's, ``TMPDIR``).
+    """
+
+    def __init__(self, tables: Tables, plan: ShardPlan, root: str | None = None) -> None:
+        import tempfile
+        from pathlib import Path
+
+        self._tmp = tempfile.TemporaryDirectory(prefix="graphrisk-shards-", dir=root)
+        self.root = Path(self._tmp.name)
+        self.n_shards = plan.n_shards
+        self.present = [n for n in SPILLED if tables.get(n) is not None]
+        self.source, self.lenders = tables.source, tables.lenders
+        self.shard_of = plan.assignment.select("account_id", "shard")
+        for s, (part, members) in enumerate(split(tables, plan)):
+            d = self.folder(s)
+            d.mkdir()
+            for name in self.present:
+                part.get(name).write_parquet(d / f"{name}.parquet")  # type: ignore[union-attr]
+            members.to_frame("account_id").write_parquet(d / "members.parquet")
+
+    def folder(self, s: int) -> Any:
+        return self.root / f"shard={s}"
+
+    def _read(self, s: int, name: str) -> pl.DataFrame | None:
+        if name not in self.present:
+            return None
+        return pl.read_parquet(self.folder(s) / f"{name}.parquet")
+
+    def shard(self, s: int) -> tuple[Tables, pl.Series]:
+        """Shard ``s``'s tables (as :func:`split` made them) and its members."""
+        return (
+            Tables(
+                accounts=self._read(s, "accounts"),  # type: ignore[arg-type]
+                loans=self._read(s, "loans"),  # type: ignore[arg-type]
+                transfers=self._read(s, "transfers"),  # type: ignore[arg-type]
+                devices=self._read(s, "devices"),  # type: ignore[arg-type]
+                applications=self._read(s, "applications"),
+                source=self.source,
+                lenders=self.lenders,
+            ),
+            pl.read_parquet(self.folder(s) / "members.parquet")["account_id"],
+        )
+
+    def __iter__(self) -> Iterator[tuple[Tables, pl.Series]]:
+        for s in range(self.n_shards):
+            yield self.shard(s)
+
+    def rows(self, accounts: list[str] | None) -> Tables:
+        """The rows of ``accounts`` (``None``: every account): their own account rows, loans,
+        logins and applications, and every transfer they sent or received, read from the
+        shards they are in (a transfer between two shards is stored in both: kept once)."""
+        if accounts is None:
+            shards = list(range(self.n_shards))
+            keep = None
+        else:
+            keep = pl.Series(list(accounts), dtype=pl.String).implode()
+            shards = (
+                self.shard_of.filter(pl.col("account_id").is_in(keep))["shard"]
+                .unique()
+                .sort()
+                .to_list()
+            )
+
+        def gather(name: str, mine: pl.Expr | None) -> pl.DataFrame | None:
+            if name not in self.present:
+                return None
+            files = [str(self.folder(s) / f"{name}.parquet") for s in shards]
+            lf = pl.scan_parquet(files) if files else None
+            if lf is None:
+                return pl.read_parquet(self.folder(0) / f"{name}.parquet").clear()
+            return (lf if mine is None else lf.filter(mine)).collect()
+
+        def own(col: str = "account_id") -> pl.Expr | None:
+            return None if keep is None else pl.col(col).is_in(keep)
+
+        # each account's row from its own shard (where it is a member, not a ghost)
+        accounts_rows = pl.concat(
+            [
+                pl.read_parquet(self.folder(s) / "accounts.parquet").join(
+                    pl.read_parquet(self.folder(s) / "members.parquet"),
+                    on="account_id",
+                    how="semi",
+                )
+                for s in shards
+            ]
+            or [pl.read_parquet(self.folder(0) / "accounts.parquet").clear()]
+        )
+        if keep is not None:
+            accounts_rows = accounts_rows.filter(own())
+        moved = None if keep is None else own("src_account") | own("dst_account")
+        transfers = gather("transfers", moved)
+        assert transfers is not None
+        return Tables(
+            accounts=accounts_rows.sort("account_id"),
+            loans=gather("loans", own()),  # type: ignore[arg-type]
+            transfers=transfers.unique("transfer_id", keep="first", maintain_order=True),
+            devices=gather("devices", own()),  # type: ignore[arg-type]
+            applications=gather("applications", own()),
+            source=self.source,
+            lenders=self.lenders,
+        )
+
+    def close(self) -> None:
+        """Remove the directory (the shards can no longer be read)."""
+        self._tmp.cleanup()

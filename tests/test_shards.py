@@ -226,3 +226,39 @@ def test_detector_links_keep_a_finding_in_one_shard(make, detector, code, monkey
     assert cut.flags.filter(pl.col("code") == code).height < (
         whole.flags.filter(pl.col("code") == code).height
     )
+
+
+def _edges(g) -> list[tuple]:
+    return sorted((u, v, tuple(sorted(d.items()))) for u, v, d in g.edges(data=True))
+
+
+def test_sharded_scan_reads_its_shards_back_from_disk(book: Tables) -> None:
+    """A sharded scan lets go of the book once its shards are on disk; the networkx views of
+    its groups (read back from the shards) are the whole scan's, and ``close`` removes them."""
+    whole = graphrisk.scan(book)
+    sharded = graphrisk.scan(book, shard_accounts=100)
+    # the book's context kept its accounts only
+    assert sharded.context.tables.transfers.height == 0
+    assert sharded.context.tables.accounts.height == book.accounts.height
+    assert sharded.summary["rows"] == whole.summary["rows"]
+    spill = sharded._spill
+    assert spill is not None and spill.root.is_dir()
+    assert len(list(spill.root.glob("shard=*"))) == sharded.summary["shards"]["shards"]
+    # groups of every kind, largest first: their members span several shards' files
+    groups = (
+        whole.groups.group_by("group_id", "kind")
+        .len()
+        .sort(["len", "group_id"], descending=[True, False])
+        .unique("kind", keep="first", maintain_order=True)["group_id"]
+        .to_list()
+    )
+    assert len(groups) >= 3
+    for gid in groups:
+        a, b = whole.to_networkx(gid), sharded.to_networkx(gid)
+        assert sorted(a.nodes(data=True)) == sorted(b.nodes(data=True)), gid
+        assert _edges(a) == _edges(b), gid
+    # accounts of different shards, with the money between them
+    ids = sharded.context.accounts["account_id"].head(300).to_list()
+    assert _edges(whole.to_networkx(accounts=ids)) == _edges(sharded.to_networkx(accounts=ids))
+    sharded.close()
+    assert not spill.root.exists()
