@@ -31,6 +31,11 @@ decisions and groups of a sharded scan are then those of a whole scan, row for r
 run id is the same (``tests/test_shards.py`` forces dozens of shards and compares; removing
 one detector's ``links`` makes it fail).
 
+In a scan (``scan(..., shard_accounts=N)``) the shards are written to a temporary directory
+once the plan is made (:class:`Spill`) and the book's tables are let go: the process then
+holds one shard at a time, the plan's facts and the outputs so far, and each shard's
+members are decided with it.
+
 A device used by more than ``max_hub_accounts`` accounts joins no components (its number is
 ``shards.hubs_cut`` in the summary); a component larger than ``shard_accounts`` is never split,
 it becomes a shard of its own (``shards.oversized``).
@@ -627,8 +632,12 @@ class Spill:
         for s, (part, members) in enumerate(split(tables, plan)):
             d = self.folder(s)
             d.mkdir()
+            # lz4: written once, read once, soon removed (a third faster to write than
+            # zstd, the default, for 1.6x the disk; 13M logins: 1.8 s against 2.8 s)
             for name in self.present:
-                part.get(name).write_parquet(d / f"{name}.parquet")  # type: ignore[union-attr]
+                part.get(name).write_parquet(  # type: ignore[union-attr]
+                    d / f"{name}.parquet", compression="lz4"
+                )
             members.to_frame("account_id").write_parquet(d / "members.parquet")
 
     def folder(self, s: int) -> Any:
