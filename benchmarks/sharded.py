@@ -29,9 +29,10 @@ def _detectors(scan: dict[str, Any]) -> float:
 def table(sharded: dict[str, Any]) -> str:
     """The markdown table of one ``--sharded`` run."""
     head = (
-        "| accounts | scan | shards | largest shard | load | plan | context | graph | detectors "
-        "| decide | **total s** | CPU s | peak RSS MB | time x | memory x | same run id, rows |\n"
-        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n"
+        "| accounts | scan | shards | largest shard | load | plan | spill | context | graph "
+        "| detectors | decide | combine | **total s** | CPU s | peak RSS MB | time x | memory x "
+        "| same run id, rows |\n"
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n"
     )
     rows = []
     for lab, e in sharded["sizes"].items():
@@ -41,8 +42,9 @@ def table(sharded: dict[str, Any]) -> str:
             rows.append(
                 f"| {lab} | {name} | {info.get('shards', 1)} | "
                 f"{info.get('largest_shard', e['accounts']):,} | {_stage(r, 'load')} | "
-                f"{_stage(r, 'plan')} | {_stage(r, 'context')} | {_stage(r, 'graph')} | "
-                f"{_detectors(r)} | {_stage(r, 'decide')} | **{r['wall_seconds']:.1f}** | "
+                f"{_stage(r, 'plan')} | {_stage(r, 'spill')} | {_stage(r, 'context')} | "
+                f"{_stage(r, 'graph')} | {_detectors(r)} | {_stage(r, 'decide')} | "
+                f"{_stage(r, 'combine')} | **{r['wall_seconds']:.1f}** | "
                 f"{r['cpu_seconds']:.1f} | {r['peak_rss_mb']:.0f} | "
                 + (
                     "1.00 | 1.00 | |"
