@@ -306,22 +306,17 @@ def scatter_edges(
     sink_ok = bursty(tr, "dst", "src", scatter_hours * 3600 + gather_days * 86400, k)
     # each step computed once (a lazy frame used twice would be computed twice, and the
     # rounds below use each one's result in the next)
-    scatter = inp.materialise(
-        src_ok.select(
-            nw.col("src").alias("source"),
-            nw.col("dst").alias("mid"),
-            nw.col("us").alias("sent"),
-            nw.col("amount").alias("sent_amount"),
-        )
-    )
-    forward = inp.materialise(
-        sink_ok.select(
-            nw.col("src").alias("mid"),
-            nw.col("dst").alias("sink"),
-            nw.col("us").alias("fwd"),
-            nw.col("amount").alias("fwd_amount"),
-        )
-    )
+    as_scatter = {"src": "source", "dst": "mid", "us": "sent", "amount": "sent_amount"}
+    as_forward = {"src": "mid", "dst": "sink", "us": "fwd", "amount": "fwd_amount"}
+
+    def legs_of(transfers: nw.LazyFrame, names: dict[str, str]) -> nw.LazyFrame:
+        return inp.materialise(transfers.select(*names).rename(names))
+
+    def again(legs: nw.LazyFrame, names: dict[str, str], *rule: Any) -> nw.LazyFrame:
+        return legs_of(bursty(legs.rename({v: k for k, v in names.items()}), *rule), names)
+
+    scatter = legs_of(src_ok, as_scatter)
+    forward = legs_of(sink_ok, as_forward)
     scatter = inp.materialise(scatter.join(forward.select("mid").unique(), on="mid", how="semi"))
     forward = inp.materialise(forward.join(scatter.select("mid").unique(), on="mid", how="semi"))
     # again among those only, as the detector does: a source needs k intermediaries that
@@ -329,25 +324,9 @@ def scatter_edges(
     # tempo's wide windows this cuts the join below by an order of magnitude)
     gather_s = scatter_hours * 3600 + gather_days * 86400
     for _ in range(2):
-        scatter = inp.materialise(
-            bursty(
-                scatter.rename({"source": "src", "mid": "dst", "sent": "us"}),
-                "src", "dst", scatter_hours * 3600, k,
-            ).select(
-                nw.col("src").alias("source"), nw.col("dst").alias("mid"),
-                nw.col("us").alias("sent"), "sent_amount",
-            )
-        )  # fmt: skip
+        scatter = again(scatter, as_scatter, "src", "dst", scatter_hours * 3600, k)
         forward = forward.join(scatter.select("mid").unique(), on="mid", how="semi")
-        forward = inp.materialise(
-            bursty(
-                forward.rename({"mid": "src", "sink": "dst", "fwd": "us"}),
-                "dst", "src", gather_s, k,
-            ).select(
-                nw.col("src").alias("mid"), nw.col("dst").alias("sink"),
-                nw.col("us").alias("fwd"), "fwd_amount",
-            )
-        )  # fmt: skip
+        forward = again(forward, as_forward, "dst", "src", gather_s, k)
         scatter = inp.materialise(
             scatter.join(forward.select("mid").unique(), on="mid", how="semi")
         )

@@ -316,9 +316,10 @@ def polars_inputs(ctx: Any) -> Any:
     )
 
 
-def encoded_inputs(ctx: Any, inp: Any) -> tuple[Any, pl.Series, int]:
+def encoded_inputs(ctx: Any, inp: Any) -> tuple[Any, pl.Series, int, dict[str, pl.Series]]:
     """``inp`` with every id an integer code (``UInt32``), the node name of each code of an
-    account or outside counterparty, and the number of nodes.
+    account or outside counterparty, the number of nodes, and the name of each device and
+    address code (``"device_id"``, ``"ip"``: before the offset).
 
     Accounts are codes ``0..n-1`` (in ``ctx.accounts`` order), the other ends of transfers
     follow; devices and addresses are coded apart and offset after them
@@ -348,6 +349,7 @@ def encoded_inputs(ctx: Any, inp: Any) -> tuple[Any, pl.Series, int]:
 
     code = pl.DataFrame({"_name": names}).with_row_index("_i")
     offsets: dict[str, int] = {}
+    hub_names: dict[str, pl.Series] = {}
     start = names.len()
     logins = nw.to_native(inp.logins)
     for hub in ("device_id", "ip"):
@@ -355,6 +357,7 @@ def encoded_inputs(ctx: Any, inp: Any) -> tuple[Any, pl.Series, int]:
         table = uniq.collect().with_row_index("_i")
         logins = enc(logins, hub, table)
         offsets[hub] = start
+        hub_names[hub] = table["_name"]
         start += table.height
     transfers = enc(enc(tr.lazy(), "src", code), "dst", code)
     logins = enc(logins, "account_id", code)
@@ -373,7 +376,7 @@ def encoded_inputs(ctx: Any, inp: Any) -> tuple[Any, pl.Series, int]:
         materialise,
         offsets,
     )
-    return out, names, start
+    return out, names, start, hub_names
 
 
 def linkers(policy: Policy) -> list[Any]:
@@ -427,7 +430,7 @@ def plan_shards(
     policy = policy if policy is not None else _Policy.load(None)
     ctx = ScanContext.build(tables, as_of=as_of, lookback_days=lookback_days)
     inp = polars_inputs(ctx)
-    coded, names, n_nodes = encoded_inputs(ctx, inp)
+    coded, names, n_nodes, hub_names = encoded_inputs(ctx, inp)
     dets = [d for d in linkers(policy) if all(ctx.tables.get(t) is not None for t in d.tables)]
     edges = nw.to_native(
         linkplan.link_edges(coded, dets, max_hub_accounts, ip_cap(policy))
@@ -448,7 +451,7 @@ def plan_shards(
     sizes = np.bincount(label[:n]) if n else np.zeros(0, dtype=np.int64)
     sizes = sizes[sizes > 0]
     per_shard = shard.value_counts().sort(shard.name)
-    facts = book_facts(ctx, inp, policy, (coded, names))
+    facts = book_facts(ctx, inp, policy, (coded, names, hub_names))
     stats = {
         "shards": int(per_shard.height),
         "shard_accounts": shard_accounts,
@@ -474,46 +477,49 @@ def near_facts(policy: Policy | None, inp: Any, at_snapshot: bool) -> tuple[Any,
 
 
 def book_facts(
-    ctx: Any, inp: Any, policy: Policy | None = None, coded: tuple[Any, pl.Series] | None = None
+    ctx: Any,
+    inp: Any,
+    policy: Policy | None = None,
+    coded: tuple[Any, pl.Series, dict[str, pl.Series]] | None = None,
 ) -> BookFacts:
     """The :class:`BookFacts` of a whole book's window (from the link plan's inputs).
 
-    ``coded``: the same inputs with integer ids and the name of each code
-    (:func:`encoded_inputs`), which the ties to defaulters are then found on (the joins of
-    the whole book's device and address pairs run on integers) and named after."""
+    ``coded``: the same inputs with integer ids, the name of each account or counterparty
+    code and of each device and address code (:func:`encoded_inputs`): the counts and the
+    ties to defaulters are then found on integers (the joins of the whole book's logins and
+    transfers) and named after."""
     import narwhals as nw
 
     from graphrisk import linkplan
 
+    on = inp if coded is None else coded[0]
+
+    def named(df: pl.DataFrame, col: str, names: pl.Series) -> pl.DataFrame:
+        if coded is None:
+            return df
+        return df.with_columns(names.gather(df[col]).alias(col))
+
     degree = {}
     for key, col in (("dev", "device_id"), ("ip", "ip")):
-        deg = nw.to_native(linkplan.hub_degree(inp, col)).collect()
+        deg = nw.to_native(linkplan.hub_degree(on, col)).collect()
+        deg = named(deg, col, coded[2][col] if coded is not None else pl.Series())
         degree[key] = deg.select(col, pl.col("deg").cast(pl.UInt32)).sort(col)
-    partners = (
-        nw.to_native(linkplan.partner_counts(inp))
-        .collect()
-        .select("account_id", pl.col("partners").cast(pl.UInt32).alias("len"))
-        .sort("account_id")
+    partners = nw.to_native(linkplan.partner_counts(on)).collect()
+    partners = named(partners, "account_id", coded[1] if coded is not None else pl.Series())
+    partners = partners.select("account_id", pl.col("partners").cast(pl.UInt32).alias("len")).sort(
+        "account_id"
     )
     tr = ctx.window("transfers")
     acc = ctx.accounts["account_id"].implode()
     internal = tr.filter(pl.col("src_account").is_in(acc) & pl.col("dst_account").is_in(acc))
     at_snapshot = not ctx.tables.loans.height or ctx.as_of >= ctx.snapshot
-    near, params = near_facts(policy, inp if coded is None else coded[0], at_snapshot)
+    near, params = near_facts(policy, on, at_snapshot)
     if ctx.tables.get("loans") is None:
         near = None
     else:
         near = nw.to_native(near).collect()
-        if coded is not None:
-            name = pl.DataFrame({"_name": coded[1]}).with_row_index("_i")
-            for col in ("m", "d"):
-                near = (
-                    near.join(
-                        name.cast({"_i": near.schema[col]}), left_on=col, right_on="_i", how="left"
-                    )
-                    .with_columns(pl.col("_name").alias(col))
-                    .drop("_name")
-                )
+        for col in ("m", "d"):
+            near = named(near, col, coded[1] if coded is not None else pl.Series())
         near = near.select(list(NEAR_SCHEMA)).cast(NEAR_SCHEMA).sort("m", "d")
     return BookFacts(
         ctx.as_of,

@@ -96,6 +96,11 @@ def test_book_facts_are_the_whole_scans_counts(book) -> None:
         .sort("account_id")
     )
     assert facts.partners.equals(partners)
+    # the plan counts on integer codes and names them after: the same frames
+    planned = plan_shards(book, shard_accounts=1).facts
+    for key in ("dev", "ip"):
+        assert planned.hub_degree[key].equals(degree[key])
+    assert planned.partners.equals(partners)
     assert facts.lender_ids.equals(g.lenders["lender_id"])
     assert facts.first_internal == ctx.first_transfer(internal=True)
     assert facts.first_transfer == ctx.first_transfer()
