@@ -124,6 +124,13 @@ def cli() -> None:
     default=None,
     help="scan in shards of whole linked groups of at most N accounts (same outputs)",
 )
+@click.option(
+    "--spill-dir",
+    "spill_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="with --shard-accounts: where the shards are written (default TMPDIR)",
+)
 @click.option("--json", "as_json", is_flag=True, help="print the summary as JSON")
 def scan(
     data: Path,
@@ -138,8 +145,10 @@ def scan(
     shard_accounts: int | None,
     as_json: bool,
     spark_master: str | None,
+    spill_dir: Path | None,
 ) -> None:
     """Scan DATA (a directory of Parquet tables) and write the run directory OUT."""
+    from graphrisk.scan import ScanResult
     from graphrisk.scan import scan as run_scan
 
     if spark_master:
@@ -159,6 +168,7 @@ def scan(
             engine=engine,
             progress=progress,
             shard_accounts=shard_accounts,
+            spill_dir=spill_dir,
         )
         try:
             result.write(out, progress)
@@ -166,6 +176,9 @@ def scan(
             raise UsageError(f"--out: cannot write {out}: {e.strerror or e}") from e
         except OSError as e:  # not a usage error, but no internal one either
             raise GraphriskError(f"cannot write {out}: {e.strerror or e}") from e
+        finally:
+            if isinstance(result, ScanResult):
+                result.close()  # a sharded scan's shards on disk: the run is written
     s = result.summary
     if as_json:
         click.echo(

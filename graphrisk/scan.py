@@ -407,6 +407,7 @@ def scan(
     engine: str = "local",
     progress: Progress | None = None,
     shard_accounts: int | None = None,
+    spill_dir: str | Path | None = None,
 ) -> ScanResult:
     """Scan a data directory (or loaded tables) and decide every account's limit.
 
@@ -437,6 +438,11 @@ def scan(
         Scan the book in shards of whole linked groups of at most this many accounts (see
         :mod:`graphrisk.shards`): the context, graph and detectors then hold one shard at a
         time. The outputs (and the run id) are those of a whole scan. ``None``: one piece.
+    spill_dir
+        With ``shard_accounts``: the directory a sharded scan writes its shards to (a
+        temporary folder in it, about the book's size in lz4 Parquet, removed by
+        :meth:`ScanResult.close`); default the system's temporary directory (``TMPDIR``).
+        Local engine only (Spark spills to its own ``spark.local.dir``).
 
     Returns
     -------
@@ -457,6 +463,12 @@ def scan(
         raise UsageError(f"--lang must be zh or en, got {lang!r}")
     if not isinstance(policy, Policy):
         policy = Policy.from_dict(policy) if isinstance(policy, dict) else Policy.load(policy)
+    if spill_dir is not None and engine == "spark":
+        raise UsageError(
+            "--spill-dir is for the local engine; Spark spills to its own spark.local.dir"
+        )
+    if spill_dir is not None and not Path(spill_dir).is_dir():
+        raise UsageError(f"--spill-dir: {spill_dir} is not a directory")
     if engine == "spark" and not isinstance(data, Tables):
         from graphrisk.engines.spark_scan import scan_on_spark
 
@@ -490,7 +502,7 @@ def scan(
         held = [tables]  # let go of by _scan_in_shards once the shards are on disk
         del tables
         sh = _scan_in_shards(
-            held, as_of, lookback, policy, shard_accounts, stages, progress, led, lang
+            held, as_of, lookback, policy, shard_accounts, stages, progress, led, lang, spill_dir
         )
         tables, spill = sh.book.tables, sh.spill
         ctx, flags, groups, feats = sh.book, sh.flags, sh.groups, sh.features
@@ -590,6 +602,7 @@ def _scan_in_shards(
     progress: Progress | None,
     led: Any,
     lang: str,
+    spill_dir: str | Path | None = None,
 ) -> _Sharded:
     """Every detector and the decisions over each shard of whole linked groups in turn (see
     graphrisk.shards).
@@ -615,7 +628,7 @@ def _scan_in_shards(
         book.release()  # the whole book's graph and window cuts: not needed past the plan
         book.book = plan.facts
     with stages.timed("spill", progress):
-        parts = Spill(tables, plan)
+        parts = Spill(tables, plan, spill_dir)
         book.tables = Tables(
             accounts=tables.accounts,
             loans=tables.loans.clear(),

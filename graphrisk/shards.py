@@ -59,9 +59,11 @@ Examples
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -73,7 +75,8 @@ from graphrisk.context import (
     DEFAULT_LOOKBACK_DAYS,
     IDX,
 )
-from graphrisk.io import Tables
+from graphrisk.errors import UsageError
+from graphrisk.io import Tables, environment_errno
 
 if TYPE_CHECKING:
     from graphrisk.policy import Policy
@@ -492,20 +495,17 @@ def book_facts(
 
     from graphrisk import linkplan
 
-    on = inp if coded is None else coded[0]
+    on, accounts, hubs = (inp, None, {}) if coded is None else coded
 
-    def named(df: pl.DataFrame, col: str, names: pl.Series) -> pl.DataFrame:
-        if coded is None:
-            return df
-        return df.with_columns(names.gather(df[col]).alias(col))
+    def named(df: pl.DataFrame, col: str, names: pl.Series | None) -> pl.DataFrame:
+        # integer codes back to ids (``names`` is None when the inputs are not coded)
+        return df if names is None else df.with_columns(names.gather(df[col]).alias(col))
 
     degree = {}
     for key, col in (("dev", "device_id"), ("ip", "ip")):
-        deg = nw.to_native(linkplan.hub_degree(on, col)).collect()
-        deg = named(deg, col, coded[2][col] if coded is not None else pl.Series())
+        deg = named(nw.to_native(linkplan.hub_degree(on, col)).collect(), col, hubs.get(col))
         degree[key] = deg.select(col, pl.col("deg").cast(pl.UInt32)).sort(col)
-    partners = nw.to_native(linkplan.partner_counts(on)).collect()
-    partners = named(partners, "account_id", coded[1] if coded is not None else pl.Series())
+    partners = named(nw.to_native(linkplan.partner_counts(on)).collect(), "account_id", accounts)
     partners = partners.select("account_id", pl.col("partners").cast(pl.UInt32).alias("len")).sort(
         "account_id"
     )
@@ -519,7 +519,7 @@ def book_facts(
     else:
         near = nw.to_native(near).collect()
         for col in ("m", "d"):
-            near = named(near, col, coded[1] if coded is not None else pl.Series())
+            near = named(near, col, accounts)
         near = near.select(list(NEAR_SCHEMA)).cast(NEAR_SCHEMA).sort("m", "d")
     return BookFacts(
         ctx.as_of,
@@ -622,37 +622,59 @@ class Spill:
     tables, plan
         The book and its plan.
     root
-        Where the temporary directory goes (default: the system's, ``TMPDIR``).
+        Where the temporary directory goes (default: the system's, ``TMPDIR``). The shards
+        take about the book's size in lz4 Parquet (the input files' size, give or take).
+
+    Raises
+    ------
+    UsageError
+        If ``root`` is not a writable directory, or the shards cannot be written there for
+        lack of space or permission (the message names the directory, the space the book's
+        tables take in memory and the space free there; nothing is left behind).
     """
 
-    def __init__(self, tables: Tables, plan: ShardPlan, root: str | None = None) -> None:
+    def __init__(self, tables: Tables, plan: ShardPlan, root: str | Path | None = None) -> None:
         import tempfile
-        from pathlib import Path
 
-        self._tmp = tempfile.TemporaryDirectory(prefix="graphrisk-shards-", dir=root)
+        if root is not None and not Path(root).is_dir():
+            raise UsageError(f"--spill-dir: {root} is not a directory")
+        try:
+            self._tmp = tempfile.TemporaryDirectory(prefix="graphrisk-shards-", dir=root)
+        except OSError as e:
+            raise _spill_error(e, root or tempfile.gettempdir(), tables) from e
         self.root = Path(self._tmp.name)
         self.n_shards = plan.n_shards
         self.present = [n for n in SPILLED if tables.get(n) is not None]
         self.source, self.lenders = tables.source, tables.lenders
         self.shard_of = plan.assignment.select("account_id", "shard")
-        for s, (part, members) in enumerate(split(tables, plan)):
-            d = self.folder(s)
-            d.mkdir()
-            # lz4: written once, read once, soon removed (a third faster to write than
-            # zstd, the default, for 1.6x the disk; 13M logins: 1.8 s against 2.8 s)
-            for name in self.present:
-                part.get(name).write_parquet(  # type: ignore[union-attr]
-                    d / f"{name}.parquet", compression="lz4"
-                )
-            members.to_frame("account_id").write_parquet(d / "members.parquet")
+        try:
+            for s, (part, members) in enumerate(split(tables, plan)):
+                d = self.folder(s)
+                d.mkdir()
+                # lz4: written once, read once, soon removed (a third faster to write than
+                # zstd, the default, for 1.6x the disk; 13M logins: 1.8 s against 2.8 s)
+                for name in self.present:
+                    part.get(name).write_parquet(  # type: ignore[union-attr]
+                        self.file(s, name), compression="lz4"
+                    )
+                members.to_frame("account_id").write_parquet(self.file(s, "members"))
+        except BaseException as e:
+            self._tmp.cleanup()  # nothing half-written is left behind
+            if isinstance(e, Exception) and environment_errno(e) is not None:
+                raise _spill_error(e, self.root.parent, tables) from e
+            raise
 
-    def folder(self, s: int) -> Any:
+    def folder(self, s: int) -> Path:
         return self.root / f"shard={s}"
+
+    def file(self, s: int, name: str) -> Path:
+        """Shard ``s``'s file of table ``name`` (or of its ``members``)."""
+        return self.folder(s) / f"{name}.parquet"
 
     def _read(self, s: int, name: str) -> pl.DataFrame | None:
         if name not in self.present:
             return None
-        return pl.read_parquet(self.folder(s) / f"{name}.parquet")
+        return pl.read_parquet(self.file(s, name))
 
     def shard(self, s: int) -> tuple[Tables, pl.Series]:
         """Shard ``s``'s tables (as :func:`split` made them) and its members."""
@@ -666,7 +688,7 @@ class Spill:
                 source=self.source,
                 lenders=self.lenders,
             ),
-            pl.read_parquet(self.folder(s) / "members.parquet")["account_id"],
+            pl.read_parquet(self.file(s, "members"))["account_id"],
         )
 
     def __iter__(self) -> Iterator[tuple[Tables, pl.Series]]:
@@ -692,10 +714,9 @@ class Spill:
         def gather(name: str, mine: pl.Expr | None) -> pl.DataFrame | None:
             if name not in self.present:
                 return None
-            files = [str(self.folder(s) / f"{name}.parquet") for s in shards]
-            lf = pl.scan_parquet(files) if files else None
-            if lf is None:
-                return pl.read_parquet(self.folder(0) / f"{name}.parquet").clear()
+            if not shards:  # none of them is in the book: the table's columns, no rows
+                return pl.read_parquet(self.file(0, name)).clear()
+            lf = pl.scan_parquet([str(self.file(s, name)) for s in shards])
             return (lf if mine is None else lf.filter(mine)).collect()
 
         def own(col: str = "account_id") -> pl.Expr | None:
@@ -704,14 +725,12 @@ class Spill:
         # each account's row from its own shard (where it is a member, not a ghost)
         accounts_rows = pl.concat(
             [
-                pl.read_parquet(self.folder(s) / "accounts.parquet").join(
-                    pl.read_parquet(self.folder(s) / "members.parquet"),
-                    on="account_id",
-                    how="semi",
+                pl.read_parquet(self.file(s, "accounts")).join(
+                    pl.read_parquet(self.file(s, "members")), on="account_id", how="semi"
                 )
                 for s in shards
             ]
-            or [pl.read_parquet(self.folder(0) / "accounts.parquet").clear()]
+            or [pl.read_parquet(self.file(0, "accounts")).clear()]
         )
         if keep is not None:
             accounts_rows = accounts_rows.filter(own())
@@ -731,3 +750,22 @@ class Spill:
     def close(self) -> None:
         """Remove the directory (the shards can no longer be read)."""
         self._tmp.cleanup()
+
+
+def _spill_error(e: BaseException, where: str | Path, tables: Tables) -> UsageError:
+    """The :class:`UsageError` of shards that could not be written to ``where``."""
+    import shutil
+
+    code = environment_errno(e)
+    why = os.strerror(code) if code is not None else (getattr(e, "strerror", None) or str(e))
+    mb = 2**20
+    held = sum(df.estimated_size() for n in SPILLED if (df := tables.get(n)) is not None)
+    try:
+        free = f"{shutil.disk_usage(where).free / mb:,.0f} MB are free there"
+    except OSError:
+        free = "its free space is unknown"
+    return UsageError(
+        f"--spill-dir: cannot write the shards to {where}: {why}; the book's tables take"
+        f" {held / mb:,.0f} MB in memory (the shards, lz4 Parquet, take less) and {free}."
+        " Point --spill-dir (scan(..., spill_dir=...)) or TMPDIR at a larger, writable disk."
+    )

@@ -262,3 +262,65 @@ def test_sharded_scan_reads_its_shards_back_from_disk(book: Tables) -> None:
     assert _edges(whole.to_networkx(accounts=ids)) == _edges(sharded.to_networkx(accounts=ids))
     sharded.close()
     assert not spill.root.exists()
+
+
+def test_the_shards_go_to_the_spill_dir_and_close_removes_them(book: Tables, tmp_path) -> None:
+    sharded = graphrisk.scan(book, shard_accounts=100, spill_dir=tmp_path)
+    (folder,) = list(tmp_path.iterdir())  # one temporary folder, its shards inside
+    assert sharded._spill.root == folder
+    assert len(list(folder.glob("shard=*"))) == sharded.summary["shards"]["shards"] > 1
+    sharded.close()
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("how", ["oserror", "polars"])
+def test_no_space_for_the_shards_is_a_usage_error(how: str, tmp_path, cli, monkeypatch) -> None:
+    """A full disk under --spill-dir: exit 2 naming the folder, nothing left there, no run."""
+    import errno
+    import os
+
+    spill, out = tmp_path / "spill", tmp_path / "run"
+    spill.mkdir()
+    real = pl.DataFrame.write_parquet
+    written: list[Path] = []
+
+    def full(self, file, *a, **k):
+        if Path(file).resolve().is_relative_to(spill.resolve()):
+            written.append(Path(file))
+            if len(written) > 3:  # a few shard files fit, then the disk is full
+                if how == "oserror":
+                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+                raise pl.exceptions.ComputeError(
+                    "parquet: underlying IO error: No space left on device (os error 28)"
+                )
+        return real(self, file, *a, **k)
+
+    monkeypatch.setattr(pl.DataFrame, "write_parquet", full)
+    ran = cli("scan", SAMPLE, "--out", out, "--shard-accounts", "1000", "--spill-dir", spill)
+    ran.assert_clean_failure(2)
+    assert ran.err.startswith("error: --spill-dir:") and str(spill) in ran.err
+    assert "No space left on device" in ran.err and "MB are free there" in ran.err
+    assert len(written) == 4
+    assert not list(spill.iterdir()) and not out.exists()
+
+
+def test_a_spill_dir_that_is_not_a_directory(tmp_path, cli) -> None:
+    f = tmp_path / "file"
+    f.write_text("x")
+    for where in (f, tmp_path / "missing"):
+        ran = cli(
+            "scan", SAMPLE, "--out", tmp_path / "run", "--shard-accounts", "1000",
+            "--spill-dir", where,
+        )  # fmt: skip
+        ran.assert_clean_failure(2)
+        assert ran.err.startswith("error: --spill-dir:") and str(where) in ran.err
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_sharded_cli_scan_leaves_no_shards_behind(tmp_path, cli) -> None:
+    spill = tmp_path / "spill"
+    spill.mkdir()
+    out = tmp_path / "run"
+    ran = cli("scan", SAMPLE, "--out", out, "--shard-accounts", "1000", "--spill-dir", spill)
+    assert ran.code == 0, ran.err
+    assert (out / "flags.parquet").exists() and not list(spill.iterdir())
