@@ -15,10 +15,10 @@ Checked on four generated worlds, two sizes (8,000 and 20,000 accounts) by two s
 shipped sample (4,000 accounts, seed 7) with the default policy and the
 ``policies/slow_layering.toml`` preset; and on the session's world (3,000 accounts, seed 3).
 
-``KNOWN_GAPS`` lists the variants a default detector misses today, with the reason; each
-has a strict ``xfail`` test, so the day a change finds them the suite says to move them
-back among the targets. ``KNOWN_LOOKALIKE_GAPS`` lists the look-alike variants cut for their
-shape in some of the worlds (so no strict test fits them), with the reason.
+``KNOWN_GAPS`` lists the variants a default detector finds less often than the target,
+each with the lower recall it must still reach and the reason. ``KNOWN_LOOKALIKE_GAPS`` lists
+the look-alike variants cut for their shape in some of the worlds (so no strict test fits
+them), with the reason.
 """
 
 from __future__ import annotations
@@ -40,12 +40,17 @@ SLOW_LAYERING = ROOT / "policies" / "slow_layering.toml"
 #: Two sizes by two seeds.
 WORLDS = [(8000, 3), (8000, 8), (20000, 3), (20000, 8)]
 
-#: Variants the default policy misses today (pattern/variant -> why). Not targets until a
-#: detector change finds them; ``test_known_gap_is_still_missed`` fails when one is found.
-KNOWN_GAPS = {
-    "group_multi_lender/money": "a ring linked by transfers only (own devices and addresses):"
-    " GROUP_MULTI_LENDER's new money relations (fresh_weight 0.5) hold rings of up to five"
-    " together; larger star-shaped rings split at resolution 0.1 (about 60% found)",
+#: Variants the default policy finds less often than 0.95 in some world:
+#: pattern/variant -> (the recall it must still reach in every world, why).
+KNOWN_GAPS: dict[str, tuple[float, str]] = {
+    "group_multi_lender/money": (
+        0.9,
+        "a ring linked by transfers only (own devices and addresses) is joined by its new"
+        " money relations; a member whose two or three transfers with the organiser span more"
+        " than fresh_relation_days = 45 has none (the generator spreads them over up to 50"
+        " days): 0.939 in the 20,000 x 8 world, 0.958-1.000 in the others. 60 days finds every"
+        " member but cuts 2-5 more clean accounts per world",
+    ),
 }
 #: Look-alike variants a default detector mistakes for their risky twin in some worlds
 #: (look-alike/variant -> why); left out of the 1% check (the parent row too), still held
@@ -70,7 +75,7 @@ def _variants(ev: dict) -> dict[str, dict]:
     }
 
 
-def _check(ev: dict, labels: pl.DataFrame, gaps: dict[str, str] = KNOWN_GAPS) -> None:
+def _check(ev: dict, labels: pl.DataFrame, gaps: dict[str, tuple[float, str]] = KNOWN_GAPS) -> None:
     planted = {k for k, p in PATTERNS.items() if p.kind == "planted"}
     present = set(labels["pattern"].unique().to_list())
     assert planted <= present, f"world lacks planted patterns {sorted(planted - present)}"
@@ -82,13 +87,14 @@ def _check(ev: dict, labels: pl.DataFrame, gaps: dict[str, str] = KNOWN_GAPS) ->
     assert expected and set(variants) == expected, (sorted(variants), sorted(expected))
     few = {p: n for p in planted if (n := sum(v.startswith(p + "/") for v in variants)) < 3}
     assert not few, f"planted patterns with fewer than three variants: {few}"
-    gapped = {k.split("/")[0] for k in gaps}
-    low = {
-        k: v["recall"] for k, v in ev["planted"].items() if v["recall"] < 0.95 and k not in gapped
-    }
+    low = {k: v["recall"] for k, v in ev["planted"].items() if v["recall"] < 0.95}
     assert not low, f"recall below 0.95: {low}"
-    low = {k: x["recall"] for k, x in variants.items() if x["recall"] < 0.95 and k not in gaps}
-    assert not low, f"variant recall below 0.95: {low}"
+    low = {
+        k: x["recall"]
+        for k, x in variants.items()
+        if x["recall"] < (gaps[k][0] if k in gaps else 0.95)
+    }
+    assert not low, f"variant recall below its target (0.95, or KNOWN_GAPS'): {low}"
     s = ev["suppression"]
     assert s["suppressed"] > 0 and s["precision"] >= 0.95, s
     for budget, b in ev["budgets"].items():
@@ -119,13 +125,6 @@ def grid(request, tmp_path_factory) -> tuple[dict, pl.DataFrame]:
 
 def test_targets_on_every_variant(grid) -> None:
     _check(*grid)
-
-
-@pytest.mark.parametrize("gap", sorted(KNOWN_GAPS))
-@pytest.mark.xfail(strict=True, reason="a known gap (KNOWN_GAPS)")
-def test_known_gap_is_still_missed(grid, gap: str) -> None:
-    ev, _ = grid
-    assert _variants(ev)[gap]["recall"] >= 0.95
 
 
 def test_generated_world_through_the_cli(world: Path, world_run) -> None:

@@ -10,11 +10,13 @@ between two accounts, all within ``fresh_relation_days``, the first of them at l
 the accounts share (a ring that keeps to its own phones and homes and only moves money).
 Links are weighted: ``device_weight`` per shared device, ``ip_weight`` per shared address,
 ``transfer_weight`` per identity-linked pair that sent money, ``fresh_weight`` per new money
-relation. A new relation weighs half an identity-linked pair's transfer: at the default
-``resolution`` a ring held together only by new relations to its first member stays one
-community up to five members (a larger one is split into parts, each flagged only if it
-still borrows from ``min_lenders`` lenders together), and new friends met by chance seldom
-make a community that borrows like a ring.
+relation. A new relation weighs half an identity-linked pair's transfer, so new friends met
+by chance seldom make a community that borrows like a ring; but at the default
+``resolution`` a ring held together only by new relations to its organiser stays one
+community up to about five members, fewer when a member also has a new friend elsewhere.
+So each organiser's *star* is a candidate group too (``stars``): an account with new
+money relations to ``min_members - 1`` or more accounts, and to no fewer than any of them
+has, with all of them, unless one community already holds them all.
 Components that cannot hold a flagged group (fewer than ``min_members`` accounts, or fewer
 than ``min_lenders`` distinct lenders since the start of the lookback) are dropped. The
 others, when larger than ``max_component`` accounts (default: all of them), are split by
@@ -26,7 +28,7 @@ resolution: two parts joined by links of weight ``w`` stay together only when ``
 defaults one friend transfer (weight 1) does not join a family of three (shared home device
 and address) to a ring of four or more, nor two families of four, even in a small component. Communities with ``min_members`` to
 ``max_group`` accounts are kept; they are cached on the scan context
-(``group_multi_lender.communities``).
+(``group_multi_lender.communities``); an account may be in a community and in a star.
 
 Lending. A sliding window of ``window_days`` ends at each loan of a group; a window
 qualifies when inside it the members together borrow from ``min_lenders`` or more distinct
@@ -112,6 +114,9 @@ class GroupMultiLender(Detector):
     max_device_accounts: int = param(10, "a device used by more accounts links nobody", min=2)
     max_ip_accounts: int = param(10, "an address used by more accounts links nobody", min=2)
     seed: int = param(7, "seed of Leiden (the result is deterministic for a seed)", min=0)
+    stars: bool = param(
+        True, "also check an organiser with its new money relations (stars Leiden splits)"
+    )
     max_listed_links: int = param(50, "links listed in the evidence", min=1)
     severity: int = severity_param(2)
 
@@ -133,6 +138,7 @@ class GroupMultiLender(Detector):
             self.max_component,
             self.resolution,
             self.seed,
+            self.stars,
             self.min_members,
             self.max_group,
             self.min_lenders,
@@ -181,6 +187,15 @@ class GroupMultiLender(Detector):
         """``a < b``: new money relations, ``fresh_min_transfers`` or more transfers (either
         way) spanning at most ``fresh_relation_days`` and starting ``fresh_history_days`` or
         more after the lookback's start (so older transfers would have been seen)."""
+        key = (
+            "group_multi_lender.fresh_pairs",
+            self.fresh_min_transfers,
+            self.fresh_relation_days,
+            self.fresh_history_days,
+        )
+        return ctx.cached(repr(key), lambda: self._find_fresh_pairs(ctx))
+
+    def _find_fresh_pairs(self, ctx: ScanContext) -> pl.DataFrame:
         t = ctx.graph.transfers.filter(pl.col("internal") & (pl.col("src") != pl.col("dst")))
         day_us = 86_400_000_000  # in microseconds, as the link plan counts
         us = (pl.col("ts") - pl.lit(ctx.start)).dt.total_microseconds()
@@ -308,9 +323,68 @@ class GroupMultiLender(Detector):
                 "comm": comm[linked],
             }
         )
-        return out.filter(pl.len().over("comm").is_between(self.min_members, self.max_group)).sort(
-            "comm", "acc"
+        out = out.filter(pl.len().over("comm").is_between(self.min_members, self.max_group))
+        if self.stars:
+            out = pl.concat([out, self._stars(ctx, keep[label], out, int(comm.max()) + 1)])
+        return out.sort("comm", "acc")
+
+    def _stars(
+        self, ctx: ScanContext, candidate: np.ndarray, kept: pl.DataFrame, offset: int
+    ) -> pl.DataFrame:
+        """Rings organised around one account (``acc``, ``comm`` from ``offset`` on).
+
+        CPM keeps an account tied by one link of weight ``w`` in a community of ``c``
+        members only while ``w > resolution * c``, so a star (an organiser, and members each
+        tied to it by a new money relation and otherwise to nobody in the ring) keeps about
+        ``fresh_weight / resolution`` of its members, fewer when a member also has a new
+        friend elsewhere; the rest fall away and the parts borrow from too few lenders. So
+        an account with new money relations to ``min_members - 1`` or more accounts, and
+        to no fewer than any of them has (the organiser, not one of the members), is a
+        candidate group with all of them, unless one kept community holds them all. Its
+        lending is then checked as a community's: a star of chance friends seldom borrows
+        from ``min_lenders`` lenders within ``window_days``, none of them from more than
+        ``member_max_lenders``."""
+        fr = self._fresh_pairs(ctx)
+        empty = pl.DataFrame(schema={"acc": pl.UInt32, "comm": pl.Int64})
+        if fr.is_empty() or self.fresh_weight <= 0:
+            return empty
+        least = self.min_members - 1  # the smallest group: an organiser and two members
+        both = pl.concat(
+            [fr.select("a", "b"), fr.select(pl.col("b").alias("a"), pl.col("a").alias("b"))]
+        ).with_columns(pl.len().over("a").alias("deg"))
+        deg = both.select("a", "deg").unique()
+        hubs = (
+            both.join(deg.rename({"a": "b", "deg": "deg_b"}), on="b")
+            .group_by("a")
+            .agg(pl.col("deg").first(), pl.col("deg_b").max().alias("most"))
+            .filter(
+                (pl.col("deg") >= least)
+                & (pl.col("deg") + 1 <= self.max_group)
+                & (pl.col("deg") >= pl.col("most"))
+            )
+            .select("a")
         )
+        hubs = hubs.filter(pl.Series(candidate[hubs["a"].to_numpy().astype(np.int64)]))
+        if hubs.is_empty():
+            return empty
+        star = pl.concat(
+            [
+                hubs.select(pl.col("a").alias("hub"), pl.col("a").alias("acc")),
+                both.join(hubs, on="a").select(pl.col("a").alias("hub"), pl.col("b").alias("acc")),
+            ]
+        )
+        inside = kept.select(pl.col("acc").alias("acc"), pl.col("comm").alias("c"))
+        star = (
+            star.join(inside, on="acc", how="left")
+            .filter(~(pl.col("c").is_not_null().all() & (pl.col("c").n_unique() == 1)).over("hub"))
+            .sort("hub", "acc")
+            .group_by("hub", maintain_order=True)
+            .agg("acc")
+            .unique("acc", keep="first", maintain_order=True)  # the same members once
+            .with_row_index("comm")
+            .explode("acc")
+        )
+        return star.select(pl.col("acc").cast(pl.UInt32), pl.col("comm").cast(pl.Int64) + offset)
 
     def _leiden(self, n: int, a: np.ndarray, b: np.ndarray, w: np.ndarray) -> np.ndarray:
         """Leiden (CPM, igraph) on one component, seeded through a private generator."""

@@ -1,6 +1,7 @@
 import json
 
 import networkx as nx
+import polars as pl
 
 from graphrisk.detectors import GroupMultiLender
 from graphrisk.testing import world
@@ -175,3 +176,44 @@ def test_every_qualifying_window_is_flagged_with_its_own_evidence():
     )
     assert sorted(ev["a"]["lenders"]) == [f"E{i}" for i in range(8)]
     assert [p["account_id"] for p in ev["c"]["per_member"]] == ["c", "d"]
+
+
+def test_a_large_money_ring_around_one_organiser_is_one_group():
+    """Eight accounts, own devices and addresses, each tied to the first by new money only:
+    Leiden (CPM) keeps about fresh_weight / resolution of such a star and lets the rest
+    fall away; the organiser's star is checked as a group, so all eight are found."""
+    members = [f"m{i}" for i in range(8)]
+    tr = money_ring(members, ("2026-01-02", "2026-01-05"))
+    # one member also has a new friend outside the ring (who does not borrow)
+    tr += [("m5", "x", 400, "2026-01-03"), ("x", "m5", 380, "2026-01-09")]
+    loans = ring_loans(members, per=2)  # 16 lenders within the month, two each
+    found = GroupMultiLender().detect(world(transfers=tr, loans=loans))
+    assert sorted(set(found.flags["account_id"])) == members
+    star = found.groups.filter(pl.col("group_id").is_in(found.flags["group_id"].implode()))
+    assert set(star["account_id"]) == set(members)  # the friend is not in the group
+    ev = json.loads(found.flags["evidence"][0])
+    assert ev["n_lenders"] >= 8 and set(ev["members"]) <= set(members)
+    # Leiden's communities alone: part of the ring falls away
+    alone = GroupMultiLender(stars=False).detect(world(transfers=tr, loans=loans))
+    assert 0 < alone.flags["account_id"].n_unique() < len(members)
+
+
+def test_an_account_with_new_payers_who_do_not_borrow_together_stays_clean():
+    """A landlord with seven new tenants (new money relations, each paying twice): they
+    borrow, but months apart, never eight lenders within 30 days; and a month in which
+    they do, with one of them borrowing from five lenders, is that member's MULTI_LENDER,
+    not a group's."""
+    people = ["land", *[f"t{i}" for i in range(7)]]
+    tr = [
+        t
+        for m in people[1:]
+        for t in ((m, "land", 800, "2026-01-02"), (m, "land", 800, "2026-01-30"))
+    ]
+    apart = [
+        (m, f"L{i}", 1000, f"2026-{1 + i % 4:02d}-0{1 + i // 4}") for i, m in enumerate(people)
+    ]
+    ctx = world(transfers=tr, loans=apart)
+    assert GroupMultiLender().detect(ctx).flags.is_empty()
+    heavy = [("t0", f"H{j}", 900, f"2026-01-{3 + j:02d}") for j in range(5)]
+    heavy += [(m, f"L{i}", 1000, f"2026-01-{10 + i:02d}") for i, m in enumerate(people[1:])]
+    assert GroupMultiLender().detect(world(transfers=tr, loans=heavy)).flags.is_empty()
