@@ -42,25 +42,17 @@ WORLDS = [(8000, 3), (8000, 8), (20000, 3), (20000, 8)]
 
 #: Variants the default policy finds less often than 0.95 in some world:
 #: pattern/variant -> (the recall it must still reach in every world, why).
-KNOWN_GAPS: dict[str, tuple[float, str]] = {
-    "group_multi_lender/money": (
-        0.9,
-        "a ring linked by transfers only (own devices and addresses) is joined by its new"
-        " money relations; a member whose two or three transfers with the organiser span more"
-        " than fresh_relation_days = 45 has none (the generator spreads them over up to 50"
-        " days): 0.939 in the 20,000 x 8 world, 0.958-1.000 in the others. 60 days finds every"
-        " member but cuts 2-5 more clean accounts per world",
-    ),
-}
+KNOWN_GAPS: dict[str, tuple[float, str]] = {}  # none: every variant holds 0.95
 #: Look-alike variants a default detector mistakes for their risky twin in some worlds
 #: (look-alike/variant -> why); left out of the 1% check (the parent row too), still held
 #: by the pooled look-alike bound, and reported by scripts/evaluate_all.py.
 KNOWN_LOOKALIKE_GAPS = {
-    "household_shared_device/relative_of_defaulter": "RISK_PROXIMITY when the population's"
-    " friendships put a second defaulter within two links of the relative by chance (two"
-    " defaulters behind any links are enough, by design: 1 account at 8,000 x 3 and at"
-    " 20,000 x 3); tests/test_quality_linkage.py bounds it at 25% and checks each such flag"
-    " names two or more defaulters",
+    "household_shared_device/relative_of_defaulter": "GROUP_MULTI_LENDER when the relative,"
+    " on its defaulter's phone, also exchanges payments with a ring member by chance and"
+    " borrows in the ring's month (1 account at 8,000 x 3); RISK_PROXIMITY flags some"
+    " relatives when a second defaulter sits within two links by chance:"
+    " tests/test_quality_linkage.py bounds those at 25% and checks each names two or more"
+    " defaulters",
 }
 #: The gaps that remain under the slow_layering preset (the default policy's SCATTER_GATHER
 #: has the slow tempo too, so scatter_gather/slow is no gap of either).

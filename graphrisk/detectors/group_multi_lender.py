@@ -30,6 +30,12 @@ and address) to a ring of four or more, nor two families of four, even in a smal
 ``max_group`` accounts are kept; they are cached on the scan context
 (``group_multi_lender.communities``); an account may be in a community and in a star.
 
+Borrowers. A member that shares no device or address with another member that borrowed in
+the lookback (tied to them by money alone) is one of the group's borrowers only when it
+borrowed from ``money_member_min_lenders`` or more lenders in the lookback: each member of
+a ring that only moves money borrows from several lenders, a new friend of one member who
+took one loan is listed as ``linked``, not flagged, and its lender does not count.
+
 Lending. A sliding window of ``window_days`` ends at each loan of a group; a window
 qualifies when inside it the members together borrow from ``min_lenders`` or more distinct
 lenders while no member alone borrows from more than ``member_max_lenders`` (one more and
@@ -106,10 +112,16 @@ class GroupMultiLender(Detector):
     )
     fresh_min_transfers: int = param(2, "transfers a new money relation needs to link", min=1)
     fresh_relation_days: float = param(
-        45.0, "a money relation is new when its transfers span at most this many days", min=0.0
+        60.0, "a money relation is new when its transfers span at most this many days", min=0.0
     )
     fresh_history_days: float = param(
         60.0, "history before a relation's first transfer needed to call it new", min=0.0
+    )
+    money_member_min_lenders: int = param(
+        2,
+        "lenders a member tied to its group by new money relations alone must borrow from"
+        " (in the lookback) to count as one of its borrowers; 1: every member counts",
+        min=1,
     )
     max_device_accounts: int = param(10, "a device used by more accounts links nobody", min=2)
     max_ip_accounts: int = param(10, "an address used by more accounts links nobody", min=2)
@@ -403,6 +415,37 @@ class GroupMultiLender(Detector):
 
     # -- lending --------------------------------------------------------------------------
 
+    def _borrowers(self, ctx: ScanContext, loans: pl.DataFrame) -> pl.DataFrame:
+        """The loans (``acc``, ``comm``, ...) of the members that count as a group's
+        borrowers: a member that shares no device or address with another borrowing member
+        (tied to them by money alone) counts only when it borrowed from
+        ``money_member_min_lenders`` or more lenders in the lookback. Each member of a ring
+        that only moves money borrows from several lenders; a friend paid twice by one member
+        who took one loan is a friend, not a co-borrower."""
+        if self.money_member_min_lenders <= 1 or loans.is_empty():
+            return loans
+        per = loans.group_by("comm", "acc").agg(pl.col("lender_id").n_unique().alias("n"))
+        pairs = pl.concat(
+            [
+                _links.hub_pairs(ctx, "dev", self.max_device_accounts).select("a", "b"),
+                _links.hub_pairs(ctx, "ip", self.max_ip_accounts).select("a", "b"),
+            ]
+        )
+        ends = pl.concat([pairs, pairs.select(a="b", b="a")])
+        c = per.select("comm", "acc")
+        shared = (
+            ends.join(c, left_on="a", right_on="acc")
+            .join(c, left_on=["b", "comm"], right_on=["acc", "comm"])
+            .select("comm", pl.col("a").alias("acc"))
+            .unique()
+        )
+        few = (
+            per.filter(pl.col("n") < self.money_member_min_lenders)
+            .join(shared, on=["comm", "acc"], how="anti")
+            .select("comm", "acc")
+        )
+        return loans.join(few, on=["comm", "acc"], how="anti")
+
     def run(self, ctx: ScanContext) -> Findings:
         comm = self.communities(ctx)
         loans = (
@@ -410,6 +453,7 @@ class GroupMultiLender(Detector):
             .select("acc", "lender_id", "issued_at", "loan_id", "amount")
             .join(comm, on="acc")
         )
+        loans = self._borrowers(ctx, loans)
         many = (
             loans.group_by("comm")
             .agg(pl.col("lender_id").n_unique().alias("n"))

@@ -217,3 +217,44 @@ def test_an_account_with_new_payers_who_do_not_borrow_together_stays_clean():
     heavy = [("t0", f"H{j}", 900, f"2026-01-{3 + j:02d}") for j in range(5)]
     heavy += [(m, f"L{i}", 1000, f"2026-01-{10 + i:02d}") for i, m in enumerate(people[1:])]
     assert GroupMultiLender().detect(world(transfers=tr, loans=heavy)).flags.is_empty()
+
+
+def test_friends_tied_by_money_alone_with_one_loan_are_not_co_borrowers():
+    """A ring that only moves money (own devices and addresses): its members each borrow
+    from two lenders. A new friend of the organiser, paid twice, who took one loan, is listed
+    as linked, not flagged, and its lender does not count for the group: three members
+    (six lenders) and two such friends (two more) are no group."""
+    ring = ["a", "b", "c", "d"]
+    tr = money_ring([*ring, "f"], ("2026-01-02", "2026-01-05"))
+    loans = [*ring_loans(ring), ("f", "F1", 800, "2026-01-20")]
+    found = GroupMultiLender().detect(world(transfers=tr, loans=loans))
+    assert sorted(set(found.flags["account_id"])) == ring
+    roles = dict(found.groups.select("account_id", "role").iter_rows())
+    assert roles["f"] == "linked"
+    # every member counts when the rule is off (money_member_min_lenders = 1)
+    off = GroupMultiLender(money_member_min_lenders=1)
+    assert "f" in set(off.detect(world(transfers=tr, loans=loans)).flags["account_id"])
+    small = ["a", "b", "c"]
+    tr = money_ring([*small, "f", "g"], ("2026-01-02", "2026-01-05"))
+    loans = [*ring_loans(small), ("f", "F1", 800, "2026-01-20"), ("g", "G1", 800, "2026-01-21")]
+    assert GroupMultiLender().detect(world(transfers=tr, loans=loans)).flags.is_empty()
+    assert not off.detect(world(transfers=tr, loans=loans)).flags.is_empty()
+    # a member on a shared device counts with one loan (identity links are strong ties):
+    # with the organiser's third lender, f's makes the eighth
+    loans.append(("a", "L6", 1000, "2026-01-22"))
+    assert GroupMultiLender().detect(world(transfers=tr, loans=loans)).flags.is_empty()
+    dev = [("a", "D1", "2026-01-01"), ("f", "D1", "2026-01-01")]
+    found = GroupMultiLender().detect(world(devices=dev, transfers=tr, loans=loans))
+    assert sorted(set(found.flags["account_id"])) == [*small, "f"]
+
+
+def test_a_ring_whose_money_spans_its_borrowing_months_is_new():
+    """Transfers from three weeks before the loans to the end of the borrowing month (about
+    50 days) are one new relation (fresh_relation_days = 60); spread over three months they
+    are an old friendship (test above)."""
+    members = ["a", "b", "c", "d"]
+    tr = money_ring(members, ("2025-12-12", "2026-01-30"))
+    found = GroupMultiLender().detect(world(transfers=tr, loans=ring_loans(members)))
+    assert sorted(found.flags["account_id"]) == members
+    short = GroupMultiLender(fresh_relation_days=45)
+    assert short.detect(world(transfers=tr, loans=ring_loans(members))).flags.is_empty()
