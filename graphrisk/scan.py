@@ -467,8 +467,10 @@ def scan(
         raise UsageError(
             "--spill-dir is for the local engine; Spark spills to its own spark.local.dir"
         )
-    if spill_dir is not None and not Path(spill_dir).is_dir():
-        raise UsageError(f"--spill-dir: {spill_dir} is not a directory")
+    if spill_dir is not None:
+        from graphrisk.shards import check_spill_dir
+
+        check_spill_dir(spill_dir)
     if engine == "spark" and not isinstance(data, Tables):
         from graphrisk.engines.spark_scan import scan_on_spark
 

@@ -636,8 +636,7 @@ class Spill:
     def __init__(self, tables: Tables, plan: ShardPlan, root: str | Path | None = None) -> None:
         import tempfile
 
-        if root is not None and not Path(root).is_dir():
-            raise UsageError(f"--spill-dir: {root} is not a directory")
+        check_spill_dir(root)
         try:
             self._tmp = tempfile.TemporaryDirectory(prefix="graphrisk-shards-", dir=root)
         except OSError as e:
@@ -750,6 +749,12 @@ class Spill:
     def close(self) -> None:
         """Remove the directory (the shards can no longer be read)."""
         self._tmp.cleanup()
+
+
+def check_spill_dir(root: str | Path | None) -> None:
+    """Raise :class:`UsageError` (exit 2) when a given spill folder is not a directory."""
+    if root is not None and not Path(root).is_dir():
+        raise UsageError(f"--spill-dir: {root} is not a directory")
 
 
 def _spill_error(e: BaseException, where: str | Path, tables: Tables) -> UsageError:

@@ -11,6 +11,7 @@ Two ways to run the CLI:
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import json
 import os
 import subprocess
@@ -23,6 +24,44 @@ import pyarrow.parquet as pq
 import pytest
 
 T0 = dt.datetime(2026, 3, 1, 12, 0)
+
+
+def _no_space(how: str) -> Exception:
+    """A full disk as Python (``oserror``) or as polars' Parquet writer (``polars``) says it."""
+    if how == "oserror":
+        return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    import polars as pl
+
+    return pl.exceptions.ComputeError(
+        "parquet: File out of specification: underlying IO error: No space left on device"
+        " (os error 28)"
+    )
+
+
+@pytest.fixture
+def full_disk(monkeypatch: pytest.MonkeyPatch):
+    """``full_disk(where, how="oserror", fits=0)``: from now on ``DataFrame.write_parquet``
+    fails for lack of space on the files under the folder ``where`` (or those the predicate
+    ``where(path)`` picks) once ``fits`` of them are written. Returns the list of those
+    files, in the order they were tried."""
+    import polars as pl
+
+    def install(where, how: str = "oserror", fits: int = 0) -> list[Path]:
+        real = pl.DataFrame.write_parquet
+        tried: list[Path] = []
+
+        def write(self, file, *a, **k):
+            path = Path(file)
+            if where(path) if callable(where) else path.resolve().is_relative_to(where.resolve()):
+                tried.append(path)
+                if len(tried) > fits:
+                    raise _no_space(how)
+            return real(self, file, *a, **k)
+
+        monkeypatch.setattr(pl.DataFrame, "write_parquet", write)
+        return tried
+
+    return install
 
 
 @dataclass

@@ -68,22 +68,10 @@ def _earlier(data: Path, tmp_path: Path, cli) -> tuple[Path, Path]:
 
 
 @pytest.mark.parametrize("how", ["oserror", "polars"])
-def test_no_space_for_the_ledger_entry(how: str, data, tmp_path, cli, monkeypatch) -> None:
+def test_no_space_for_the_ledger_entry(how: str, data, tmp_path, cli, full_disk) -> None:
     run, L = _earlier(data, tmp_path, cli)
     before = _state(run, L)
-    real = pl.DataFrame.write_parquet
-
-    def full(self, file, *a, **k):
-        if Path(file).resolve().is_relative_to(L.resolve()):
-            if how == "oserror":
-                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-            raise pl.exceptions.ComputeError(
-                "parquet: File out of specification: underlying IO error: No space left on"
-                " device (os error 28)"
-            )
-        return real(self, file, *a, **k)
-
-    monkeypatch.setattr(pl.DataFrame, "write_parquet", full)
+    full_disk(L, how)
     ran = cli("scan", data, "--out", run, "--as-of", "2026-05-31", "--ledger", L)
     ran.assert_clean_failure(2)
     assert ran.err.startswith("error: --ledger:") and str(L) in ran.err
@@ -112,17 +100,10 @@ def test_a_failed_rename_into_the_ledger_puts_the_old_run_back(
     assert _state(run, L) == before
 
 
-def test_no_space_for_the_run_directory(data, tmp_path, cli, monkeypatch) -> None:
+def test_no_space_for_the_run_directory(data, tmp_path, cli, full_disk) -> None:
     run, L = _earlier(data, tmp_path, cli)
     before = _state(run, L)
-    real = pl.DataFrame.write_parquet
-
-    def full(self, file, *a, **k):
-        if Path(file).name == "decisions.parquet":
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        return real(self, file, *a, **k)
-
-    monkeypatch.setattr(pl.DataFrame, "write_parquet", full)
+    full_disk(lambda path: path.name == "decisions.parquet")
     ran = cli("scan", data, "--out", run, "--as-of", "2026-05-31", "--ledger", L)
     ran.assert_clean_failure(2)
     assert ran.err.startswith("error: --out:") and str(run) in ran.err

@@ -274,28 +274,11 @@ def test_the_shards_go_to_the_spill_dir_and_close_removes_them(book: Tables, tmp
 
 
 @pytest.mark.parametrize("how", ["oserror", "polars"])
-def test_no_space_for_the_shards_is_a_usage_error(how: str, tmp_path, cli, monkeypatch) -> None:
+def test_no_space_for_the_shards_is_a_usage_error(how: str, tmp_path, cli, full_disk) -> None:
     """A full disk under --spill-dir: exit 2 naming the folder, nothing left there, no run."""
-    import errno
-    import os
-
     spill, out = tmp_path / "spill", tmp_path / "run"
     spill.mkdir()
-    real = pl.DataFrame.write_parquet
-    written: list[Path] = []
-
-    def full(self, file, *a, **k):
-        if Path(file).resolve().is_relative_to(spill.resolve()):
-            written.append(Path(file))
-            if len(written) > 3:  # a few shard files fit, then the disk is full
-                if how == "oserror":
-                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-                raise pl.exceptions.ComputeError(
-                    "parquet: underlying IO error: No space left on device (os error 28)"
-                )
-        return real(self, file, *a, **k)
-
-    monkeypatch.setattr(pl.DataFrame, "write_parquet", full)
+    written = full_disk(spill, how, fits=3)  # a few shard files fit, then the disk is full
     ran = cli("scan", SAMPLE, "--out", out, "--shard-accounts", "1000", "--spill-dir", spill)
     ran.assert_clean_failure(2)
     assert ran.err.startswith("error: --spill-dir:") and str(spill) in ran.err
