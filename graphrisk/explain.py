@@ -17,7 +17,6 @@ Examples
 from __future__ import annotations
 
 import json
-import string
 from pathlib import Path
 from typing import Any
 
@@ -582,15 +581,24 @@ def _all_figures(code: str, ev: dict[str, Any], lang: str) -> dict[str, Any]:
     return out
 
 
-def _without_repeated_kinds(codes: list[str], evidence: dict[str, Any], lang: str) -> list[str]:
+def _parsed(ev: dict[str, Any] | str | None) -> dict[str, Any]:
+    return json.loads(ev) if isinstance(ev, str) else (ev or {})
+
+
+def _figures_of(code: str, ev: dict[str, Any], lang: str) -> _Figures:
+    return _Figures(_all_figures(code, ev, lang), lang)
+
+
+def _without_repeated_kinds(
+    codes: list[str], evidence: dict[str, dict[str, Any]], figs: dict[str, _Figures], lang: str
+) -> list[str]:
     """Each code's reason text; a lender-kind phrase already said by an earlier one is left
     out (the same six lenders counted twice by kind tell the customer nothing new)."""
     said: set[str] = set()
     out = []
     for c in codes:
-        text = reason_text(c, evidence.get(c), lang)
-        ev = evidence.get(c)
-        ev = json.loads(ev) if isinstance(ev, str) else (ev or {})
+        ev = evidence[c]
+        text = _reason(c, ev, figs[c], lang)
         phrase = kinds_phrase(ev.get("kinds"), lang)
         if phrase and phrase in said:
             text = text.replace(phrase, "", 1)
@@ -599,23 +607,20 @@ def _without_repeated_kinds(codes: list[str], evidence: dict[str, Any], lang: st
     return out
 
 
+def _reason(code: str, ev: dict[str, Any], figs: _Figures, lang: str) -> str:
+    template = KIND_REASONS.get((code, str(ev.get("kind"))), REASONS[code])[lang]
+    return template.format_map(figs)
+
+
 def reason_text(code: str, ev: dict[str, Any] | str | None, lang: str = "zh") -> str:
     """The customer-safe phrase for one reason code, filled with the account's own figures."""
-    if isinstance(ev, str):
-        ev = json.loads(ev)
-    ev = ev or {}
-    kind = ev.get("kind")
-    template = KIND_REASONS.get((code, str(kind)), REASONS[code])[lang]
-    return string.Formatter().vformat(template, (), _Figures(_all_figures(code, ev, lang), lang))
+    ev = _parsed(ev)
+    return _reason(code, ev, _figures_of(code, ev, lang), lang)
 
 
 def remedy_text(code: str, ev: dict[str, Any] | str | None, lang: str = "zh") -> str:
     """What would restore the limit, for one reason code (own figures only)."""
-    if isinstance(ev, str):
-        ev = json.loads(ev)
-    return string.Formatter().vformat(
-        REMEDIES[code][lang], (), _Figures(_all_figures(code, ev or {}, lang), lang)
-    )
+    return REMEDIES[code][lang].format_map(_figures_of(code, _parsed(ev), lang))
 
 
 def _money(v: float | None) -> str:
@@ -722,8 +727,11 @@ def _customer_text(
     }
     cut_codes = list(cut_codes or [])
     shown = codes or (cut_codes if situation in ("hold", "restore", "restored") else [])
-    reasons = g["sep"].join(_without_repeated_kinds(codes, evidence, lang)) + g["end"]
-    remedies = g["and"].join(dict.fromkeys(remedy_text(c, evidence.get(c), lang) for c in shown))
+    # each code's evidence parsed and its figures computed once (reason and remedy share them)
+    evs = {c: _parsed(evidence.get(c)) for c in dict.fromkeys([*codes, *shown])}
+    figs = {c: _figures_of(c, ev, lang) for c, ev in evs.items()}
+    reasons = g["sep"].join(_without_repeated_kinds(codes, evs, figs, lang)) + g["end"]
+    remedies = g["and"].join(dict.fromkeys(REMEDIES[c][lang].format_map(figs[c]) for c in shown))
     behaviours = g["and"].join(dict.fromkeys(BEHAVIOURS[c][lang] for c in cut_codes or shown))
     more = {
         "remedies": remedies,
