@@ -46,14 +46,7 @@ KNOWN_GAPS: dict[str, tuple[float, str]] = {}  # none: every variant holds 0.95
 #: Look-alike variants a default detector mistakes for their risky twin in some worlds
 #: (look-alike/variant -> why); left out of the 1% check (the parent row too), still held
 #: by the pooled look-alike bound, and reported by scripts/evaluate_all.py.
-KNOWN_LOOKALIKE_GAPS = {
-    "household_shared_device/relative_of_defaulter": "GROUP_MULTI_LENDER when the relative,"
-    " on its defaulter's phone, also exchanges payments with a ring member by chance and"
-    " borrows in the ring's month (1 account at 8,000 x 3); RISK_PROXIMITY flags some"
-    " relatives when a second defaulter sits within two links by chance:"
-    " tests/test_quality_linkage.py bounds those at 25% and checks each names two or more"
-    " defaulters",
-}
+KNOWN_LOOKALIKE_GAPS: dict[str, str] = {}  # none: no look-alike variant is cut over 1%
 #: The gaps that remain under the slow_layering preset (the default policy's SCATTER_GATHER
 #: has the slow tempo too, so scatter_gather/slow is no gap of either).
 SLOW_GAPS = dict(KNOWN_GAPS)

@@ -30,8 +30,8 @@ and address) to a ring of four or more, nor two families of four, even in a smal
 ``max_group`` accounts are kept; they are cached on the scan context
 (``group_multi_lender.communities``); an account may be in a community and in a star.
 
-Borrowers. A member that shares no device or address with another member that borrowed in
-the lookback (tied to them by money alone) is one of the group's borrowers only when it
+Borrowers. A member that shares no device or address with another member borrowing in the
+same window (tied to them by money alone) is one of the window's borrowers only when it
 borrowed from ``money_member_min_lenders`` or more lenders in the lookback: each member of
 a ring that only moves money borrows from several lenders, a new friend of one member who
 took one loan is listed as ``linked``, not flagged, and its lender does not count.
@@ -119,8 +119,8 @@ class GroupMultiLender(Detector):
     )
     money_member_min_lenders: int = param(
         2,
-        "lenders a member tied to its group by new money relations alone must borrow from"
-        " (in the lookback) to count as one of its borrowers; 1: every member counts",
+        "lenders (in the lookback) a member must borrow from to count as a borrower when it"
+        " shares no device or address with another member borrowing in the window; 1: all",
         min=1,
     )
     max_device_accounts: int = param(10, "a device used by more accounts links nobody", min=2)
@@ -415,16 +415,28 @@ class GroupMultiLender(Detector):
 
     # -- lending --------------------------------------------------------------------------
 
-    def _borrowers(self, ctx: ScanContext, loans: pl.DataFrame) -> pl.DataFrame:
-        """The loans (``acc``, ``comm``, ...) of the members that count as a group's
-        borrowers: a member that shares no device or address with another borrowing member
-        (tied to them by money alone) counts only when it borrowed from
-        ``money_member_min_lenders`` or more lenders in the lookback. Each member of a ring
-        that only moves money borrows from several lenders; a friend paid twice by one member
-        who took one loan is a friend, not a co-borrower."""
-        if self.money_member_min_lenders <= 1 or loans.is_empty():
-            return loans
-        per = loans.group_by("comm", "acc").agg(pl.col("lender_id").n_unique().alias("n"))
+    def _borrowers(
+        self, ctx: ScanContext, loans: pl.DataFrame, inside: pl.DataFrame
+    ) -> pl.DataFrame:
+        """The loans of each window (``inside``: ``comm``, ``window_end``, ``acc``, ...) of
+        the members that count as its borrowers: a member with fewer than
+        ``money_member_min_lenders`` lenders in the lookback (``loans``) that shares no
+        device or address with another member borrowing in the same window (tied to them by
+        money alone) does not count. Each member of a ring that only moves money borrows
+        from several lenders; a friend paid twice by one member who took one loan is a
+        friend, not a co-borrower."""
+        if self.money_member_min_lenders <= 1 or inside.is_empty():
+            return inside
+        few = (
+            loans.group_by("comm", "acc")
+            .agg(pl.col("lender_id").n_unique().alias("n"))
+            .filter(pl.col("n") < self.money_member_min_lenders)
+            .select("comm", "acc")
+        )
+        present = inside.select("comm", "window_end", "acc").unique()
+        weak = present.join(few, on=["comm", "acc"])
+        if weak.is_empty():
+            return inside
         pairs = pl.concat(
             [
                 _links.hub_pairs(ctx, "dev", self.max_device_accounts).select("a", "b"),
@@ -432,19 +444,14 @@ class GroupMultiLender(Detector):
             ]
         )
         ends = pl.concat([pairs, pairs.select(a="b", b="a")])
-        c = per.select("comm", "acc")
         shared = (
-            ends.join(c, left_on="a", right_on="acc")
-            .join(c, left_on=["b", "comm"], right_on=["acc", "comm"])
-            .select("comm", pl.col("a").alias("acc"))
+            weak.join(ends, left_on="acc", right_on="a")
+            .join(present.rename({"acc": "b"}), on=["comm", "window_end", "b"])
+            .select("comm", "window_end", "acc")
             .unique()
         )
-        few = (
-            per.filter(pl.col("n") < self.money_member_min_lenders)
-            .join(shared, on=["comm", "acc"], how="anti")
-            .select("comm", "acc")
-        )
-        return loans.join(few, on=["comm", "acc"], how="anti")
+        drop = weak.join(shared, on=["comm", "window_end", "acc"], how="anti")
+        return inside.join(drop, on=["comm", "window_end", "acc"], how="anti")
 
     def run(self, ctx: ScanContext) -> Findings:
         comm = self.communities(ctx)
@@ -453,7 +460,6 @@ class GroupMultiLender(Detector):
             .select("acc", "lender_id", "issued_at", "loan_id", "amount")
             .join(comm, on="acc")
         )
-        loans = self._borrowers(ctx, loans)
         many = (
             loans.group_by("comm")
             .agg(pl.col("lender_id").n_unique().alias("n"))
@@ -474,6 +480,7 @@ class GroupMultiLender(Detector):
             (pl.col("issued_at") > pl.col("window_end") - period)
             & (pl.col("issued_at") <= pl.col("window_end"))
         )
+        inside = self._borrowers(ctx, loans, inside)
         per_member = inside.group_by("comm", "window_end", "acc").agg(
             pl.col("lender_id").unique().sort().alias("lenders"),
             pl.col("loan_id").sort().alias("loans"),

@@ -258,3 +258,28 @@ def test_a_ring_whose_money_spans_its_borrowing_months_is_new():
     assert sorted(found.flags["account_id"]) == members
     short = GroupMultiLender(fresh_relation_days=45)
     assert short.detect(world(transfers=tr, loans=ring_loans(members))).flags.is_empty()
+
+
+def test_a_relative_on_a_defaulters_phone_beside_a_ring_is_linked_not_a_borrower():
+    """A relative shares a phone with a defaulter (whose one loan is months old) and pays a
+    member of a device ring twice: the community holds all six. The relative took one loan
+    in the ring's month: it shares no device with anyone borrowing in that window, so it is
+    listed as linked, not flagged; were its defaulter borrowing in that month too, both
+    would count."""
+    ring = ["a", "b", "c", "d"]
+    dev = [(m, "D1", "2026-01-01") for m in ring]
+    dev += [("r", "H1", "2026-01-01"), ("x", "H1", "2026-01-01")]
+    tr = [("r", "b", 700, "2026-01-03"), ("b", "r", 650, "2026-01-06")]
+    loans = [*ring_loans(ring), ("r", "R1", 800, "2026-01-12")]
+    loans.append(("x", "X1", 900, "2025-09-01", "2025-10-01"))  # defaulted, months ago
+    found = GroupMultiLender().detect(world(devices=dev, transfers=tr, loans=loans))
+    assert sorted(set(found.flags["account_id"])) == ring
+    roles = dict(found.groups.select("account_id", "role").iter_rows())
+    assert roles["r"] == "linked" and roles["x"] == "linked"
+    off = GroupMultiLender(money_member_min_lenders=1)
+    assert "r" in set(off.detect(world(devices=dev, transfers=tr, loans=loans)).flags["account_id"])
+    both = [*loans, ("x", "X2", 900, "2026-01-14")]
+    flagged = set(
+        GroupMultiLender().detect(world(devices=dev, transfers=tr, loans=both)).flags["account_id"]
+    )
+    assert flagged == {*ring, "r", "x"}
