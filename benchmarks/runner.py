@@ -403,7 +403,10 @@ def main(argv: list[str] | None = None) -> int:
         help="spark: only local vs Spark local mode vs standalone clusters at --sizes",
     )
     ap.add_argument(
-        "--spark-shards", type=int, default=20_000, help="accounts per shard of the Spark scans"
+        "--spark-shards",
+        default="20000",
+        help="accounts per shard of the Spark scans; a list (20000,50000) runs local mode once"
+        " per size (the partitions), the clusters with the first",
     )
     ap.add_argument(
         "--spark-workers", default="1,2", help="standalone clusters to run on ('' for none)"
@@ -556,9 +559,10 @@ def run_sharded_only(args: argparse.Namespace) -> int:
 def run_spark_only(args: argparse.Namespace) -> int:
     """``--engine spark``: local, Spark local mode and standalone clusters, merged into ``--out``."""
     results, out = _side_run(args)
+    shards = [parse_size(x) for x in args.spark_shards.split(",") if x.strip()]
     out |= {
         "seed": args.seed,
-        "shard_accounts": args.spark_shards,
+        "shard_accounts": shards[0] if len(shards) == 1 else shards,
         "jvm_memory": args.spark_memory,
         "sizes": {},
     }
@@ -568,9 +572,7 @@ def run_spark_only(args: argparse.Namespace) -> int:
         lab = label(n)
         world, _ = ensure_world(workdir, n, args.seed)
         out.setdefault("inputs", {})[lab] = input_size(world)
-        out["sizes"][lab] = spark_case.run(
-            workdir, world, lab, args.spark_shards, workers, args.spark_memory
-        )
+        out["sizes"][lab] = spark_case.run(workdir, world, lab, shards, workers, args.spark_memory)
     out["loadavg_after"] = load_average()
     out["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
     results["spark"] = out

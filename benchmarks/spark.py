@@ -51,21 +51,34 @@ def run_cli_scan(
 
 
 def run(
-    workdir: Path, world: Path, label: str, shards: int, workers: list[int], memory: str = "1g"
+    workdir: Path,
+    world: Path,
+    label: str,
+    shards: int | list[int],
+    workers: list[int],
+    memory: str = "1g",
 ) -> dict[str, Any]:
-    """Local, Spark local mode, and a cluster of each size in ``workers`` (driver and
+    """Local, Spark local mode (once per shard size in ``shards``: the partitions of the
+    scan), and a cluster of each size in ``workers`` (shards of the first size; driver and
     executors with ``memory`` of JVM heap each), for one world."""
+    sizes = [shards] if isinstance(shards, int) else list(shards)
     env = {k: v for k, v in os.environ.items() if k not in ("SPARK_MASTER", "GRAPHRISK_DEBUG")}
     env["PYSPARK_PYTHON"] = sys.executable
     env["PYTHONPATH"] = str(REPO)  # executors import this checkout's graphrisk
     rows: dict[str, Any] = {}
     print(f"[{label}] local scan", file=sys.stderr)
     rows["local"] = run_cli_scan(world, workdir / "runs" / f"spark_local_{label}", [], env, [])
-    spark_args = ["--engine", "spark", "--shard-accounts", str(shards)]
-    print(f"[{label}] spark local[2]", file=sys.stderr)
-    rows["spark local[2]"] = run_cli_scan(
-        world, workdir / "runs" / f"spark_lm_{label}", spark_args, env, []
-    )
+    for size in sizes:
+        name = "spark local[2]" if len(sizes) == 1 else f"spark local[2], shards of {size:,}"
+        print(f"[{label}] {name}", file=sys.stderr)
+        rows[name] = run_cli_scan(
+            world,
+            workdir / "runs" / f"spark_lm_{label}_{size}",
+            ["--engine", "spark", "--shard-accounts", str(size)],
+            env,
+            [],
+        )
+    spark_args = ["--engine", "spark", "--shard-accounts", str(sizes[0])]
     for n in workers:
         print(f"[{label}] spark standalone, {n} worker(s)", file=sys.stderr)
         root = workdir / "spark_cluster" / f"{label}_{n}"
@@ -113,6 +126,12 @@ def table(spark: dict[str, Any]) -> str:
     return head + "\n".join(lines) + "\n"
 
 
+def _shards(sizes: int | list[int]) -> str:
+    sizes = [sizes] if isinstance(sizes, int) else sizes
+    text = ", ".join(f"{n:,}" for n in sizes)
+    return text if len(sizes) == 1 else f"{text} (the clusters: {sizes[0]:,})"
+
+
 def update_readme(results: dict[str, Any], readme: Path) -> None:
     spark = results.get("spark")
     if not spark:
@@ -122,7 +141,7 @@ def update_readme(results: dict[str, Any], readme: Path) -> None:
     body = (
         f"Measured {spark['finished']} on {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB; "
         f"graphrisk checkout `{spark['source'].get('commit', '?')[:12]}`, shards of "
-        f"{spark['shard_accounts']:,} accounts; on the clusters, "
+        f"{_shards(spark['shard_accounts'])} accounts; on the clusters, "
         f"{spark.get('jvm_memory', '1g')} of JVM heap for the driver and each executor. "
         "Load average (1 min) before → after: "
         f"{' → '.join(f'{x:.1f}' for x in la)}. Memory: peak resident set per role, summed "
