@@ -115,6 +115,26 @@ def test_generated_world_in_small_shards(tmp_path: Path, sample_runs) -> None:
     assert pl.read_parquet(out / "decisions.parquet").height == 6000
 
 
+def test_shuffle_partitions_grow_with_the_book(monkeypatch) -> None:
+    """A book of more rows than SHUFFLE_ROWS_PER_PARTITION times the session's shuffle
+    partitions raises them (a 1M-account book ran out of execution memory with 4); a small
+    one keeps them; a scan on the raised count is the local scan row for row."""
+    from graphrisk.engines import spark_scan
+
+    book = load_book(SAMPLE)
+    rows = sum(book.read.values())
+    book.spark.conf.set("spark.sql.shuffle.partitions", "4")
+    assert rows < 4 * spark_scan.SHUFFLE_ROWS_PER_PARTITION
+    assert spark_scan._size_shuffles(book) == 4
+    monkeypatch.setattr(spark_scan, "SHUFFLE_ROWS_PER_PARTITION", rows // 10)
+    want = -(-rows // (rows // 10))
+    assert spark_scan._size_shuffles(book) == want > 4
+    assert book.spark.conf.get("spark.sql.shuffle.partitions") == str(want)
+    book.spark.conf.set("spark.sql.shuffle.partitions", str(want + 5))
+    assert spark_scan._size_shuffles(book) == want + 5  # never lowered
+    assert_same_scan(scan_on_spark(SAMPLE, shard_accounts=1000), graphrisk.scan(SAMPLE))
+
+
 def _broken_sample(dst: Path) -> Path:
     """The sample with a few rows breaking row rules (quarantined) in two tables."""
     shutil.copytree(SAMPLE, dst)
