@@ -54,14 +54,13 @@ def run(
     workdir: Path,
     world: Path,
     label: str,
-    shards: int | list[int],
+    sizes: list[int],
     workers: list[int],
     memory: str = "1g",
 ) -> dict[str, Any]:
-    """Local, Spark local mode (once per shard size in ``shards``: the partitions of the
+    """Local, Spark local mode (once per shard size in ``sizes``: the partitions of the
     scan), and a cluster of each size in ``workers`` (shards of the first size; driver and
     executors with ``memory`` of JVM heap each), for one world."""
-    sizes = [shards] if isinstance(shards, int) else list(shards)
     env = {k: v for k, v in os.environ.items() if k not in ("SPARK_MASTER", "GRAPHRISK_DEBUG")}
     env["PYSPARK_PYTHON"] = sys.executable
     env["PYTHONPATH"] = str(REPO)  # executors import this checkout's graphrisk

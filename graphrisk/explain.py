@@ -618,9 +618,13 @@ def reason_text(code: str, ev: dict[str, Any] | str | None, lang: str = "zh") ->
     return _reason(code, ev, _figures_of(code, ev, lang), lang)
 
 
+def _remedy(code: str, figs: _Figures, lang: str) -> str:
+    return REMEDIES[code][lang].format_map(figs)
+
+
 def remedy_text(code: str, ev: dict[str, Any] | str | None, lang: str = "zh") -> str:
     """What would restore the limit, for one reason code (own figures only)."""
-    return REMEDIES[code][lang].format_map(_figures_of(code, _parsed(ev), lang))
+    return _remedy(code, _figures_of(code, _parsed(ev), lang), lang)
 
 
 def _money(v: float | None) -> str:
@@ -731,7 +735,7 @@ def _customer_text(
     evs = {c: _parsed(evidence.get(c)) for c in dict.fromkeys([*codes, *shown])}
     figs = {c: _figures_of(c, ev, lang) for c, ev in evs.items()}
     reasons = g["sep"].join(_without_repeated_kinds(codes, evs, figs, lang)) + g["end"]
-    remedies = g["and"].join(dict.fromkeys(REMEDIES[c][lang].format_map(figs[c]) for c in shown))
+    remedies = g["and"].join(dict.fromkeys(_remedy(c, figs[c], lang) for c in shown))
     behaviours = g["and"].join(dict.fromkeys(BEHAVIOURS[c][lang] for c in cut_codes or shown))
     more = {
         "remedies": remedies,

@@ -443,10 +443,9 @@ class GroupMultiLender(Detector):
                 _links.hub_pairs(ctx, "ip", self.max_ip_accounts).select("a", "b"),
             ]
         )
-        ends = pl.concat([pairs, pairs.select(a="b", b="a")])
         shared = (
-            weak.join(ends, left_on="acc", right_on="a")
-            .join(present.rename({"acc": "b"}), on=["comm", "window_end", "b"])
+            weak.join(_links.both_ways(pairs), left_on="acc", right_on="src")
+            .join(present.rename({"acc": "dst"}), on=["comm", "window_end", "dst"])
             .select("comm", "window_end", "acc")
             .unique()
         )
