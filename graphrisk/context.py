@@ -7,7 +7,7 @@ loan repaid after ``as_of`` counts as outstanding at ``as_of``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -346,11 +346,35 @@ class ScanContext:
 
         return Graph.build(self)
 
+    def keep_window_only(self) -> None:
+        """Let go of the transfers and logins outside the window (a whole scan's largest
+        tables, of which the window is often a third to a half).
+
+        :attr:`tables` becomes a copy of itself whose ``transfers`` and ``devices`` are the
+        window's rows (the sorted cuts :attr:`transfers` and :attr:`devices`, which the
+        context keeps anyway), so one copy of those rows stays, not two; what was read from
+        the whole tables (:attr:`snapshot`) is fixed first. Loans and applications stay
+        whole (the lender kinds and the loans' window read all of them). Every cut made
+        again from the tables (:meth:`release`, :meth:`window`) has the same rows. The
+        ``Tables`` the context was built on are not changed.
+        """
+        try:
+            _ = self.snapshot
+        except UsageError:  # not a timestamp in the book (as_of was given): none to fix
+            pass
+        self.tables = replace(self.tables, transfers=self.transfers, devices=self.devices)
+
     def release(self) -> None:
         """Drop what was built from the tables (window cuts, graph, shared results); they
         are built again on next use. ``accounts`` and ``snapshot`` stay."""
         for name in ("loans", "transfers", "_devices_keyed", "devices", "applications", "graph"):
             self.__dict__.pop(name, None)
+        self._cache.clear()
+
+    def drop_shared(self) -> None:
+        """Drop the results the detectors shared (:meth:`cached`: link tables, income
+        series, ...); they are built again on next use. A scan calls it once the feature
+        table, their last reader, is made."""
         self._cache.clear()
 
     def cached(self, key: str, make):
