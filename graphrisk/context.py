@@ -7,6 +7,7 @@ loan repaid after ``as_of`` counts as outstanding at ``as_of``.
 
 from __future__ import annotations
 
+from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from functools import cached_property
@@ -358,10 +359,8 @@ class ScanContext:
         again from the tables (:meth:`release`, :meth:`window`) has the same rows. The
         ``Tables`` the context was built on are not changed.
         """
-        try:
+        with suppress(UsageError):  # not a timestamp in the book (as_of given): none to fix
             _ = self.snapshot
-        except UsageError:  # not a timestamp in the book (as_of was given): none to fix
-            pass
         self.tables = replace(self.tables, transfers=self.transfers, devices=self.devices)
 
     def release(self) -> None:
