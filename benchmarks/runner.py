@@ -20,7 +20,7 @@ from benchmarks import dense as dense_case
 from benchmarks import sharded as sharded_case
 from benchmarks import spark as spark_case
 from benchmarks.machine import load_average, machine, replace_section, source_state
-from benchmarks.worlds import existing, world_dir
+from benchmarks.worlds import SHAPES, existing, shaped_dir
 from graphrisk.testing import input_size
 
 HERE = Path(__file__).resolve().parent
@@ -68,18 +68,38 @@ def _run(cmd: list[str], timeout: float | None = None) -> tuple[int | None, str,
     return code, out, time.perf_counter() - t0, _children_cpu() - cpu0
 
 
-def ensure_world(workdir: Path, n: int, seed: int) -> tuple[Path, dict[str, Any]]:
-    path = world_dir(workdir, n, seed)
-    meta = existing(path, n, seed)
+def ensure_world(
+    workdir: Path, n: int, seed: int, shape: str = "default"
+) -> tuple[Path, dict[str, Any]]:
+    """The world of ``n`` accounts, ``seed`` and ``shape``, generated (or derived from the
+    default shape's, :func:`benchmarks.worlds.high_cardinality`) unless already there."""
+    path = shaped_dir(workdir, n, seed, shape)
+    meta = existing(path, n, seed, shape)
+    tag = label(n) if shape == "default" else f"{label(n)} {shape}"
     if meta is not None:
-        print(f"[{label(n)}] reusing world {path}", file=sys.stderr)
+        print(f"[{tag}] reusing world {path}", file=sys.stderr)
         return path, {**meta, "reused": True}
-    print(f"[{label(n)}] generating world {path}", file=sys.stderr)
-    cmd = [sys.executable, "-m", "benchmarks.worker", "generate", str(path)]
-    code, out, _, _ = _run([*cmd, "--accounts", str(n), "--seed", str(seed)])
+    if shape == "default":
+        print(f"[{tag}] generating world {path}", file=sys.stderr)
+        cmd = [sys.executable, "-m", "benchmarks.worker", "generate", str(path)]
+        cmd += ["--accounts", str(n), "--seed", str(seed)]
+    else:
+        src, _ = ensure_world(workdir, n, seed)
+        print(f"[{tag}] deriving world {path} from {src}", file=sys.stderr)
+        cmd = [sys.executable, "-m", "benchmarks.worker", "derive", str(src), str(path)]
+        cmd += ["--seed", str(seed)]
+    code, out, _, _ = _run(cmd)
     if code != 0:
-        raise SystemExit(f"generating {path} failed ({code})")
+        raise SystemExit(f"making {path} failed ({code})")
     return path, {**json.loads(out), "reused": False}
+
+
+def run_read(world: Path) -> dict[str, Any]:
+    """Only reading the world's inputs with polars, in a fresh subprocess (the yardstick)."""
+    code, out, wall, _ = _run([sys.executable, "-m", "benchmarks.worker", "read", str(world)])
+    if code != 0:
+        raise SystemExit(f"reading {world} failed ({code})")
+    return {**json.loads(out), "process_wall_seconds": round(wall, 3)}
 
 
 def run_scan(
@@ -159,7 +179,7 @@ def ratios(gr: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
 def scaling(results: dict[str, Any]) -> dict[str, Any]:
     """Growth of total wall and CPU seconds between consecutive sizes (linear = size factor)."""
     out = {}
-    items = list(results["sizes"].items())
+    items = [(k, v) for k, v in results["sizes"].items() if v.get("shape", "default") == "default"]
     for (la, a), (lb, b) in pairwise(items):
         out[f"{la}->{lb}"] = {
             "size_x": round(b["accounts"] / a["accounts"], 2),
@@ -196,8 +216,9 @@ def summary_table(results: dict[str, Any]) -> str:
     """The markdown table of the results: one row per size."""
     head = (
         "| accounts | load | context | graph | detectors | decide | write | **total s** "
-        "| CPU s | peak RSS MB | baseline s | ratio (whole) | ratio (graph+detectors) | load avg |\n"
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+        "| CPU s | peak RSS MB | read s | x read (s) | read MB | x read (MB) "
+        "| baseline s | ratio (whole) | ratio (graph+detectors) | load avg |\n"
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
     )
     lines = []
     for lab, r in results["sizes"].items():
@@ -206,11 +227,19 @@ def summary_table(results: dict[str, Any]) -> str:
         base = r.get("baseline")
         b = "-" if not base else f"{'> ' if base['capped'] else ''}{base['seconds']:.1f}"
         la = r["scan"]["loadavg_before"][:1] + r["scan"]["loadavg_after"][:1]
+        rd = r.get("read")
+        read_cells = (
+            "- | - | - | -"
+            if not rd
+            else f"{rd['seconds']:.1f} | {sum(st.values()) / rd['seconds']:.1f}x "
+            f"| {rd['peak_rss_mb']:.0f} | {r['scan']['peak_rss_mb'] / rd['peak_rss_mb']:.1f}x"
+        )
         lines.append(
             f"| {lab} | {st.get('load', 0):.2f} | {st.get('context', 0):.2f} "
             f"| {st.get('graph', 0):.2f} | {det:.2f} | {st.get('decide', 0):.2f} "
             f"| {st.get('write', 0):.2f} | **{sum(st.values()):.1f}** "
-            f"| {r['scan']['cpu_seconds']:.1f} | {r['scan']['peak_rss_mb']:.0f} | {b} | {_fmt_ratio(r.get('ratio'))} "
+            f"| {r['scan']['cpu_seconds']:.1f} | {r['scan']['peak_rss_mb']:.0f} | {read_cells} "
+            f"| {b} | {_fmt_ratio(r.get('ratio'))} "
             f"| {_fmt_ratio(r.get('ratio'), 'graph_and_detectors')} "
             f"| {' → '.join(f'{x:.1f}' for x in la)} |"
         )
@@ -363,6 +392,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument(
+        "--shapes",
+        default="default",
+        help="world shapes at every size: default (the generator's) and hicard (many more"
+        " distinct devices and addresses, benchmarks/worlds.py); e.g. default,hicard",
+    )
+    ap.add_argument(
         "--baseline-timeout",
         type=float,
         default=1800.0,
@@ -452,19 +487,31 @@ def main(argv: list[str] | None = None) -> int:
         "targets": TARGETS,
         "sizes": {},
     }
-    for n in sizes:
-        lab = label(n)
-        world, meta = ensure_world(workdir, n, args.seed)
+    shapes = [x.strip() for x in args.shapes.split(",") if x.strip()]
+    for bad in sorted(set(shapes) - set(SHAPES)):
+        raise SystemExit(f"--shapes: unknown shape {bad!r} (known: {', '.join(SHAPES)})")
+    for n, shape in [(n, sh) for n in sizes for sh in shapes]:
+        lab = label(n) if shape == "default" else f"{label(n)}-{shape}"
+        world, meta = ensure_world(workdir, n, args.seed, shape)
+        print(f"[{lab}] reading the inputs only (fresh subprocess)", file=sys.stderr)
+        read = run_read(world)
         print(f"[{lab}] graphrisk scan (fresh subprocess)", file=sys.stderr)
         scan = run_scan(world, workdir / "runs" / f"graphrisk_{lab}")
         scan["total_seconds"] = round(sum(x["seconds"] for x in scan["stages"]), 3)
-        entry: dict[str, Any] = {"accounts": n, "world": {"path": str(world), **meta}, "scan": scan}
+        entry: dict[str, Any] = {
+            "accounts": n,
+            "shape": shape,
+            "world": {"path": str(world), **meta},
+            "read": read,
+            "scan": scan,
+        }
         print(
-            f"[{lab}] total {scan['total_seconds']:.1f} s, peak {scan['peak_rss_mb']:.0f} MB, "
+            f"[{lab}] total {scan['total_seconds']:.1f} s, peak {scan['peak_rss_mb']:.0f} MB "
+            f"(reading alone {read['seconds']:.1f} s, {read['peak_rss_mb']:.0f} MB), "
             f"load {scan['loadavg_before']} -> {scan['loadavg_after']}",
             file=sys.stderr,
         )
-        if n in base_sizes:
+        if n in base_sizes and shape == "default":
             print(
                 f"[{lab}] networkx baseline (timeout {args.baseline_timeout:.0f} s)",
                 file=sys.stderr,

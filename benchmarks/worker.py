@@ -2,6 +2,8 @@
 
     python -m benchmarks.worker generate WORLD --accounts N --seed S
     python -m benchmarks.worker scan WORLD RUN [--profile DIR] [--shard-accounts N]
+    python -m benchmarks.worker read WORLD          # only read the inputs (the yardstick)
+    python -m benchmarks.worker derive SRC DST --seed S   # the high-cardinality shape of SRC
 
 ``scan`` runs ``graphrisk.scan(WORLD)`` then ``result.write(RUN)`` and prints one JSON object:
 the scan's own stage rows (wall seconds, peak RSS after each stage), the whole wall and CPU
@@ -141,6 +143,29 @@ def scan(
     return out
 
 
+def read_inputs(world: Path) -> dict[str, Any]:
+    """Read every input table of ``world`` with polars, nothing else: the yardstick a scan's
+    time and memory are divided by (``x read``). Every ``*.parquet`` file or folder of part
+    files but ``labels`` counts, as in :func:`graphrisk.testing.input_size`."""
+    import polars as pl
+
+    cpu0, t0 = _cpu_seconds(), time.perf_counter()
+    rows, frames = {}, []
+    for f in sorted(world.iterdir()):
+        name = f.name.removesuffix(".parquet")
+        if name == "labels" or not (f.suffix == ".parquet" or f.is_dir()):
+            continue
+        df = pl.read_parquet(f / "*.parquet" if f.is_dir() else f)
+        rows[name] = df.height
+        frames.append(df)  # all held at once, as a scan holds them
+    return {
+        "seconds": round(time.perf_counter() - t0, 3),
+        "cpu_seconds": round(_cpu_seconds() - cpu0, 3),
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+        "rows": rows,
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.worker")
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -148,6 +173,12 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("world", type=Path)
     g.add_argument("--accounts", type=int, required=True)
     g.add_argument("--seed", type=int, default=1)
+    d = sub.add_parser("derive")
+    d.add_argument("src", type=Path)
+    d.add_argument("dst", type=Path)
+    d.add_argument("--seed", type=int, default=1)
+    r = sub.add_parser("read")
+    r.add_argument("world", type=Path)
     s = sub.add_parser("scan")
     s.add_argument("world", type=Path)
     s.add_argument("run", type=Path)
@@ -158,6 +189,12 @@ def main(argv: list[str] | None = None) -> int:
         from benchmarks.worlds import generate
 
         out = generate(args.world, args.accounts, args.seed)
+    elif args.cmd == "derive":
+        from benchmarks.worlds import high_cardinality
+
+        out = high_cardinality(args.src, args.dst, args.seed)
+    elif args.cmd == "read":
+        out = read_inputs(args.world)
     else:
         out = scan(args.world, args.run, args.profile, args.shard_accounts)
     json.dump(out, sys.stdout)
